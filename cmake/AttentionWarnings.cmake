@@ -1,0 +1,15 @@
+# Warning and sanitizer flags for the project's own targets only: a consumer
+# that add_subdirectory()s us keeps its own flags.
+function(attention_target_defaults target)
+  if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic)
+    if(ATTENTION_WERROR)
+      target_compile_options(${target} PRIVATE -Werror)
+    endif()
+  endif()
+  if(ATTENTION_SANITIZE)
+    set(san -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+    target_compile_options(${target} PRIVATE ${san})
+    target_link_options(${target} PRIVATE ${san})
+  endif()
+endfunction()

@@ -1,0 +1,15 @@
+/*
+ * libattention: exact transformer attention on the CPU over BLAS.
+ * Include this one header; it pulls in the rest.
+ */
+#ifndef ATTENTION_ATTENTION_H
+#define ATTENTION_ATTENTION_H
+
+#include <attention/export.h>
+#include <attention/version.h>
+#include <attention/status.h>
+#include <attention/softmax.h>
+#include <attention/sdpa.h>
+#include <attention/heads.h>
+
+#endif /* ATTENTION_ATTENTION_H */

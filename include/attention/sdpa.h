@@ -1,0 +1,188 @@
+/*
+ * Scaled dot-product attention:
+ *
+ *     out = softmax(scale * Q K^T + bias, masked) V
+ *
+ * Shapes (names used throughout):
+ *     Q    (B, Hq,  Tq, d)      out      (B, Hq, Tq, dv)
+ *     K    (B, Hkv, Tk, d)      weights  (B, Hq, Tq, Tk)   optional
+ *     V    (B, Hkv, Tk, dv)     lse      (B, Hq, Tq)       optional
+ *
+ * Hq must be a multiple of Hkv: query head h reads kv head h / (Hq / Hkv)
+ * (grouped-query attention; Hkv = 1 is multi-query attention).
+ *
+ * Layout: the last dimension of Q, K, V and out is contiguous; batch, head
+ * and row strides (in elements, >= 0) are given per tensor, so (B, T, H, d)
+ * tensors straight out of a projection work without a copy. weights and lse
+ * are always contiguous in the order shown.
+ *
+ * Masks (all optional, all combinable; a key is visible to a query only if
+ * every mask in use allows it):
+ *
+ *   causal     ATTN_CAUSAL_TOP_LEFT:     query i sees keys j <= i
+ *              ATTN_CAUSAL_BOTTOM_RIGHT: query i sees keys j <= i + L - Tq
+ *              where L is the batch's valid key length (kv_lens[b] if
+ *              given, else Tk): the last query lines up with the last valid
+ *              key, as in decoding and chunked prefill.
+ *   kv_lens    (B): batch b sees keys j < kv_lens[b]; 0 <= kv_lens[b] <= Tk.
+ *   keep_mask  (B, Hq, Tq, Tk) bytes, nonzero = may attend; broadcast by
+ *              giving stride 0 (the default strides broadcast one (Tq, Tk)
+ *              mask over batch and heads).
+ *   bias       (B, Hq, Tq, Tk) floats added to the scaled scores; same
+ *              broadcasting as keep_mask. A -INFINITY entry masks that key.
+ *
+ * Fully masked rows: a query row that sees no key (or whose every visible
+ * score is -INFINITY) gets an output row of zeros, a weights row of zeros
+ * and lse = -INFINITY. Never NaN.
+ *
+ * Non-finite input: NaN or Inf in data that is used propagates as IEEE
+ * arithmetic says (a NaN score makes its row NaN; +Inf scores give NaN).
+ *
+ * What is read: keys and values at positions j >= kv_lens[b] are never read,
+ * and neither are keys and values past the last position that any query of
+ * the current block of 64 query rows may see under the causal mask. Inside
+ * that range every key and value row is read even where a keep_mask, bias
+ * or the causal mask hides it from a particular query, so a NaN or Inf
+ * stored there can reach that query's output through 0 * NaN in the
+ * weights-times-V product. Entries of keep_mask and bias are read for every
+ * (query, key) pair inside the range.
+ *
+ * Accuracy: both products are cblas_sgemm calls; the softmax subtracts the
+ * row maximum and uses expf (glibc: < 1 ulp), sums in float.
+ *
+ * Threads: no global state. Calls may run concurrently as long as their
+ * outputs and workspaces are distinct; inputs may be shared.
+ */
+#ifndef ATTENTION_SDPA_H
+#define ATTENTION_SDPA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <attention/export.h>
+#include <attention/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum attn_causal {
+    ATTN_CAUSAL_NONE = 0,
+    ATTN_CAUSAL_TOP_LEFT = 1,
+    ATTN_CAUSAL_BOTTOM_RIGHT = 2
+} attn_causal;
+
+/* Element strides of a 4-D tensor whose last dimension is contiguous. */
+typedef struct attn_strides {
+    int64_t batch;
+    int64_t head;
+    int64_t row;
+} attn_strides;
+
+/*
+ * Everything about one attention call except the tensors themselves.
+ * Set it up with attn_sdpa_desc_init, then change what you need. Fields are
+ * only ever appended; struct_size tells the library which ones the caller
+ * knows about.
+ */
+typedef struct attn_sdpa_desc {
+    size_t struct_size;     /* set by attn_sdpa_desc_init; do not touch */
+
+    int64_t batch;          /* B   */
+    int64_t q_heads;        /* Hq  */
+    int64_t kv_heads;       /* Hkv */
+    int64_t q_len;          /* Tq  */
+    int64_t kv_len;         /* Tk  */
+    int64_t head_dim;       /* d   */
+    int64_t v_head_dim;     /* dv  */
+
+    /* Multiplies Q K^T; positive and finite. init: 1 / sqrt(head_dim).
+     * 1.0f gives unscaled attention. */
+    float scale;
+
+    /* init: contiguous (B, H, T, last) for each tensor. */
+    attn_strides q_strides;    /* over (B, Hq,  Tq, d)  */
+    attn_strides k_strides;    /* over (B, Hkv, Tk, d)  */
+    attn_strides v_strides;    /* over (B, Hkv, Tk, dv) */
+    attn_strides out_strides;  /* over (B, Hq,  Tq, dv) */
+
+    attn_causal causal;        /* init: ATTN_CAUSAL_NONE */
+
+    const int64_t *kv_lens;    /* (B) or NULL; init: NULL */
+
+    const uint8_t *keep_mask;  /* (B, Hq, Tq, Tk) or NULL; init: NULL */
+    attn_strides keep_strides; /* init: {0, 0, Tk}, one (Tq, Tk) mask */
+
+    const float *bias;         /* (B, Hq, Tq, Tk) or NULL; init: NULL */
+    attn_strides bias_strides; /* init: {0, 0, Tk}, one (Tq, Tk) bias */
+} attn_sdpa_desc;
+
+/*
+ * Fills *desc for the given shape with the defaults listed above. Call it
+ * through the attn_sdpa_desc_init macro, which passes sizeof *desc.
+ * Returns ATTN_ERR_NULL_POINTER or ATTN_ERR_BAD_DESC (desc_size smaller
+ * than the first released descriptor); shapes are checked by the calls
+ * that use the descriptor.
+ */
+ATTN_EXPORT attn_status attn_sdpa_desc_init_sized(
+    attn_sdpa_desc *desc, size_t desc_size, int64_t batch, int64_t q_heads,
+    int64_t kv_heads, int64_t q_len, int64_t kv_len, int64_t head_dim,
+    int64_t v_head_dim);
+
+#define attn_sdpa_desc_init(desc, batch, q_heads, kv_heads, q_len, kv_len, \
+                            head_dim, v_head_dim)                          \
+    attn_sdpa_desc_init_sized((desc), sizeof *(desc), (batch), (q_heads),  \
+                              (kv_heads), (q_len), (kv_len), (head_dim),   \
+                              (v_head_dim))
+
+/*
+ * Bytes of workspace attn_sdpa_forward_ws needs for this descriptor, in
+ * *bytes. Validates the descriptor (but no data pointers).
+ */
+ATTN_EXPORT attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc,
+                                                 size_t *bytes);
+
+/*
+ * Attention forward in a caller workspace; never allocates.
+ * q, k, v and out are required; weights and lse are computed only when not
+ * NULL. The workspace needs no particular alignment. Validates everything
+ * before writing anything; on error nothing is written.
+ */
+ATTN_EXPORT attn_status attn_sdpa_forward_ws(
+    const attn_sdpa_desc *desc,
+    const float *q,       /* (B, Hq,  Tq, d)  strided */
+    const float *k,       /* (B, Hkv, Tk, d)  strided */
+    const float *v,       /* (B, Hkv, Tk, dv) strided */
+    float *out,           /* (B, Hq,  Tq, dv) strided */
+    float *weights,       /* (B, Hq,  Tq, Tk) or NULL */
+    float *lse,           /* (B, Hq,  Tq)     or NULL */
+    void *workspace, size_t workspace_bytes);
+
+/* attn_sdpa_forward_ws with a workspace it allocates and frees itself;
+ * may also return ATTN_ERR_OUT_OF_MEMORY. */
+ATTN_EXPORT attn_status attn_sdpa_forward(
+    const attn_sdpa_desc *desc,
+    const float *q,       /* (B, Hq,  Tq, d)  strided */
+    const float *k,       /* (B, Hkv, Tk, d)  strided */
+    const float *v,       /* (B, Hkv, Tk, dv) strided */
+    float *out,           /* (B, Hq,  Tq, dv) strided */
+    float *weights,       /* (B, Hq,  Tq, Tk) or NULL */
+    float *lse);          /* (B, Hq,  Tq)     or NULL */
+
+/*
+ * The masked, scaled scores scale * Q K^T + bias, with -INFINITY wherever a
+ * mask hides the key (including keys past kv_lens[b], which are not read).
+ * This is what the softmax inside attn_sdpa_forward sees; useful for
+ * inspecting score ranges. Never allocates.
+ */
+ATTN_EXPORT attn_status attn_sdpa_scores(
+    const attn_sdpa_desc *desc,
+    const float *q,       /* (B, Hq,  Tq, d) strided */
+    const float *k,       /* (B, Hkv, Tk, d) strided */
+    float *scores);       /* (B, Hq,  Tq, Tk) contiguous */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTENTION_SDPA_H */

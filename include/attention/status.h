@@ -1,0 +1,58 @@
+/* Status codes returned by every libattention call. */
+#ifndef ATTENTION_STATUS_H
+#define ATTENTION_STATUS_H
+
+#include <attention/export.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Every call returns one of these. Values are part of the ABI: they never
+ * change once released and new ones are only appended. A call that returns
+ * anything but ATTN_OK has written nothing to any of its outputs.
+ */
+typedef enum attn_status {
+    ATTN_OK = 0,
+    /* A required pointer argument (or descriptor) is NULL. */
+    ATTN_ERR_NULL_POINTER = 1,
+    /* A dimension is zero or negative. */
+    ATTN_ERR_BAD_DIMENSION = 2,
+    /* A byte count overflows size_t, or a dimension or stride does not fit
+     * the BLAS integer type. */
+    ATTN_ERR_SIZE_OVERFLOW = 3,
+    /* Heads do not divide: q_heads is not a multiple of kv_heads, or the
+     * model width is not a multiple of the head count. */
+    ATTN_ERR_HEAD_MISMATCH = 4,
+    /* The scale is zero, negative, NaN or infinite. */
+    ATTN_ERR_BAD_SCALE = 5,
+    /* A per-batch key length is negative or larger than kv_len. */
+    ATTN_ERR_BAD_KV_LEN = 6,
+    /* The caller's workspace is smaller than the size query asked for. */
+    ATTN_ERR_WORKSPACE_TOO_SMALL = 7,
+    /* An output overlaps an input, another output or the workspace. */
+    ATTN_ERR_ALIASING = 8,
+    /* A stride is negative, or an output layout would write one element
+     * twice. */
+    ATTN_ERR_BAD_STRIDE = 9,
+    /* The causal field is not one of the attn_causal values. */
+    ATTN_ERR_BAD_CAUSAL = 10,
+    /* The descriptor was not set up by attn_sdpa_desc_init, or comes from a
+     * newer header than this library. */
+    ATTN_ERR_BAD_DESC = 11,
+    /* An allocating convenience call could not get memory. */
+    ATTN_ERR_OUT_OF_MEMORY = 12
+} attn_status;
+
+/*
+ * A static, NUL-terminated English message for a status; never NULL, safe
+ * from any thread. Unknown values give "unknown status".
+ */
+ATTN_EXPORT const char *attn_strerror(attn_status status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTENTION_STATUS_H */

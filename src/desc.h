@@ -1,0 +1,31 @@
+/* Checking an attn_sdpa_desc once, before any tensor is touched. */
+#ifndef ATTN_SRC_DESC_H
+#define ATTN_SRC_DESC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <attention/sdpa.h>
+
+/* Query rows the materialised path scores at once: bounds its workspace
+ * to ATTN_QUERY_BLOCK * Tk floats whatever Tq is. */
+#define ATTN_QUERY_BLOCK 64
+/* Slack so the workspace can be aligned to a cache line. */
+#define ATTN_WORKSPACE_ALIGN 64
+
+/* A validated descriptor and the byte spans of its tensors. */
+typedef struct sdpa_plan {
+    attn_sdpa_desc d;       /* full-size copy, defaults filled in */
+    int64_t group;          /* Hq / Hkv: query heads per kv head */
+    size_t q_bytes, k_bytes, v_bytes, out_bytes;
+    size_t keep_bytes, bias_bytes, kv_lens_bytes;
+    size_t weights_bytes;   /* (B, Hq, Tq, Tk) floats */
+    size_t lse_bytes;       /* (B, Hq, Tq) floats */
+    int weights_overflow;   /* weights_bytes does not fit size_t */
+    size_t workspace_bytes;
+} sdpa_plan;
+
+/* Runs every check that needs only the descriptor (and kv_lens). */
+attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan);
+
+#endif /* ATTN_SRC_DESC_H */

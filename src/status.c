@@ -1,0 +1,25 @@
+#include <attention/status.h>
+
+const char *attn_strerror(attn_status status)
+{
+    switch (status) {
+    case ATTN_OK: return "success";
+    case ATTN_ERR_NULL_POINTER: return "a required pointer is NULL";
+    case ATTN_ERR_BAD_DIMENSION: return "a dimension is zero or negative";
+    case ATTN_ERR_SIZE_OVERFLOW:
+        return "a size overflows size_t or the BLAS integer type";
+    case ATTN_ERR_HEAD_MISMATCH:
+        return "head counts do not divide (q_heads % kv_heads or model_dim % heads)";
+    case ATTN_ERR_BAD_SCALE: return "scale is not positive and finite";
+    case ATTN_ERR_BAD_KV_LEN: return "a key length is negative or exceeds kv_len";
+    case ATTN_ERR_WORKSPACE_TOO_SMALL: return "the workspace is too small";
+    case ATTN_ERR_ALIASING: return "an output overlaps an input, another output or the workspace";
+    case ATTN_ERR_BAD_STRIDE:
+        return "a stride is negative, a row stride is below the row length, or an output layout overlaps itself";
+    case ATTN_ERR_BAD_CAUSAL: return "causal is not an attn_causal value";
+    case ATTN_ERR_BAD_DESC:
+        return "descriptor not set up by attn_sdpa_desc_init, or from a newer header";
+    case ATTN_ERR_OUT_OF_MEMORY: return "out of memory";
+    }
+    return "unknown status";
+}
