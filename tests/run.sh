@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# From a fresh Debian machine to a tested libattention in one command:
+# installs the build dependencies, builds, and runs every test with ctest.
+#   tests/run.sh              optimised build in build/
+#   tests/run.sh --sanitize   AddressSanitizer + UBSan build in build-sanitize/
+# With CI=true in the environment, warnings are errors.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$root/cmake/debian-deps.sh"
+
+build="$root/build" flags=(-DCMAKE_BUILD_TYPE=Release)
+if [ "${1:-}" = "--sanitize" ]; then
+    build="$root/build-sanitize" flags=(-DCMAKE_BUILD_TYPE=Debug -DATTENTION_SANITIZE=ON)
+elif [ $# -gt 0 ]; then
+    echo "usage: tests/run.sh [--sanitize]" >&2; exit 2
+fi
+[ "${CI:-}" = true ] && flags+=(-DATTENTION_WERROR=ON)
+
+cmake -S "$root" -B "$build" "${flags[@]}"
+cmake --build "$build" -j"$(nproc)"
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
