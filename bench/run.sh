@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # From a fresh Debian machine to the benchmark tables in one command:
-# installs the build dependencies, builds an optimised libattention, runs
-# every benchmark. Arguments are passed to each benchmark (e.g. --csv DIR is
-# not one; see each program's --help). Results also land in build/bench-results/.
+# installs the build dependencies, builds an optimised libattention and runs
+# every benchmark. Tables go to the terminal; CSV files and heat maps to
+# build/bench-results/.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/cmake/debian-deps.sh"
@@ -13,6 +13,6 @@ cmake --build "$build" -j"$(nproc)"
 
 results="$build/bench-results"
 mkdir -p "$results"
-"$build/bench/attention-bench-scaling" --csv "$results/scaling.csv" --png "$results" "$@"
+"$build/bench/attention-bench-scaling" --csv "$results/scaling.csv" --png "$results"
 echo
 echo "CSV and heat maps written to $results"
