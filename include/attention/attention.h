@@ -10,6 +10,7 @@
 #include <attention/status.h>
 #include <attention/softmax.h>
 #include <attention/sdpa.h>
+#include <attention/sdpa_backward.h>
 #include <attention/heads.h>
 
 #endif /* ATTENTION_ATTENTION_H */
