@@ -12,5 +12,6 @@
 #include <attention/sdpa.h>
 #include <attention/sdpa_backward.h>
 #include <attention/heads.h>
+#include <attention/params.h>
 
 #endif /* ATTENTION_ATTENTION_H */
