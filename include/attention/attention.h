@@ -13,5 +13,7 @@
 #include <attention/sdpa_backward.h>
 #include <attention/heads.h>
 #include <attention/params.h>
+#include <attention/linear.h>
+#include <attention/mha.h>
 
 #endif /* ATTENTION_ATTENTION_H */
