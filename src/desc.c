@@ -101,50 +101,42 @@ static attn_status check_strides(const attn_sdpa_desc *d)
     return ATTN_OK;
 }
 
-/* bytes = span of the strided tensor in elements * elem_size. */
-static attn_status span_bytes(int64_t n0, int64_t n1, int64_t n2,
-                              int64_t last, attn_strides s, size_t elem,
-                              size_t *bytes)
+attn_status attn_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes)
 {
-    size_t e;
-    attn_status st = attn_span_elems(n0, n1, n2, last, s, elem, &e);
-    if (st == ATTN_OK)
-        *bytes = e * elem;
-    return st;
+    return attn_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
+                           d->bias_strides, sizeof(float), bytes);
 }
 
 static attn_status compute_spans(sdpa_plan *p)
 {
     const attn_sdpa_desc *d = &p->d;
     attn_status s;
-    if ((s = span_bytes(d->batch, d->q_heads, d->q_len, d->head_dim,
+    if ((s = attn_span_bytes(d->batch, d->q_heads, d->q_len, d->head_dim,
                         d->q_strides, sizeof(float), &p->q_bytes)) ||
-        (s = span_bytes(d->batch, d->kv_heads, d->kv_len, d->head_dim,
+        (s = attn_span_bytes(d->batch, d->kv_heads, d->kv_len, d->head_dim,
                         d->k_strides, sizeof(float), &p->k_bytes)) ||
-        (s = span_bytes(d->batch, d->kv_heads, d->kv_len, d->v_head_dim,
+        (s = attn_span_bytes(d->batch, d->kv_heads, d->kv_len, d->v_head_dim,
                         d->v_strides, sizeof(float), &p->v_bytes)) ||
-        (s = span_bytes(d->batch, d->q_heads, d->q_len, d->v_head_dim,
+        (s = attn_span_bytes(d->batch, d->q_heads, d->q_len, d->v_head_dim,
                         d->out_strides, sizeof(float), &p->out_bytes)))
         return s;
     if (d->keep_mask &&
-        (s = span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
+        (s = attn_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
                         d->keep_strides, sizeof(uint8_t), &p->keep_bytes)))
         return s;
-    if (d->bias &&
-        (s = span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
-                        d->bias_strides, sizeof(float), &p->bias_bytes)))
+    if (d->bias && (s = attn_sdpa_bias_bytes(d, &p->bias_bytes)))
         return s;
     if (d->kv_lens && !attn_mul_size((size_t)d->batch, sizeof(int64_t),
                                      &p->kv_lens_bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
 
     attn_strides dense = attn_contiguous_strides(d->q_heads, d->q_len, 1);
-    if (span_bytes(d->batch, d->q_heads, d->q_len, 1, dense, sizeof(float),
+    if (attn_span_bytes(d->batch, d->q_heads, d->q_len, 1, dense, sizeof(float),
                    &p->lse_bytes))
         return ATTN_ERR_SIZE_OVERFLOW; /* smaller than out: cannot happen */
     dense = attn_contiguous_strides(d->q_heads, d->q_len, d->kv_len);
     p->weights_overflow =
-        span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len, dense,
+        attn_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len, dense,
                    sizeof(float), &p->weights_bytes) != ATTN_OK;
 
     int64_t qb = d->q_len < ATTN_QUERY_BLOCK ? d->q_len : ATTN_QUERY_BLOCK;

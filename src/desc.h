@@ -25,6 +25,9 @@ typedef struct sdpa_plan {
     size_t workspace_bytes;
 } sdpa_plan;
 
+/* Bytes spanned by a (B, Hq, Tq, Tk) float tensor with bias_strides. */
+attn_status attn_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes);
+
 /* Runs every check that needs only the descriptor (and kv_lens). */
 attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan);
 

@@ -26,15 +26,14 @@ static int add_extent(size_t *acc, int64_t n, int64_t stride)
            attn_add_size(*acc, t, acc);
 }
 
-attn_status attn_span_elems(int64_t n0, int64_t n1, int64_t n2, int64_t last,
-                            attn_strides s, size_t elem_size, size_t *elems)
+attn_status attn_span_bytes(int64_t n0, int64_t n1, int64_t n2, int64_t last,
+                            attn_strides s, size_t elem_size, size_t *bytes)
 {
-    size_t e = (size_t)last, bytes;
+    size_t e = (size_t)last;
     if ((uint64_t)last > SIZE_MAX || !add_extent(&e, n0, s.batch) ||
         !add_extent(&e, n1, s.head) || !add_extent(&e, n2, s.row) ||
-        !attn_mul_size(e, elem_size, &bytes))
+        !attn_mul_size(e, elem_size, bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
-    *elems = e;
     return ATTN_OK;
 }
 

@@ -13,124 +13,31 @@
 
 #include "desc.h"
 #include "layout.h"
+#include "sdpa_block.h"
 #include "softmax_row.h"
-
-/* One (batch, query head) pair: base pointers and its valid key count. */
-typedef struct head_view {
-    int64_t b, h;
-    const float *q;        /* (Tq, d)  rows q_strides.row apart */
-    const float *k;        /* (Tk, d)  rows k_strides.row apart */
-    const float *v;        /* (Tk, dv) rows v_strides.row apart */
-    float *out;            /* (Tq, dv) rows out_strides.row apart */
-    const uint8_t *keep;   /* (Tq, Tk) rows keep_strides.row apart, or NULL */
-    const float *bias;     /* (Tq, Tk) rows bias_strides.row apart, or NULL */
-    int64_t valid;         /* keys this batch may see at most */
-} head_view;
-
-static head_view view_head(const sdpa_plan *p, int64_t b, int64_t h,
-                           const float *q, const float *k, const float *v,
-                           float *out)
-{
-    const attn_sdpa_desc *d = &p->d;
-    const int64_t hk = h / p->group;
-    head_view w;
-    w.b = b;
-    w.h = h;
-    w.q = q + b * d->q_strides.batch + h * d->q_strides.head;
-    w.k = k + b * d->k_strides.batch + hk * d->k_strides.head;
-    w.v = v ? v + b * d->v_strides.batch + hk * d->v_strides.head : NULL;
-    w.out = out ? out + b * d->out_strides.batch + h * d->out_strides.head
-                : NULL;
-    w.keep = d->keep_mask ? d->keep_mask + b * d->keep_strides.batch +
-                                h * d->keep_strides.head
-                          : NULL;
-    w.bias = d->bias ? d->bias + b * d->bias_strides.batch +
-                           h * d->bias_strides.head
-                     : NULL;
-    w.valid = d->kv_lens ? d->kv_lens[b] : d->kv_len;
-    return w;
-}
-
-/* Exclusive end of the keys query i may see under kv_lens and causal. */
-static int64_t visible_end(const attn_sdpa_desc *d, int64_t valid, int64_t i)
-{
-    int64_t end = valid;
-    if (d->causal == ATTN_CAUSAL_TOP_LEFT)
-        end = i + 1;
-    else if (d->causal == ATTN_CAUSAL_BOTTOM_RIGHT)
-        end = i + 1 + valid - d->q_len;
-    if (end > valid)
-        end = valid;
-    return end < 0 ? 0 : end;
-}
-
-/* BLAS wants ld >= columns even when a single row makes it irrelevant. */
-static int blas_ld(int64_t stride, int64_t rows, int64_t cols)
-{
-    return (int)(rows > 1 || stride >= cols ? stride : cols);
-}
-
-/*
- * Scores of query rows [i0, i0 + m) against keys [0, kend) into S (row
- * stride ld), where kend is visible_end of the last row: scaled, biased,
- * -INFINITY where masked. Keys from kend on are not read.
- */
-static void score_block(const attn_sdpa_desc *d, const head_view *w,
-                        int64_t i0, int64_t m, int64_t kend,
-                        float *S /* (m, ld) */, int64_t ld)
-{
-    if (kend == 0)
-        return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)kend,
-                (int)d->head_dim, d->scale,
-                w->q + i0 * d->q_strides.row, blas_ld(d->q_strides.row, m, d->head_dim),
-                w->k, blas_ld(d->k_strides.row, kend, d->head_dim),
-                0.0f, S, (int)ld);
-    for (int64_t r = 0; r < m; ++r) {
-        const int64_t i = i0 + r;
-        const int64_t end = visible_end(d, w->valid, i);
-        float *row = S + r * ld;
-        const uint8_t *keep = w->keep ? w->keep + i * d->keep_strides.row : NULL;
-        const float *bias = w->bias ? w->bias + i * d->bias_strides.row : NULL;
-        for (int64_t j = 0; j < end; ++j) {
-            if (keep && !keep[j])
-                row[j] = -INFINITY;
-            else if (bias)
-                row[j] += bias[j];
-        }
-        for (int64_t j = end; j < kend; ++j)
-            row[j] = -INFINITY;
-    }
-}
-
-static void zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols)
-{
-    for (int64_t r = 0; r < rows; ++r)
-        memset(x + r * stride, 0, (size_t)cols * sizeof *x);
-}
 
 /* Softmax and weights * V for one query block whose scores are in S;
  * row_lse receives each row's log-sum-exp. */
-static void attend_block(const attn_sdpa_desc *d, const head_view *w,
-                         int64_t i0, int64_t m, int64_t kend,
-                         float *S /* (m, ld) */, int64_t ld, int weights_out,
-                         float *row_lse /* (m) */)
+static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
+                         const float *v, float *out, int64_t i0, int64_t m,
+                         int64_t kend, float *S /* (m, ld) */, int64_t ld,
+                         int weights_out, float *row_lse /* (m) */)
 {
     const int64_t os = d->out_strides.row;
-    float *out = w->out + i0 * os;
+    out += o->out + i0 * os;
     for (int64_t r = 0; r < m; ++r) {
         row_lse[r] = attn_softmax_row(S + r * ld, kend);
         if (weights_out)
             memset(S + r * ld + kend, 0, (size_t)(d->kv_len - kend) * sizeof *S);
     }
     if (kend == 0) {
-        zero_rows(out, m, os, d->v_head_dim);
+        attn_zero_rows(out, m, os, d->v_head_dim);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
                 (int)d->v_head_dim, (int)kend, 1.0f, S, (int)ld,
-                w->v, blas_ld(d->v_strides.row, kend, d->v_head_dim), 0.0f,
-                out, blas_ld(os, m, d->v_head_dim));
+                v + o->v, attn_blas_ld(d->v_strides.row, kend, d->v_head_dim),
+                0.0f, out, attn_blas_ld(os, m, d->v_head_dim));
     /* A fully masked row must be zero even if a V row it cannot see holds
      * NaN or Inf (0 * NaN is NaN inside the product). */
     for (int64_t r = 0; r < m; ++r)
@@ -208,21 +115,20 @@ attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
 
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
-            const head_view w = view_head(&p, b, h, q, k, v, out);
+            const head_offsets o = attn_head_offsets(&p, b, h);
             const int64_t bh = b * d->q_heads + h;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
-                const int64_t m = d->q_len - i0 < ATTN_QUERY_BLOCK
-                                      ? d->q_len - i0 : ATTN_QUERY_BLOCK;
-                const int64_t kend = visible_end(d, w.valid, i0 + m - 1);
+                const int64_t m = attn_block_rows(d, i0);
+                const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
                 float *S = scratch;
                 int64_t ld = kend > 0 ? kend : 1;
                 if (weights) {
                     S = weights + (bh * d->q_len + i0) * d->kv_len;
                     ld = d->kv_len;
                 }
-                score_block(d, &w, i0, m, kend, S, ld);
-                attend_block(d, &w, i0, m, kend, S, ld, weights != NULL,
-                             row_lse);
+                attn_score_block(d, &o, q, k, i0, m, kend, S, ld);
+                attend_block(d, &o, v, out, i0, m, kend, S, ld,
+                             weights != NULL, row_lse);
                 if (lse)
                     memcpy(lse + bh * d->q_len + i0, row_lse,
                            (size_t)m * sizeof *lse);
@@ -272,14 +178,13 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
     const attn_sdpa_desc *d = &p.d;
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
-            const head_view w = view_head(&p, b, h, q, k, NULL, NULL);
+            const head_offsets o = attn_head_offsets(&p, b, h);
             float *bh_scores = scores + (b * d->q_heads + h) * d->q_len * d->kv_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
-                const int64_t m = d->q_len - i0 < ATTN_QUERY_BLOCK
-                                      ? d->q_len - i0 : ATTN_QUERY_BLOCK;
-                const int64_t kend = visible_end(d, w.valid, i0 + m - 1);
+                const int64_t m = attn_block_rows(d, i0);
+                const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
                 float *S = bh_scores + i0 * d->kv_len;
-                score_block(d, &w, i0, m, kend, S, d->kv_len);
+                attn_score_block(d, &o, q, k, i0, m, kend, S, d->kv_len);
                 for (int64_t r = 0; r < m; ++r)
                     for (int64_t j = kend; j < d->kv_len; ++j)
                         S[r * d->kv_len + j] = -INFINITY;

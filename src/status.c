@@ -20,6 +20,11 @@ const char *attn_strerror(attn_status status)
     case ATTN_ERR_BAD_DESC:
         return "descriptor not set up by attn_sdpa_desc_init, or from a newer header";
     case ATTN_ERR_OUT_OF_MEMORY: return "out of memory";
+    case ATTN_ERR_IO: return "a file could not be opened, read or written";
+    case ATTN_ERR_BAD_FILE: return "the weights file is malformed";
+    case ATTN_ERR_PARAM_MISMATCH:
+        return "the weights file does not match the parameters (name or shape)";
+    case ATTN_ERR_BAD_ARGUMENT: return "an argument is out of its documented range";
     }
     return "unknown status";
 }

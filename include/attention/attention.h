@@ -10,6 +10,10 @@
 #include <attention/status.h>
 #include <attention/softmax.h>
 #include <attention/sdpa.h>
+#include <attention/sdpa_backward.h>
 #include <attention/heads.h>
+#include <attention/params.h>
+#include <attention/linear.h>
+#include <attention/mha.h>
 
 #endif /* ATTENTION_ATTENTION_H */

@@ -42,7 +42,18 @@ typedef enum attn_status {
      * newer header than this library. */
     ATTN_ERR_BAD_DESC = 11,
     /* An allocating convenience call could not get memory. */
-    ATTN_ERR_OUT_OF_MEMORY = 12
+    ATTN_ERR_OUT_OF_MEMORY = 12,
+    /* A file could not be opened, read or written (errno tells more). */
+    ATTN_ERR_IO = 13,
+    /* A weights file is malformed: truncated, bad header, offsets out of
+     * range, unsupported dtype, sizes that disagree. */
+    ATTN_ERR_BAD_FILE = 14,
+    /* A weights file does not match the parameters: a name is missing or
+     * repeated, or a shape differs. */
+    ATTN_ERR_PARAM_MISMATCH = 15,
+    /* An argument is out of its documented range (a hyperparameter, a
+     * parameter list entry, a layer option). */
+    ATTN_ERR_BAD_ARGUMENT = 16
 } attn_status;
 
 /*

@@ -1,0 +1,82 @@
+/*
+ * Gradients of scaled dot-product attention (see <attention/sdpa.h> for
+ * shapes, strides and masks).
+ *
+ * With s = scale * Q K^T + bias (masked), P = softmax(s), out = P V and
+ * dout = dL/dout, the backward adds (+=) into the caller's buffers:
+ *
+ *     dv   += P^T dout
+ *     dq   += scale * dS K          dS = P * (dout V^T - rowsum(dout * out))
+ *     dk   += scale * dS^T Q
+ *     dbias += dS
+ *
+ * so gradients can be summed over micro-batches; clear them first for a
+ * plain gradient. Gradients of query heads that share a kv head (GQA/MQA)
+ * are summed into that kv head. dq, dk and dv have the layouts (strides) of
+ * q, k and v; dout that of out; dbias that of the bias (bias_strides), so a
+ * broadcast bias gets the sum over the dimensions it is broadcast along.
+ * dbias is the gradient with respect to an additive bias whether or not
+ * desc->bias is set (it is dS itself). Masked (query, key) pairs and fully
+ * masked rows contribute exactly zero, never NaN.
+ *
+ * Memory: P is recomputed from Q, K and the forward's lse, 64 query rows at
+ * a time; nothing of size (Tq, Tk) per head is ever needed. The forward
+ * must have been run with the same descriptor and inputs, and must have
+ * returned lse.
+ */
+#ifndef ATTENTION_SDPA_BACKWARD_H
+#define ATTENTION_SDPA_BACKWARD_H
+
+#include <stddef.h>
+
+#include <attention/export.h>
+#include <attention/sdpa.h>
+#include <attention/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bytes of workspace attn_sdpa_backward_ws needs, in *bytes. */
+ATTN_EXPORT attn_status attn_sdpa_backward_workspace_size(
+    const attn_sdpa_desc *desc, size_t *bytes);
+
+/*
+ * Attention backward in a caller workspace; never allocates. q, k, v, out,
+ * lse and dout are required; each of dq, dk, dv, dbias may be NULL to skip
+ * it. Validates everything before writing anything.
+ */
+ATTN_EXPORT attn_status attn_sdpa_backward_ws(
+    const attn_sdpa_desc *desc,
+    const float *q,       /* (B, Hq,  Tq, d)  strided */
+    const float *k,       /* (B, Hkv, Tk, d)  strided */
+    const float *v,       /* (B, Hkv, Tk, dv) strided */
+    const float *out,     /* (B, Hq,  Tq, dv) strided, from the forward */
+    const float *lse,     /* (B, Hq,  Tq)     from the forward */
+    const float *dout,    /* (B, Hq,  Tq, dv) strided like out */
+    float *dq,            /* (B, Hq,  Tq, d)  strided like q,  += ; or NULL */
+    float *dk,            /* (B, Hkv, Tk, d)  strided like k,  += ; or NULL */
+    float *dv,            /* (B, Hkv, Tk, dv) strided like v,  += ; or NULL */
+    float *dbias,         /* (B, Hq, Tq, Tk)  bias_strides,    += ; or NULL */
+    void *workspace, size_t workspace_bytes);
+
+/* attn_sdpa_backward_ws with a workspace it allocates and frees itself;
+ * may also return ATTN_ERR_OUT_OF_MEMORY. */
+ATTN_EXPORT attn_status attn_sdpa_backward(
+    const attn_sdpa_desc *desc,
+    const float *q,       /* (B, Hq,  Tq, d)  strided */
+    const float *k,       /* (B, Hkv, Tk, d)  strided */
+    const float *v,       /* (B, Hkv, Tk, dv) strided */
+    const float *out,     /* (B, Hq,  Tq, dv) strided */
+    const float *lse,     /* (B, Hq,  Tq) */
+    const float *dout,    /* (B, Hq,  Tq, dv) strided like out */
+    float *dq,            /* (B, Hq,  Tq, d)  += ; or NULL */
+    float *dk,            /* (B, Hkv, Tk, d)  += ; or NULL */
+    float *dv,            /* (B, Hkv, Tk, dv) += ; or NULL */
+    float *dbias);        /* (B, Hq, Tq, Tk) bias_strides, += ; or NULL */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTENTION_SDPA_BACKWARD_H */

@@ -1,0 +1,226 @@
+/*
+ * Attention backward by recomputation: for each (batch, head) and block of
+ * ATTN_QUERY_BLOCK query rows, P is rebuilt from the scores and the saved
+ * lse, and four sgemm calls produce dP, dQ, dK and dV. Nothing of size
+ * (Tq, Tk) per head is kept.
+ */
+#include <attention/sdpa_backward.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <cblas.h>
+
+#include "desc.h"
+#include "layout.h"
+#include "sdpa_block.h"
+
+/* Two (ATTN_QUERY_BLOCK, Tk) tiles, P and dP, plus alignment slack. */
+static attn_status backward_workspace(const sdpa_plan *p, size_t *bytes)
+{
+    size_t tile = p->workspace_bytes - ATTN_WORKSPACE_ALIGN;
+    if (!attn_mul_size(tile, 2, bytes) ||
+        !attn_add_size(*bytes, 2 * ATTN_WORKSPACE_ALIGN, bytes))
+        return ATTN_ERR_SIZE_OVERFLOW;
+    return ATTN_OK;
+}
+
+attn_status attn_sdpa_backward_workspace_size(const attn_sdpa_desc *desc,
+                                              size_t *bytes)
+{
+    sdpa_plan p;
+    attn_status s;
+    if (bytes == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    if ((s = attn_sdpa_plan_make(desc, &p)))
+        return s;
+    return backward_workspace(&p, bytes);
+}
+
+typedef struct grads {
+    float *dq, *dk, *dv, *dbias;
+} grads;
+
+static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
+                                          const float *k, const float *v,
+                                          const float *out, const float *lse,
+                                          const float *dout, const grads *g,
+                                          const void *ws, size_t ws_bytes)
+{
+    if (q == NULL || k == NULL || v == NULL || out == NULL || lse == NULL ||
+        dout == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    size_t dbias_bytes = 0;
+    if (g->dbias) {
+        attn_status s;
+        if ((s = attn_check_strides(p->d.bias_strides, 1, 0)) ||
+            (s = attn_sdpa_bias_bytes(&p->d, &dbias_bytes)))
+            return s;
+    }
+    const attn_range outputs[] = {
+        attn_range_of(g->dq, p->q_bytes),
+        attn_range_of(g->dk, p->k_bytes),
+        attn_range_of(g->dv, p->v_bytes),
+        attn_range_of(g->dbias, dbias_bytes),
+        attn_range_of(ws, ws_bytes),
+    };
+    const attn_range inputs[] = {
+        attn_range_of(q, p->q_bytes),
+        attn_range_of(k, p->k_bytes),
+        attn_range_of(v, p->v_bytes),
+        attn_range_of(out, p->out_bytes),
+        attn_range_of(lse, p->lse_bytes),
+        attn_range_of(dout, p->out_bytes),
+        attn_range_of(p->d.keep_mask, p->keep_bytes),
+        attn_range_of(p->d.bias, p->bias_bytes),
+        attn_range_of(p->d.kv_lens, p->kv_lens_bytes),
+    };
+    if (attn_outputs_alias(outputs, 5, inputs, 9))
+        return ATTN_ERR_ALIASING;
+    if (ws == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    size_t need;
+    attn_status s = backward_workspace(p, &need);
+    if (s != ATTN_OK)
+        return s;
+    if (ws_bytes < need)
+        return ATTN_ERR_WORKSPACE_TOO_SMALL;
+    return ATTN_OK;
+}
+
+static float *align_floats(void *p)
+{
+    uintptr_t a = ((uintptr_t)p + ATTN_WORKSPACE_ALIGN - 1) &
+                  ~(uintptr_t)(ATTN_WORKSPACE_ALIGN - 1);
+    return (float *)a;
+}
+
+/*
+ * dS = P * (dP - D) in place of dP, row by row, with P = exp(S - lse) in
+ * place of S. Entries with P == 0 (masked, or underflowed) give dS = 0
+ * exactly, so NaN in a hidden V row cannot leak into the gradients.
+ */
+static void softmax_grad_block(const attn_sdpa_desc *d, const head_offsets *o,
+                               const float *out, const float *dout,
+                               const float *lse /* (m) */, int64_t i0,
+                               int64_t m, int64_t kend,
+                               float *P /* (m, ld) */, float *dS /* (m, ld) */,
+                               int64_t ld)
+{
+    const int64_t os = d->out_strides.row;
+    for (int64_t r = 0; r < m; ++r) {
+        const float *o_row = out + o->out + (i0 + r) * os;
+        const float *do_row = dout + o->out + (i0 + r) * os;
+        double D = 0.0;
+        for (int64_t c = 0; c < d->v_head_dim; ++c)
+            D += (double)do_row[c] * o_row[c];
+        float *p_row = P + r * ld, *ds_row = dS + r * ld;
+        const float l = lse[r];
+        for (int64_t j = 0; j < kend; ++j) {
+            const float pj = l == -INFINITY ? 0.0f : expf(p_row[j] - l);
+            p_row[j] = pj;
+            ds_row[j] = pj == 0.0f ? 0.0f : pj * (float)(ds_row[j] - D);
+        }
+    }
+}
+
+/* dbias (bias_strides) += dS over the visible block. */
+static void accumulate_dbias(const attn_sdpa_desc *d, const head_offsets *o,
+                             float *dbias, int64_t i0, int64_t m, int64_t kend,
+                             const float *dS, int64_t ld)
+{
+    for (int64_t r = 0; r < m; ++r) {
+        float *row = dbias + o->bias + (i0 + r) * d->bias_strides.row;
+        for (int64_t j = 0; j < kend; ++j)
+            row[j] += dS[r * ld + j];
+    }
+}
+
+static void backward_block(const attn_sdpa_desc *d, const head_offsets *o,
+                           const float *q, const float *k, const float *v,
+                           const float *out, const float *lse,
+                           const float *dout, const grads *g, int64_t i0,
+                           int64_t m, int64_t kend, float *P, float *dS)
+{
+    const int64_t ld = kend;
+    const int ldq = attn_blas_ld(d->q_strides.row, m, d->head_dim);
+    const int ldk = attn_blas_ld(d->k_strides.row, kend, d->head_dim);
+    const int ldv = attn_blas_ld(d->v_strides.row, kend, d->v_head_dim);
+    const int ldo = attn_blas_ld(d->out_strides.row, m, d->v_head_dim);
+    const float *q_blk = q + o->q + i0 * d->q_strides.row;
+    const float *do_blk = dout + o->out + i0 * d->out_strides.row;
+
+    attn_score_block(d, o, q, k, i0, m, kend, P, ld);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)kend,
+                (int)d->v_head_dim, 1.0f, do_blk, ldo, v + o->v, ldv, 0.0f,
+                dS, (int)ld);
+    softmax_grad_block(d, o, out, dout, lse, i0, m, kend, P, dS, ld);
+
+    if (g->dbias)
+        accumulate_dbias(d, o, g->dbias, i0, m, kend, dS, ld);
+    if (g->dq)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
+                    (int)d->head_dim, (int)kend, d->scale, dS, (int)ld,
+                    k + o->k, ldk, 1.0f, g->dq + o->q + i0 * d->q_strides.row,
+                    ldq);
+    if (g->dk)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kend,
+                    (int)d->head_dim, (int)m, d->scale, dS, (int)ld, q_blk,
+                    ldq, 1.0f, g->dk + o->k, ldk);
+    if (g->dv)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kend,
+                    (int)d->v_head_dim, (int)m, 1.0f, P, (int)ld, do_blk, ldo,
+                    1.0f, g->dv + o->v, ldv);
+}
+
+attn_status attn_sdpa_backward_ws(const attn_sdpa_desc *desc, const float *q,
+                                  const float *k, const float *v,
+                                  const float *out, const float *lse,
+                                  const float *dout, float *dq, float *dk,
+                                  float *dv, float *dbias, void *workspace,
+                                  size_t workspace_bytes)
+{
+    sdpa_plan p;
+    attn_status s;
+    const grads g = {dq, dk, dv, dbias};
+    if ((s = attn_sdpa_plan_make(desc, &p)) ||
+        (s = check_backward_buffers(&p, q, k, v, out, lse, dout, &g,
+                                    workspace, workspace_bytes)))
+        return s;
+    const attn_sdpa_desc *d = &p.d;
+    float *P = align_floats(workspace);
+    float *dS = align_floats(P + ATTN_QUERY_BLOCK * d->kv_len);
+
+    for (int64_t b = 0; b < d->batch; ++b)
+        for (int64_t h = 0; h < d->q_heads; ++h) {
+            const head_offsets o = attn_head_offsets(&p, b, h);
+            const float *bh_lse = lse + (b * d->q_heads + h) * d->q_len;
+            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
+                const int64_t m = attn_block_rows(d, i0);
+                const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
+                if (kend > 0)
+                    backward_block(d, &o, q, k, v, out, bh_lse + i0, dout, &g,
+                                   i0, m, kend, P, dS);
+            }
+        }
+    return ATTN_OK;
+}
+
+attn_status attn_sdpa_backward(const attn_sdpa_desc *desc, const float *q,
+                               const float *k, const float *v,
+                               const float *out, const float *lse,
+                               const float *dout, float *dq, float *dk,
+                               float *dv, float *dbias)
+{
+    size_t bytes;
+    attn_status s = attn_sdpa_backward_workspace_size(desc, &bytes);
+    if (s != ATTN_OK)
+        return s;
+    void *ws = malloc(bytes);
+    if (ws == NULL)
+        return ATTN_ERR_OUT_OF_MEMORY;
+    s = attn_sdpa_backward_ws(desc, q, k, v, out, lse, dout, dq, dk, dv,
+                              dbias, ws, bytes);
+    free(ws);
+    return s;
+}

@@ -1,0 +1,81 @@
+#include "sdpa_block.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+head_offsets attn_head_offsets(const sdpa_plan *p, int64_t b, int64_t h)
+{
+    const attn_sdpa_desc *d = &p->d;
+    const int64_t hk = h / p->group;
+    head_offsets o;
+    o.q = b * d->q_strides.batch + h * d->q_strides.head;
+    o.k = b * d->k_strides.batch + hk * d->k_strides.head;
+    o.v = b * d->v_strides.batch + hk * d->v_strides.head;
+    o.out = b * d->out_strides.batch + h * d->out_strides.head;
+    o.keep = b * d->keep_strides.batch + h * d->keep_strides.head;
+    o.bias = b * d->bias_strides.batch + h * d->bias_strides.head;
+    o.valid = d->kv_lens ? d->kv_lens[b] : d->kv_len;
+    return o;
+}
+
+int64_t attn_visible_end(const attn_sdpa_desc *d, int64_t valid, int64_t i)
+{
+    int64_t end = valid;
+    if (d->causal == ATTN_CAUSAL_TOP_LEFT)
+        end = i + 1;
+    else if (d->causal == ATTN_CAUSAL_BOTTOM_RIGHT)
+        end = i + 1 + valid - d->q_len;
+    if (end > valid)
+        end = valid;
+    return end < 0 ? 0 : end;
+}
+
+int64_t attn_block_rows(const attn_sdpa_desc *d, int64_t i0)
+{
+    const int64_t left = d->q_len - i0;
+    return left < ATTN_QUERY_BLOCK ? left : ATTN_QUERY_BLOCK;
+}
+
+int attn_blas_ld(int64_t stride, int64_t rows, int64_t cols)
+{
+    return (int)(rows > 1 || stride >= cols ? stride : cols);
+}
+
+void attn_score_block(const attn_sdpa_desc *d, const head_offsets *o,
+                      const float *q, const float *k, int64_t i0, int64_t m,
+                      int64_t kend, float *S, int64_t ld)
+{
+    if (kend == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)kend,
+                (int)d->head_dim, d->scale,
+                q + o->q + i0 * d->q_strides.row,
+                attn_blas_ld(d->q_strides.row, m, d->head_dim),
+                k + o->k, attn_blas_ld(d->k_strides.row, kend, d->head_dim),
+                0.0f, S, (int)ld);
+    for (int64_t r = 0; r < m; ++r) {
+        const int64_t i = i0 + r;
+        const int64_t end = attn_visible_end(d, o->valid, i);
+        float *row = S + r * ld;
+        const uint8_t *keep =
+            d->keep_mask ? d->keep_mask + o->keep + i * d->keep_strides.row : NULL;
+        const float *bias =
+            d->bias ? d->bias + o->bias + i * d->bias_strides.row : NULL;
+        for (int64_t j = 0; j < end; ++j) {
+            if (keep && !keep[j])
+                row[j] = -INFINITY;
+            else if (bias)
+                row[j] += bias[j];
+        }
+        for (int64_t j = end; j < kend; ++j)
+            row[j] = -INFINITY;
+    }
+}
+
+void attn_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; ++r)
+        memset(x + r * stride, 0, (size_t)cols * sizeof *x);
+}

@@ -1,0 +1,41 @@
+/* Pieces shared by the attention forward and backward: where one (batch,
+ * head) pair lives, which keys a query sees, and the masked score block. */
+#ifndef ATTN_SRC_SDPA_BLOCK_H
+#define ATTN_SRC_SDPA_BLOCK_H
+
+#include <stdint.h>
+
+#include "desc.h"
+
+/* Element offsets of one (batch, query head) pair in every tensor. Gradient
+ * tensors share the layout of what they differentiate. */
+typedef struct head_offsets {
+    int64_t q, k, v, out, keep, bias;
+    int64_t valid;          /* keys this batch may see at most */
+} head_offsets;
+
+head_offsets attn_head_offsets(const sdpa_plan *p, int64_t b, int64_t h);
+
+/* Exclusive end of the keys query i may see under kv_lens and causal. */
+int64_t attn_visible_end(const attn_sdpa_desc *d, int64_t valid, int64_t i);
+
+/* Rows in the query block starting at i0. */
+int64_t attn_block_rows(const attn_sdpa_desc *d, int64_t i0);
+
+/* BLAS wants ld >= columns even when a single row makes it irrelevant. */
+int attn_blas_ld(int64_t stride, int64_t rows, int64_t cols);
+
+/*
+ * Scores of query rows [i0, i0 + m) of pair o against keys [0, kend) into S
+ * (row stride ld), kend being attn_visible_end of the last row: scaled,
+ * biased, -INFINITY where masked. Keys from kend on are not read. q and k
+ * are the tensors' base pointers; masks come from d.
+ */
+void attn_score_block(const attn_sdpa_desc *d, const head_offsets *o,
+                      const float *q, const float *k, int64_t i0, int64_t m,
+                      int64_t kend, float *S /* (m, ld) */, int64_t ld);
+
+/* Zeroes `rows` rows of `cols` floats, `stride` apart. */
+void attn_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols);
+
+#endif /* ATTN_SRC_SDPA_BLOCK_H */
