@@ -64,12 +64,13 @@ attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
     return ATTN_OK;
 }
 
-/* Everything a forward call touches, checked against each other. */
+/* Everything a forward call touches, checked against each other. The
+ * allocating entry point passes no workspace (need_ws = 0). */
 static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
                                          const float *k, const float *v,
                                          float *out, float *weights,
                                          float *lse, const void *ws,
-                                         size_t ws_bytes)
+                                         size_t ws_bytes, int need_ws)
 {
     if (q == NULL || k == NULL || v == NULL || out == NULL)
         return ATTN_ERR_NULL_POINTER;
@@ -91,6 +92,8 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
     };
     if (attn_outputs_alias(outputs, 4, inputs, 6))
         return ATTN_ERR_ALIASING;
+    if (!need_ws)
+        return ATTN_OK;
     if (ws == NULL)
         return ATTN_ERR_NULL_POINTER;
     if (ws_bytes < p->workspace_bytes)
@@ -98,24 +101,18 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
     return ATTN_OK;
 }
 
-attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
-                                 const float *k, const float *v, float *out,
-                                 float *weights, float *lse, void *workspace,
-                                 size_t workspace_bytes)
+/* The forward proper, on checked arguments. */
+static void forward(const sdpa_plan *p, const float *q, const float *k,
+                    const float *v, float *out, float *weights, float *lse,
+                    void *workspace)
 {
-    sdpa_plan p;
-    attn_status s;
-    if ((s = attn_sdpa_plan_make(desc, &p)) ||
-        (s = check_forward_buffers(&p, q, k, v, out, weights, lse, workspace,
-                                   workspace_bytes)))
-        return s;
-    const attn_sdpa_desc *d = &p.d;
+    const attn_sdpa_desc *d = &p->d;
     float *scratch = align_up(workspace);
     float row_lse[ATTN_QUERY_BLOCK];
 
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
-            const head_offsets o = attn_head_offsets(&p, b, h);
+            const head_offsets o = attn_head_offsets(p, b, h);
             const int64_t bh = b * d->q_heads + h;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
                 const int64_t m = attn_block_rows(d, i0);
@@ -134,6 +131,20 @@ attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
                            (size_t)m * sizeof *lse);
             }
         }
+}
+
+attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
+                                 const float *k, const float *v, float *out,
+                                 float *weights, float *lse, void *workspace,
+                                 size_t workspace_bytes)
+{
+    sdpa_plan p;
+    attn_status s;
+    if ((s = attn_sdpa_plan_make(desc, &p)) ||
+        (s = check_forward_buffers(&p, q, k, v, out, weights, lse, workspace,
+                                   workspace_bytes, 1)))
+        return s;
+    forward(&p, q, k, v, out, weights, lse, workspace);
     return ATTN_OK;
 }
 
@@ -141,16 +152,17 @@ attn_status attn_sdpa_forward(const attn_sdpa_desc *desc, const float *q,
                               const float *k, const float *v, float *out,
                               float *weights, float *lse)
 {
-    size_t bytes;
-    attn_status s = attn_sdpa_workspace_size(desc, &bytes);
-    if (s != ATTN_OK)
+    sdpa_plan p;
+    attn_status s;
+    if ((s = attn_sdpa_plan_make(desc, &p)) ||
+        (s = check_forward_buffers(&p, q, k, v, out, weights, lse, NULL, 0, 0)))
         return s;
-    void *ws = malloc(bytes);
+    void *ws = malloc(p.workspace_bytes);
     if (ws == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
-    s = attn_sdpa_forward_ws(desc, q, k, v, out, weights, lse, ws, bytes);
+    forward(&p, q, k, v, out, weights, lse, ws);
     free(ws);
-    return s;
+    return ATTN_OK;
 }
 
 attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,

@@ -66,8 +66,8 @@ void attn_score_block(const attn_sdpa_desc *d, const head_offsets *o,
         for (int64_t j = 0; j < end; ++j) {
             if (keep && !keep[j])
                 row[j] = -INFINITY;
-            else if (bias)
-                row[j] += bias[j];
+            else if (bias) /* -inf is a mask: NaN + -inf must not revive it */
+                row[j] = bias[j] == -INFINITY ? -INFINITY : row[j] + bias[j];
         }
         for (int64_t j = end; j < kend; ++j)
             row[j] = -INFINITY;

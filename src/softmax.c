@@ -44,7 +44,9 @@ attn_status attn_softmax_rows(float *x, int64_t rows, int64_t cols,
     if (ld < cols && rows > 1)
         return ATTN_ERR_BAD_STRIDE;
     /* The span (rows - 1) * ld + cols must be addressable. */
-    if ((uint64_t)(rows - 1) > (SIZE_MAX / sizeof(float) - (uint64_t)cols) /
+    const uint64_t max_elems = SIZE_MAX / sizeof(float);
+    if ((uint64_t)cols > max_elems ||
+        (uint64_t)(rows - 1) > (max_elems - (uint64_t)cols) /
                                    (uint64_t)(ld > 0 ? ld : 1))
         return ATTN_ERR_SIZE_OVERFLOW;
     size_t x_bytes = ((size_t)(rows - 1) * (size_t)ld + (size_t)cols) *

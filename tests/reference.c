@@ -84,8 +84,10 @@ void ref_sdpa(const attn_sdpa_desc *d, const float *q, const float *k,
                     s[j] = (double)d->scale * dot;
                     if (d->bias) {
                         const attn_strides bs = d->bias_strides;
-                        s[j] += (double)d->bias[b * bs.batch + h * bs.head +
-                                                i * bs.row + j];
+                        const float bij = d->bias[b * bs.batch + h * bs.head +
+                                                  i * bs.row + j];
+                        /* A -inf bias is a mask: the score is not used. */
+                        s[j] = bij == -INFINITY ? -INFINITY : s[j] + (double)bij;
                     }
                 }
                 const double l = ref_softmax_row(s, Tk, w);

@@ -618,8 +618,8 @@ static void test_bad_causal(void **state)
 static void test_strerror(void **state)
 {
     (void)state;
-    const char *msg[13];
-    for (int s = 0; s <= 12; ++s) {
+    const char *msg[17];
+    for (int s = 0; s <= 16; ++s) {
         msg[s] = attn_strerror((attn_status)s);
         assert_non_null(msg[s]);
         assert_true(msg[s][0] != '\0');
@@ -630,7 +630,7 @@ static void test_strerror(void **state)
                          msg[s]);
     }
     assert_string_equal(attn_strerror((attn_status)999), "unknown status");
-    assert_string_equal(attn_strerror((attn_status)13), "unknown status");
+    assert_string_equal(attn_strerror((attn_status)17), "unknown status");
     assert_string_equal(attn_strerror((attn_status)-1), "unknown status");
     /* static storage: the same pointer every time */
     assert_ptr_equal(attn_strerror(ATTN_ERR_ALIASING),
@@ -649,6 +649,10 @@ static void test_strerror(void **state)
     assert_int_equal(ATTN_ERR_BAD_CAUSAL, 10);
     assert_int_equal(ATTN_ERR_BAD_DESC, 11);
     assert_int_equal(ATTN_ERR_OUT_OF_MEMORY, 12);
+    assert_int_equal(ATTN_ERR_IO, 13);
+    assert_int_equal(ATTN_ERR_BAD_FILE, 14);
+    assert_int_equal(ATTN_ERR_PARAM_MISMATCH, 15);
+    assert_int_equal(ATTN_ERR_BAD_ARGUMENT, 16);
 }
 
 /*

@@ -29,7 +29,8 @@
  *              giving stride 0 (the default strides broadcast one (Tq, Tk)
  *              mask over batch and heads).
  *   bias       (B, Hq, Tq, Tk) floats added to the scaled scores; same
- *              broadcasting as keep_mask. A -INFINITY entry masks that key.
+ *              broadcasting as keep_mask. A -INFINITY entry masks that key
+ *              exactly as keep_mask = 0 does (even if its score is NaN).
  *
  * Fully masked rows: a query row that sees no key (or whose every visible
  * score is -INFINITY) gets an output row of zeros, a weights row of zeros
@@ -44,11 +45,12 @@
  * that range every key and value row is read even where a keep_mask, bias
  * or the causal mask hides it from a particular query, so a NaN or Inf
  * stored there can reach that query's output through 0 * NaN in the
- * weights-times-V product. Entries of keep_mask and bias are read for every
- * (query, key) pair inside the range.
+ * weights-times-V product (fully masked rows excepted: they are always
+ * zero). keep_mask entries are read for the keys a query may see under
+ * kv_lens and causal; bias entries for those keep_mask allows.
  *
  * Accuracy: both products are cblas_sgemm calls; the softmax subtracts the
- * row maximum and uses expf (glibc: < 1 ulp), sums in float.
+ * row maximum, uses expf (glibc: < 1 ulp) and sums in double.
  *
  * Threads: no global state. Calls may run concurrently as long as their
  * outputs and workspaces are distinct; inputs may be shared.

@@ -14,7 +14,8 @@ extern "C" {
 /*
  * In place: x[r, :] = exp(x[r, :] - m) / sum(exp(x[r, :] - m)), m the row
  * maximum. -INFINITY entries are masked and become 0; a row that is all
- * -INFINITY becomes all zeros with lse -INFINITY. NaN propagates to its row.
+ * -INFINITY becomes all zeros with lse -INFINITY. A NaN or +INFINITY entry
+ * makes its whole row (and lse) NaN, as IEEE arithmetic does.
  * lse, when not NULL, receives log(sum(exp(x[r, :]))) per row.
  * Rows are ld elements apart (ld >= cols); the gap is not touched.
  */

@@ -23,8 +23,9 @@ check_output() {
 
 # Shared consumers must load libattention.so; static ones must not.
 check_linkage() {
-    local name=$1 exe=$2 want=$3
-    if ldd "$exe" | grep -q 'libattention\.so'; then got=shared; else got=static; fi
+    local name=$1 exe=$2 want=$3 deps got
+    deps=$(ldd "$exe") # not piped into grep -q: SIGPIPE would fail under pipefail
+    if [[ $deps == *libattention.so* ]]; then got=shared; else got=static; fi
     [ "$got" = "$want" ] || fail "$name links libattention $got, wanted $want"
 }
 
