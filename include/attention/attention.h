@@ -15,5 +15,6 @@
 #include <attention/params.h>
 #include <attention/linear.h>
 #include <attention/mha.h>
+#include <attention/optim.h>
 
 #endif /* ATTENTION_ATTENTION_H */
