@@ -189,7 +189,10 @@ attn_status attn_sdpa_backward_ws(const attn_sdpa_desc *desc, const float *q,
         return s;
     const attn_sdpa_desc *d = &p.d;
     float *P = align_floats(workspace);
-    float *dS = align_floats(P + ATTN_QUERY_BLOCK * d->kv_len);
+    /* The forward's tile size: min(Tq, ATTN_QUERY_BLOCK) rows of Tk. */
+    const size_t tile_floats =
+        (p.workspace_bytes - ATTN_WORKSPACE_ALIGN) / sizeof(float);
+    float *dS = align_floats(P + tile_floats);
 
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
