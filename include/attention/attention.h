@@ -13,5 +13,6 @@
 #include <attention/sdpa_backward.h>
 #include <attention/heads.h>
 #include <attention/params.h>
+#include <attention/safetensors.h>
 
 #endif /* ATTENTION_ATTENTION_H */
