@@ -85,8 +85,10 @@ static attn_status make_header(const attn_param *params, size_t count,
         }
         offset = end;
     }
-    /* Compact, in insertion order (jansson keeps it since 2.8), no
-     * escaping of non-ASCII: byte for byte what serde_json writes. */
+    /* Compact, in insertion order (jansson keeps it since 2.8), UTF-8 left
+     * unescaped: what serde_json writes, byte for byte, for any name
+     * without control characters (whose \u escapes the two may spell
+     * differently; they read back the same). */
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     if (text == NULL)
