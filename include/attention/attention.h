@@ -16,5 +16,6 @@
 #include <attention/linear.h>
 #include <attention/mha.h>
 #include <attention/optim.h>
+#include <attention/safetensors.h>
 
 #endif /* ATTENTION_ATTENTION_H */
