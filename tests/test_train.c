@@ -15,7 +15,7 @@
 #include "classifier/ordered_pair.h"
 #include "classifier/train.h"
 
-enum { SEQ_LEN = 32, VOCAB = 16, TRAIN = 2048, HELD_OUT = 512, EPOCHS = 5 };
+enum { SEQ_LEN = 32, VOCAB = 16, TRAIN = 4096, HELD_OUT = 512, EPOCHS = 6 };
 
 typedef struct run_result {
     double first_loss, last_loss, accuracy;
@@ -67,7 +67,7 @@ static void test_attention_learns_order(void **state)
     (void)state;
     const run_result r = train(1);
     assert_true(r.last_loss < 0.5 * r.first_loss);  /* ln 2 = 0.69 at start */
-    assert_true(r.accuracy >= 0.85);
+    assert_true(r.accuracy >= 0.9);
 }
 
 static void test_bag_of_tokens_stays_at_chance(void **state)
