@@ -67,6 +67,9 @@ if(ATTENTION_LIBM)
 endif()
 string(STRIP "${ATTENTION_PC_LIBS_PRIVATE}" ATTENTION_PC_LIBS_PRIVATE)
 
+# jansson has its own .pc file; pkg-config --static follows it from here.
+set(ATTENTION_PC_REQUIRES_PRIVATE "jansson")
+
 configure_file("${PROJECT_SOURCE_DIR}/cmake/attention.pc.in"
                "${PROJECT_BINARY_DIR}/attention.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/attention.pc"

@@ -2,7 +2,8 @@
 # Installs the Debian packages that libattention builds, tests and
 # benchmarks with; does nothing when they are all present.
 set -euo pipefail
-packages=(build-essential cmake pkg-config libopenblas-dev libcmocka-dev libpng-dev)
+packages=(build-essential cmake pkg-config libopenblas-dev libcmocka-dev libpng-dev
+          libjansson-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -16,7 +16,7 @@
 #include "classifier/ordered_pair.h"
 #include "classifier/train.h"
 
-enum { SEQ_LEN = 16, VOCAB = 10, TRAIN = 4096, HELD_OUT = 1024 };
+enum { SEQ_LEN = 32, VOCAB = 16, TRAIN = 4096, HELD_OUT = 1024 };
 
 static int fail(const char *what, attn_status s)
 {
@@ -29,7 +29,7 @@ static int run(const char *label, int use_attention, int epochs,
                const pair_dataset *train, const pair_dataset *test,
                const char *save_path, double *final_accuracy)
 {
-    const clf_config cfg = {64, SEQ_LEN, VOCAB, 32, 4, 2, use_attention,
+    const clf_config cfg = {64, SEQ_LEN, VOCAB, 16, 2, 2, use_attention,
                             ATTN_CAUSAL_TOP_LEFT, 7};
     clf_model model;
     clf_trainer trainer;
@@ -37,7 +37,7 @@ static int run(const char *label, int use_attention, int epochs,
     attn_status s = clf_create(&model, &cfg);
     if (s != ATTN_OK)
         return fail("model", s);
-    if ((s = attn_adam_create(model.params, model.param_count, 3e-3f,
+    if ((s = attn_adam_create(model.params, model.param_count, 1e-3f,
                               ATTN_ADAM_DEFAULT_BETA1, ATTN_ADAM_DEFAULT_BETA2,
                               ATTN_ADAM_DEFAULT_EPS, 0.0f, 0, &adam)) ||
         (s = clf_trainer_init(&trainer, &model, adam, train->count)))
@@ -66,7 +66,7 @@ static int run(const char *label, int use_attention, int epochs,
 
 int main(int argc, char **argv)
 {
-    int epochs = 25;
+    int epochs = 12;
     const char *save_path = NULL;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--epochs") && i + 1 < argc)
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     printf("task: does token A come before token B? %d training and %d held-out "
            "sequences of %d tokens, vocabulary %d\n", TRAIN, HELD_OUT, SEQ_LEN, VOCAB);
     double acc_attn = 0.0, acc_bag = 0.0;
-    int rc = run("attention model (Linear -> 4-head causal attention -> mean -> Linear)",
+    int rc = run("attention model (Linear -> 2-head causal attention -> mean -> Linear)",
                  1, epochs, &train, &test, save_path, &acc_attn);
     if (rc == 0)
         rc = run("bag-of-tokens baseline (Linear -> mean -> Linear)", 0, epochs,

@@ -15,5 +15,7 @@
 #include <attention/params.h>
 #include <attention/linear.h>
 #include <attention/mha.h>
+#include <attention/optim.h>
+#include <attention/safetensors.h>
 
 #endif /* ATTENTION_ATTENTION_H */

@@ -1,0 +1,102 @@
+/*
+ * Parameter lists to and from safetensors files, the format PyTorch and
+ * Hugging Face use for weights: an 8-byte little-endian header length n,
+ * n bytes of JSON
+ *
+ *     {"in_proj_weight":{"dtype":"F32","shape":[24,8],"data_offsets":[0,768]},...}
+ *
+ * then the raw tensors, little-endian, at those byte offsets of the data
+ * section. Only float32 ("F32") tensors are read and written.
+ *
+ * Status order: every call checks its pointers (ATTN_ERR_NULL_POINTER),
+ * then the parameter list, before it opens or reads anything. A list is
+ * valid when every entry has a non-empty UTF-8 name other than
+ * "__metadata__", non-NULL data, 1 <= ndim <= ATTN_PARAM_MAX_DIMS and
+ * positive dimensions, and no two names are equal (else
+ * ATTN_ERR_BAD_ARGUMENT; ATTN_ERR_SIZE_OVERFLOW when a byte count
+ * overflows size_t). params may be NULL when count is 0. grad is ignored.
+ *
+ * Threads: no global state; calls may run concurrently on distinct
+ * parameter data. Any call may also return ATTN_ERR_OUT_OF_MEMORY.
+ */
+#ifndef ATTENTION_SAFETENSORS_H
+#define ATTENTION_SAFETENSORS_H
+
+#include <stddef.h>
+
+#include <attention/export.h>
+#include <attention/params.h>
+#include <attention/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Writes the listed parameters to path: tensors in list order, header
+ * keys in the same order, compact JSON padded with spaces to a multiple of
+ * 8 bytes (as the reference implementation writes it), no "__metadata__".
+ * The file is written under a temporary name in the same directory
+ * ("<path>.<n>.tmp") and renamed to path once complete, replacing any
+ * existing file; on failure the temporary is removed and path is left as
+ * it was.
+ *
+ * Returns ATTN_ERR_IO when the file cannot be created, written or renamed
+ * (errno tells more), ATTN_ERR_BAD_ARGUMENT also when the header would
+ * exceed the format's 100,000,000-byte limit.
+ */
+ATTN_EXPORT attn_status attn_params_save(
+    const attn_param *params,   /* (count) */
+    size_t count,
+    const char *path);
+
+/*
+ * Loads a safetensors file into the listed parameters, matched by name
+ * like PyTorch's load_state_dict(strict=True). Nothing is written unless
+ * every check below passes; on any error every parameter is untouched.
+ *
+ *   ATTN_ERR_IO              path cannot be opened, or reading fails.
+ *   ATTN_ERR_BAD_FILE        the file is malformed: shorter than 8 bytes;
+ *       a header length over 100,000,000 or past the end of the file; a
+ *       header that does not start with '{', holds a NUL byte, is not
+ *       valid UTF-8 JSON, is not an object, repeats a key (at any depth),
+ *       or has anything but whitespace after the object; an entry that is
+ *       not an object with "dtype", "shape" (integers >= 0) and
+ *       "data_offsets" (exactly two integers, begin <= end); a shape
+ *       whose byte size overflows; end - begin != numel * 4; tensors that
+ *       leave a hole or overlap in the data section (the whole section
+ *       must be covered, as the spec requires); data ending before the
+ *       last tensor or going on after it; a "__metadata__" entry that is
+ *       not an object of strings. A dtype other than "F32" (F16, BF16,
+ *       F64, I64, ...) is also ATTN_ERR_BAD_FILE: this library cannot
+ *       read it whatever the parameters are.
+ *   ATTN_ERR_PARAM_MISMATCH  the file is well-formed but a listed name is
+ *       missing, the file holds a tensor that is not listed, or a shape
+ *       (rank or any dimension) differs.
+ *   ATTN_ERR_ALIASING        the data of two parameters overlap.
+ *
+ * The checks run in the order ALIASING, IO, BAD_FILE, PARAM_MISMATCH, so
+ * a malformed file is ATTN_ERR_BAD_FILE even if it also lacks a name.
+ * Other keys inside an entry are ignored, as the reference does.
+ */
+ATTN_EXPORT attn_status attn_params_load(
+    const attn_param *params,   /* (count) */
+    size_t count,
+    const char *path);
+
+/*
+ * attn_params_load from the size bytes at data (a file already in memory;
+ * no alignment needed). Same checks and statuses, less the I/O error;
+ * ATTN_ERR_ALIASING also when a parameter's data overlap the buffer.
+ */
+ATTN_EXPORT attn_status attn_params_load_buffer(
+    const attn_param *params,   /* (count) */
+    size_t count,
+    const void *data,           /* (size) bytes */
+    size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ATTENTION_SAFETENSORS_H */
