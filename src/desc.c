@@ -187,3 +187,10 @@ attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
     plan->group = d->q_heads / d->kv_heads;
     return ATTN_OK;
 }
+
+float *attn_workspace_floats(void *p)
+{
+    const uintptr_t a = ((uintptr_t)p + ATTN_WORKSPACE_ALIGN - 1) &
+                        ~(uintptr_t)(ATTN_WORKSPACE_ALIGN - 1);
+    return (float *)a;
+}

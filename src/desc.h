@@ -28,6 +28,9 @@ typedef struct sdpa_plan {
 /* Bytes spanned by a (B, Hq, Tq, Tk) float tensor with bias_strides. */
 attn_status attn_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes);
 
+/* The first ATTN_WORKSPACE_ALIGN-aligned float at or after p. */
+float *attn_workspace_floats(void *p);
+
 /* Runs every check that needs only the descriptor (and kv_lens). */
 attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan);
 

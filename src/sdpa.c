@@ -45,13 +45,6 @@ static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
             memset(out + r * os, 0, (size_t)d->v_head_dim * sizeof *out);
 }
 
-static void *align_up(void *p)
-{
-    uintptr_t a = ((uintptr_t)p + ATTN_WORKSPACE_ALIGN - 1) &
-                  ~(uintptr_t)(ATTN_WORKSPACE_ALIGN - 1);
-    return (void *)a;
-}
-
 attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
 {
     sdpa_plan p;
@@ -107,7 +100,7 @@ static void forward(const sdpa_plan *p, const float *q, const float *k,
                     void *workspace)
 {
     const attn_sdpa_desc *d = &p->d;
-    float *scratch = align_up(workspace);
+    float *scratch = attn_workspace_floats(workspace);
     float row_lse[ATTN_QUERY_BLOCK];
 
     for (int64_t b = 0; b < d->batch; ++b)

@@ -88,13 +88,6 @@ static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
     return ATTN_OK;
 }
 
-static float *align_floats(void *p)
-{
-    uintptr_t a = ((uintptr_t)p + ATTN_WORKSPACE_ALIGN - 1) &
-                  ~(uintptr_t)(ATTN_WORKSPACE_ALIGN - 1);
-    return (float *)a;
-}
-
 /*
  * dS = P * (dP - D) in place of dP, row by row, with P = exp(S - lse) in
  * place of S. Entries with P == 0 (masked, or underflowed) give dS = 0
@@ -188,11 +181,11 @@ attn_status attn_sdpa_backward_ws(const attn_sdpa_desc *desc, const float *q,
                                     workspace, workspace_bytes)))
         return s;
     const attn_sdpa_desc *d = &p.d;
-    float *P = align_floats(workspace);
+    float *P = attn_workspace_floats(workspace);
     /* The forward's tile size: min(Tq, ATTN_QUERY_BLOCK) rows of Tk. */
     const size_t tile_floats =
         (p.workspace_bytes - ATTN_WORKSPACE_ALIGN) / sizeof(float);
-    float *dS = align_floats(P + tile_floats);
+    float *dS = attn_workspace_floats(P + tile_floats);
 
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
