@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "layout.h"
+#include "parallel.h"
 
 /* The size of the first released descriptor. When a field is appended,
  * this becomes offsetof(attn_sdpa_desc, first_new_field) and the defaults
@@ -82,6 +83,10 @@ static attn_status check_shape(const attn_sdpa_desc *d)
     if (d->causal != ATTN_CAUSAL_NONE && d->causal != ATTN_CAUSAL_TOP_LEFT &&
         d->causal != ATTN_CAUSAL_BOTTOM_RIGHT)
         return ATTN_ERR_BAD_CAUSAL;
+    if (d->num_threads < 0 ||
+        (d->algo != ATTN_ALGO_AUTO && d->algo != ATTN_ALGO_FUSED &&
+         d->algo != ATTN_ALGO_MATERIALIZED))
+        return ATTN_ERR_BAD_ARGUMENT;
     return ATTN_OK;
 }
 
@@ -185,6 +190,7 @@ attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
     if ((s = check_blas_limits(d)) || (s = check_kv_lens(d)))
         return s;
     plan->group = d->q_heads / d->kv_heads;
+    plan->threads = attn_threads_resolve(d->num_threads);
     return ATTN_OK;
 }
 

@@ -22,7 +22,8 @@ typedef struct sdpa_plan {
     size_t weights_bytes;   /* (B, Hq, Tq, Tk) floats */
     size_t lse_bytes;       /* (B, Hq, Tq) floats */
     int weights_overflow;   /* weights_bytes does not fit size_t */
-    size_t workspace_bytes;
+    size_t workspace_bytes; /* one materialised tile + alignment slack */
+    int threads;            /* resolved from num_threads */
 } sdpa_plan;
 
 /* Bytes spanned by a (B, Hq, Tq, Tk) float tensor with bias_strides. */

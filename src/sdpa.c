@@ -1,7 +1,8 @@
 /*
- * The materialised attention path: for each (batch, head) and each block of
- * ATTN_QUERY_BLOCK query rows, one sgemm for the scores, masks and softmax
- * row by row, one sgemm for weights * V.
+ * Forward entry points, and the materialised path: for each (batch, head)
+ * and each block of ATTN_QUERY_BLOCK query rows (one task each), one sgemm
+ * for the scores, masks and softmax row by row, one sgemm for weights * V.
+ * The fused path is in fused_forward.c.
  */
 #include <attention/sdpa.h>
 
@@ -12,6 +13,8 @@
 #include <cblas.h>
 
 #include "desc.h"
+#include "fused.h"
+#include "parallel.h"
 #include "layout.h"
 #include "sdpa_block.h"
 #include "softmax_row.h"
@@ -45,6 +48,31 @@ static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
             memset(out + r * os, 0, (size_t)d->v_head_dim * sizeof *out);
 }
 
+/* The path a forward takes. */
+static attn_algo forward_algo(const sdpa_plan *p)
+{
+    return p->d.algo == ATTN_ALGO_MATERIALIZED ? ATTN_ALGO_MATERIALIZED
+                                               : ATTN_ALGO_FUSED;
+}
+
+/* One thread's materialised tile, rounded to keep the next one aligned. */
+static size_t materialized_slot(const sdpa_plan *p)
+{
+    return (p->workspace_bytes - ATTN_WORKSPACE_ALIGN + ATTN_WORKSPACE_ALIGN - 1) &
+           ~(size_t)(ATTN_WORKSPACE_ALIGN - 1);
+}
+
+static attn_status forward_workspace(const sdpa_plan *p, attn_algo algo,
+                                     size_t *bytes)
+{
+    if (algo == ATTN_ALGO_FUSED)
+        return attn_fused_forward_workspace(p, p->threads, bytes);
+    if (!attn_mul_size(materialized_slot(p), (size_t)p->threads, bytes) ||
+        !attn_add_size(*bytes, ATTN_WORKSPACE_ALIGN, bytes))
+        return ATTN_ERR_SIZE_OVERFLOW;
+    return ATTN_OK;
+}
+
 attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
 {
     sdpa_plan p;
@@ -53,17 +81,16 @@ attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
         return ATTN_ERR_NULL_POINTER;
     if ((s = attn_sdpa_plan_make(desc, &p)))
         return s;
-    *bytes = p.workspace_bytes;
-    return ATTN_OK;
+    return forward_workspace(&p, forward_algo(&p), bytes);
 }
 
 /* Everything a forward call touches, checked against each other. The
- * allocating entry point passes no workspace (need_ws = 0). */
+ * allocating entry point passes no workspace (need_ws = 0 bytes). */
 static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
                                          const float *k, const float *v,
                                          float *out, float *weights,
                                          float *lse, const void *ws,
-                                         size_t ws_bytes, int need_ws)
+                                         size_t ws_bytes, size_t need_ws)
 {
     if (q == NULL || k == NULL || v == NULL || out == NULL)
         return ATTN_ERR_NULL_POINTER;
@@ -89,41 +116,56 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
         return ATTN_OK;
     if (ws == NULL)
         return ATTN_ERR_NULL_POINTER;
-    if (ws_bytes < p->workspace_bytes)
+    if (ws_bytes < need_ws)
         return ATTN_ERR_WORKSPACE_TOO_SMALL;
     return ATTN_OK;
 }
 
-/* The forward proper, on checked arguments. */
-static void forward(const sdpa_plan *p, const float *q, const float *k,
-                    const float *v, float *out, float *weights, float *lse,
-                    void *workspace)
-{
-    const attn_sdpa_desc *d = &p->d;
-    float *scratch = attn_workspace_floats(workspace);
-    float row_lse[ATTN_QUERY_BLOCK];
+typedef struct materialized_ctx {
+    const sdpa_plan *p;
+    int64_t q_blocks;       /* per (batch, head) */
+    const float *q, *k, *v;
+    float *out, *weights, *lse;
+    void *workspace;
+} materialized_ctx;
 
-    for (int64_t b = 0; b < d->batch; ++b)
-        for (int64_t h = 0; h < d->q_heads; ++h) {
-            const head_offsets o = attn_head_offsets(p, b, h);
-            const int64_t bh = b * d->q_heads + h;
-            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
-                const int64_t m = attn_block_rows(d, i0);
-                const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
-                float *S = scratch;
-                int64_t ld = kend > 0 ? kend : 1;
-                if (weights) {
-                    S = weights + (bh * d->q_len + i0) * d->kv_len;
-                    ld = d->kv_len;
-                }
-                attn_score_block(d, &o, q, k, i0, m, kend, S, ld);
-                attend_block(d, &o, v, out, i0, m, kend, S, ld,
-                             weights != NULL, row_lse);
-                if (lse)
-                    memcpy(lse + bh * d->q_len + i0, row_lse,
-                           (size_t)m * sizeof *lse);
-            }
-        }
+static void materialized_task(const void *arg, int64_t task, int thread)
+{
+    const materialized_ctx *c = arg;
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t bh = task / c->q_blocks;
+    const int64_t i0 = (task % c->q_blocks) * ATTN_QUERY_BLOCK;
+    const head_offsets o = attn_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
+    const int64_t m = attn_block_rows(d, i0);
+    const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
+    float *S = (float *)((char *)attn_workspace_floats(c->workspace) +
+                         (size_t)thread * materialized_slot(c->p));
+    int64_t ld = kend > 0 ? kend : 1;
+    if (c->weights) {
+        S = c->weights + (bh * d->q_len + i0) * d->kv_len;
+        ld = d->kv_len;
+    }
+    float row_lse[ATTN_QUERY_BLOCK];
+    attn_score_tile(d, &o, c->q, c->k, i0, m, 0, kend, 1.0f, S, ld);
+    attend_block(d, &o, c->v, c->out, i0, m, kend, S, ld, c->weights != NULL,
+                 row_lse);
+    if (c->lse)
+        memcpy(c->lse + bh * d->q_len + i0, row_lse, (size_t)m * sizeof *c->lse);
+}
+
+/* The forward proper, on checked arguments. */
+static void forward(const sdpa_plan *p, attn_algo algo, const float *q,
+                    const float *k, const float *v, float *out, float *weights,
+                    float *lse, void *workspace)
+{
+    if (algo == ATTN_ALGO_FUSED) {
+        attn_fused_forward(p, p->threads, q, k, v, out, weights, lse, workspace);
+        return;
+    }
+    const materialized_ctx c = {p, (p->d.q_len + ATTN_QUERY_BLOCK - 1) / ATTN_QUERY_BLOCK,
+                                q, k, v, out, weights, lse, workspace};
+    attn_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, p->threads,
+                      materialized_task, &c);
 }
 
 attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
@@ -133,11 +175,13 @@ attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
 {
     sdpa_plan p;
     attn_status s;
+    size_t need;
     if ((s = attn_sdpa_plan_make(desc, &p)) ||
+        (s = forward_workspace(&p, forward_algo(&p), &need)) ||
         (s = check_forward_buffers(&p, q, k, v, out, weights, lse, workspace,
-                                   workspace_bytes, 1)))
+                                   workspace_bytes, need)))
         return s;
-    forward(&p, q, k, v, out, weights, lse, workspace);
+    forward(&p, forward_algo(&p), q, k, v, out, weights, lse, workspace);
     return ATTN_OK;
 }
 
@@ -147,13 +191,15 @@ attn_status attn_sdpa_forward(const attn_sdpa_desc *desc, const float *q,
 {
     sdpa_plan p;
     attn_status s;
+    size_t need;
     if ((s = attn_sdpa_plan_make(desc, &p)) ||
+        (s = forward_workspace(&p, forward_algo(&p), &need)) ||
         (s = check_forward_buffers(&p, q, k, v, out, weights, lse, NULL, 0, 0)))
         return s;
-    void *ws = malloc(p.workspace_bytes);
+    void *ws = malloc(need);
     if (ws == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
-    forward(&p, q, k, v, out, weights, lse, ws);
+    forward(&p, forward_algo(&p), q, k, v, out, weights, lse, ws);
     free(ws);
     return ATTN_OK;
 }
@@ -189,7 +235,7 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
                 const int64_t m = attn_block_rows(d, i0);
                 const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
                 float *S = bh_scores + i0 * d->kv_len;
-                attn_score_block(d, &o, q, k, i0, m, kend, S, d->kv_len);
+                attn_score_tile(d, &o, q, k, i0, m, 0, kend, 1.0f, S, d->kv_len);
                 for (int64_t r = 0; r < m; ++r)
                     for (int64_t j = kend; j < d->kv_len; ++j)
                         S[r * d->kv_len + j] = -INFINITY;

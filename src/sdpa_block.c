@@ -43,33 +43,39 @@ int attn_blas_ld(int64_t stride, int64_t rows, int64_t cols)
     return (int)(rows > 1 || stride >= cols ? stride : cols);
 }
 
-void attn_score_block(const attn_sdpa_desc *d, const head_offsets *o,
-                      const float *q, const float *k, int64_t i0, int64_t m,
-                      int64_t kend, float *S, int64_t ld)
+void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
+                     const float *q, const float *k, int64_t i0, int64_t m,
+                     int64_t j0, int64_t n, float units, float *S, int64_t ld)
 {
-    if (kend == 0)
+    if (n <= 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)kend,
-                (int)d->head_dim, d->scale,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
+                (int)d->head_dim, units * d->scale,
                 q + o->q + i0 * d->q_strides.row,
                 attn_blas_ld(d->q_strides.row, m, d->head_dim),
-                k + o->k, attn_blas_ld(d->k_strides.row, kend, d->head_dim),
+                k + o->k + j0 * d->k_strides.row,
+                attn_blas_ld(d->k_strides.row, n, d->head_dim),
                 0.0f, S, (int)ld);
     for (int64_t r = 0; r < m; ++r) {
         const int64_t i = i0 + r;
-        const int64_t end = attn_visible_end(d, o->valid, i);
+        int64_t end = attn_visible_end(d, o->valid, i) - j0;
+        end = end < 0 ? 0 : end > n ? n : end;
         float *row = S + r * ld;
-        const uint8_t *keep =
-            d->keep_mask ? d->keep_mask + o->keep + i * d->keep_strides.row : NULL;
-        const float *bias =
-            d->bias ? d->bias + o->bias + i * d->bias_strides.row : NULL;
-        for (int64_t j = 0; j < end; ++j) {
-            if (keep && !keep[j])
-                row[j] = -INFINITY;
-            else if (bias) /* -inf is a mask: NaN + -inf must not revive it */
-                row[j] = bias[j] == -INFINITY ? -INFINITY : row[j] + bias[j];
+        if (d->keep_mask || d->bias) {
+            const uint8_t *keep = d->keep_mask ? d->keep_mask + o->keep +
+                                                     i * d->keep_strides.row + j0
+                                               : NULL;
+            const float *bias =
+                d->bias ? d->bias + o->bias + i * d->bias_strides.row + j0 : NULL;
+            for (int64_t j = 0; j < end; ++j) {
+                if (keep && !keep[j])
+                    row[j] = -INFINITY;
+                else if (bias) /* -inf is a mask: NaN + -inf must not revive it */
+                    row[j] = bias[j] == -INFINITY ? -INFINITY
+                                                  : row[j] + units * bias[j];
+            }
         }
-        for (int64_t j = end; j < kend; ++j)
+        for (int64_t j = end; j < n; ++j)
             row[j] = -INFINITY;
     }
 }

@@ -657,8 +657,8 @@ static void test_strerror(void **state)
 
 /*
  * ATTN_ERR_OUT_OF_MEMORY, honestly: a valid shape whose workspace cannot
- * be allocated while every tensor stays tiny. The workspace grows with
- * min(Tq, 64) * Tk floats; Tk = INT_MAX (the BLAS limit) with d = dv = 1
+ * be allocated while every tensor stays tiny. The materialised path's
+ * workspace grows with min(Tq, 64) * Tk floats; Tk = INT_MAX (the BLAS limit) with d = dv = 1
  * makes it ~512 GiB, while K and V only need their row stride >= d = 1 and
  * are never read because kv_lens = {0}. So the tensors are a few hundred
  * bytes, the memory layout passes the aliasing checks (K's 8 GiB span lies
@@ -677,6 +677,7 @@ static void test_out_of_memory(void **state)
                     ATTN_OK);
     static int64_t zero_len[1] = {0};
     d.kv_lens = zero_len;
+    d.algo = ATTN_ALGO_MATERIALIZED;
     size_t bytes = 0;
     TU_CHECK_STATUS(attn_sdpa_workspace_size(&d, &bytes), ATTN_OK);
     if (bytes < (size_t)1 << 36) {

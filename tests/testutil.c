@@ -130,6 +130,17 @@ void tu_problem_init(tu_problem *p, int64_t B, int64_t Hq, int64_t Hkv,
     memset(p, 0, sizeof *p);
     TU_CHECK_STATUS(attn_sdpa_desc_init(&p->d, B, Hq, Hkv, Tq, Tk, d, dv),
                     ATTN_OK);
+    p->d.algo = tu_algo();
+}
+
+attn_algo tu_algo(void)
+{
+    const char *e = getenv("ATTN_TEST_ALGO");
+    if (e && strcmp(e, "materialized") == 0)
+        return ATTN_ALGO_MATERIALIZED;
+    if (e && strcmp(e, "fused") == 0)
+        return ATTN_ALGO_FUSED;
+    return ATTN_ALGO_AUTO;
 }
 
 int64_t *tu_problem_kv_lens(tu_problem *p)

@@ -107,6 +107,10 @@ typedef struct tu_problem {
 } tu_problem;
 
 /* attn_sdpa_desc_init; afterwards change strides, scale, causal. */
+/* The path the suite runs: ATTN_TEST_ALGO = fused | materialized, else
+ * the library's default. ctest registers the programs once per path. */
+attn_algo tu_algo(void);
+
 void tu_problem_init(tu_problem *p, int64_t B, int64_t Hq, int64_t Hkv,
                      int64_t Tq, int64_t Tk, int64_t d, int64_t dv);
 /* Masks: allocate the spans for the given strides and point d at them. */

@@ -68,6 +68,19 @@
 extern "C" {
 #endif
 
+/* How the forward and backward are computed; all give the same results to
+ * float rounding and honour every mask, layout and rule in this header. */
+typedef enum attn_algo {
+    /* The library's choice; today always ATTN_ALGO_FUSED. */
+    ATTN_ALGO_AUTO = 0,
+    /* Tiled online softmax: query blocks walk key blocks, two sgemm per
+     * tile, the (Tq, Tk) scores never stored (weights, when asked for,
+     * are recomputed tile by tile from the final log-sum-exp). */
+    ATTN_ALGO_FUSED = 1,
+    /* Whole score rows of 64 queries at a time: the reference path. */
+    ATTN_ALGO_MATERIALIZED = 2
+} attn_algo;
+
 typedef enum attn_causal {
     ATTN_CAUSAL_NONE = 0,
     ATTN_CAUSAL_TOP_LEFT = 1,
@@ -117,6 +130,12 @@ typedef struct attn_sdpa_desc {
 
     const float *bias;         /* (B, Hq, Tq, Tk) or NULL; init: NULL */
     attn_strides bias_strides; /* init: {0, 0, Tk}, one (Tq, Tk) bias */
+
+    /* Threads the call may use; 0 (init) means the ATTN_NUM_THREADS
+     * environment variable if set, else every online core. Results are
+     * bit-identical for every thread count. */
+    int num_threads;
+    attn_algo algo;            /* init: ATTN_ALGO_AUTO */
 } attn_sdpa_desc;
 
 /*

@@ -1,0 +1,209 @@
+/*
+ * The fused forward: one task per (batch, head, query block) walks the key
+ * blocks it may see with an online softmax in base 2 (scale * log2(e) rides
+ * in the sgemm alpha), keeps a running max, sum and unnormalised output,
+ * and never stores more than one score tile. Tasks own disjoint output
+ * rows and run their tiles in a fixed order, so results do not depend on
+ * the thread count.
+ */
+#include "fused.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "parallel.h"
+#include "sdpa_block.h"
+#include "tile_softmax.h"
+
+#define LOG2E 1.4426950408889634f
+#define LN2 0.69314718055994531
+
+/* Per-thread scratch, carved from the workspace. */
+typedef struct fwd_scratch {
+    float *S;               /* (Bq, Bk) score tile */
+    float *O;               /* (Bq, dv) unnormalised output */
+    float *row_max;         /* (Bq) in log2 units */
+    double *row_sum;        /* (Bq) */
+    float *alpha;           /* (Bq) */
+    unsigned char *has_nan; /* (Bq) */
+} fwd_scratch;
+
+static size_t round_up(size_t n)
+{
+    return (n + ATTN_WORKSPACE_ALIGN - 1) & ~(size_t)(ATTN_WORKSPACE_ALIGN - 1);
+}
+
+/* Bytes of one thread's scratch; 0 on overflow. */
+static size_t scratch_bytes(const attn_blocks *b, int64_t dv)
+{
+    const size_t q = (size_t)b->q, f = sizeof(float);
+    size_t s = 0, t;
+    if (!attn_mul_size(q, (size_t)b->k, &t) || !attn_mul_size(t, f, &t) ||
+        !attn_add_size(s, round_up(t), &s) ||
+        !attn_mul_size(q, (size_t)dv, &t) || !attn_mul_size(t, f, &t) ||
+        !attn_add_size(s, round_up(t), &s))
+        return 0;
+    s += round_up(q * f) + round_up(q * sizeof(double)) + round_up(q * f) +
+         round_up(q);
+    return s;
+}
+
+attn_status attn_fused_forward_workspace(const sdpa_plan *p, int threads,
+                                         size_t *bytes)
+{
+    const attn_blocks b = attn_fused_blocks(&p->d);
+    const size_t one = scratch_bytes(&b, p->d.v_head_dim);
+    if (one == 0 || !attn_mul_size(one, (size_t)threads, bytes) ||
+        !attn_add_size(*bytes, ATTN_WORKSPACE_ALIGN, bytes))
+        return ATTN_ERR_SIZE_OVERFLOW;
+    return ATTN_OK;
+}
+
+static fwd_scratch carve(void *workspace, const attn_blocks *b, int64_t dv,
+                         int thread)
+{
+    char *c = (char *)attn_workspace_floats(workspace) +
+              (size_t)thread * scratch_bytes(b, dv);
+    const size_t q = (size_t)b->q;
+    fwd_scratch s;
+    s.S = (float *)c;          c += round_up(q * (size_t)b->k * sizeof(float));
+    s.O = (float *)c;          c += round_up(q * (size_t)dv * sizeof(float));
+    s.row_max = (float *)c;    c += round_up(q * sizeof(float));
+    s.row_sum = (double *)c;   c += round_up(q * sizeof(double));
+    s.alpha = (float *)c;      c += round_up(q * sizeof(float));
+    s.has_nan = (unsigned char *)c;
+    return s;
+}
+
+typedef struct fwd_ctx {
+    const sdpa_plan *p;
+    attn_blocks blocks;
+    int64_t q_blocks;       /* per (batch, head) */
+    const float *q, *k, *v;
+    float *out, *weights, *lse;
+    void *workspace;
+} fwd_ctx;
+
+/* O[r] *= alpha[r]; a row that saw nothing before restarts from zero, so
+ * 0 * NaN from a hidden V row cannot survive into it. */
+static void rescale_rows(float *O, const float *alpha, const float *old_max,
+                         int64_t m, int64_t dv)
+{
+    for (int64_t r = 0; r < m; ++r) {
+        float *row = O + r * dv;
+        if (old_max[r] == -INFINITY)
+            memset(row, 0, (size_t)dv * sizeof *row);
+        else if (alpha[r] != 1.0f)
+            for (int64_t c = 0; c < dv; ++c)
+                row[c] *= alpha[r];
+    }
+}
+
+/* out rows = O / sum, or zeros (no visible key) or NaN (a NaN score). */
+static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
+                        int64_t m, const fwd_scratch *s, float *lse2 /* (m) */)
+{
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t dv = d->v_head_dim;
+    for (int64_t r = 0; r < m; ++r) {
+        float *dst = c->out + o->out + (i0 + r) * d->out_strides.row;
+        const double sum = s->row_sum[r];
+        if (s->has_nan[r]) {
+            for (int64_t j = 0; j < dv; ++j)
+                dst[j] = NAN;
+            lse2[r] = NAN;
+        } else if (s->row_max[r] == -INFINITY) {
+            memset(dst, 0, (size_t)dv * sizeof *dst);
+            lse2[r] = -INFINITY;
+        } else {
+            const float inv = (float)(1.0 / sum);
+            const float *src = s->O + r * dv;
+            for (int64_t j = 0; j < dv; ++j)
+                dst[j] = src[j] * inv;
+            lse2[r] = s->row_max[r] + (float)log2(sum);
+        }
+    }
+}
+
+/* The weights of the block, recomputed tile by tile from the final lse. */
+static void write_weights(const fwd_ctx *c, const head_offsets *o,
+                          int64_t bh, int64_t i0, int64_t m, int64_t kend,
+                          const float *lse2)
+{
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t Tk = d->kv_len, bk = c->blocks.k;
+    float *W = c->weights + (bh * d->q_len + i0) * Tk;
+    for (int64_t j0 = 0; j0 < kend; j0 += bk) {
+        const int64_t n = kend - j0 < bk ? kend - j0 : bk;
+        attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, LOG2E, W + j0, Tk);
+        attn_tile_exp2_shift(W + j0, m, n, Tk, lse2);
+    }
+    for (int64_t r = 0; r < m; ++r) {
+        float *row = W + r * Tk;
+        if (lse2[r] == -INFINITY)   /* 2^(-inf - -inf) would be NaN */
+            memset(row, 0, (size_t)kend * sizeof *row);
+        memset(row + kend, 0, (size_t)(Tk - kend) * sizeof *row);
+    }
+}
+
+static void forward_task(const void *arg, int64_t task, int thread)
+{
+    const fwd_ctx *c = arg;
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t bh = task / c->q_blocks;
+    const int64_t b = bh / d->q_heads, h = bh % d->q_heads;
+    const int64_t bq = c->blocks.q, bk = c->blocks.k, dv = d->v_head_dim;
+    const int64_t i0 = (task % c->q_blocks) * bq;
+    const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
+    const head_offsets o = attn_head_offsets(c->p, b, h);
+    const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
+    const fwd_scratch s = carve(c->workspace, &c->blocks, dv, thread);
+
+    for (int64_t r = 0; r < m; ++r) {
+        s.row_max[r] = -INFINITY;
+        s.row_sum[r] = 0.0;
+        s.has_nan[r] = 0;
+    }
+    memset(s.O, 0, (size_t)(m * dv) * sizeof(float));
+    float old_max[ATTN_FUSED_MAX_BQ];
+    for (int64_t j0 = 0; j0 < kend; j0 += bk) {
+        const int64_t n = kend - j0 < bk ? kend - j0 : bk;
+        attn_score_tile(d, &o, c->q, c->k, i0, m, j0, n, LOG2E, s.S, bk);
+        memcpy(old_max, s.row_max, (size_t)m * sizeof *old_max);
+        attn_tile_softmax(s.S, m, n, bk, s.row_max, s.row_sum, s.alpha,
+                          s.has_nan);
+        rescale_rows(s.O, s.alpha, old_max, m, dv);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
+                    (int)dv, (int)n, 1.0f, s.S, (int)bk,
+                    c->v + o.v + j0 * d->v_strides.row,
+                    attn_blas_ld(d->v_strides.row, n, dv), 1.0f, s.O, (int)dv);
+    }
+    float lse2[ATTN_FUSED_MAX_BQ];
+    finish_rows(c, &o, i0, m, &s, lse2);
+    if (c->weights)
+        write_weights(c, &o, bh, i0, m, kend, lse2);
+    if (c->lse)
+        for (int64_t r = 0; r < m; ++r)
+            c->lse[bh * d->q_len + i0 + r] = (float)(lse2[r] * LN2);
+}
+
+void attn_fused_forward(const sdpa_plan *p, int threads, const float *q,
+                        const float *k, const float *v, float *out,
+                        float *weights, float *lse, void *workspace)
+{
+    fwd_ctx c;
+    c.p = p;
+    c.blocks = attn_fused_blocks(&p->d);
+    c.q_blocks = (p->d.q_len + c.blocks.q - 1) / c.blocks.q;
+    c.q = q;
+    c.k = k;
+    c.v = v;
+    c.out = out;
+    c.weights = weights;
+    c.lse = lse;
+    c.workspace = workspace;
+    attn_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
+                      forward_task, &c);
+}

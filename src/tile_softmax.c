@@ -1,0 +1,155 @@
+/*
+ * Written with GCC/Clang vector extensions, 16 lanes, and compiled once per
+ * instruction set (AVX-512, AVX2, baseline) with target_clones: the loader
+ * picks the best clone for the CPU at run time, so a generic Debian build
+ * still uses the wide units.
+ */
+#include "tile_softmax.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Every helper taking or returning a vector is inlined into each clone:
+ * an out-of-line copy would pass 64-byte vectors with one clone's ABI to
+ * another's code. */
+#define VEC_INLINE static inline __attribute__((always_inline))
+
+#define LANES 16
+typedef float vf __attribute__((vector_size(LANES * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(LANES * sizeof(int32_t))));
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define ATTN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef ATTN_CLONES
+#define ATTN_CLONES
+#endif
+
+VEC_INLINE vf splat(float x)
+{
+    vf v;
+    for (int i = 0; i < LANES; ++i)
+        v[i] = x;
+    return v;
+}
+
+VEC_INLINE vf select(vi mask, vf a, vf b) /* mask ? a : b */
+{
+    return (vf)((mask & (vi)a) | (~mask & (vi)b));
+}
+
+VEC_INLINE vf vmax(vf a, vf b)
+{
+    return select(a > b, a, b);
+}
+
+/* 2^x for x <= 0 (see tile_softmax.h); NaN stays NaN, -inf gives 0. */
+VEC_INLINE vf exp2v(vf x)
+{
+    const vf round = splat(12582912.0f); /* 1.5 * 2^23: adds round to integer */
+    const vf xc = vmax(x, splat(-127.0f));
+    const vf n = (xc + round) - round;   /* nearest integer, |f| <= 1/2 */
+    const vf f = xc - n;
+    /* Taylor coefficients of 2^f = e^(f ln 2): ln2^k / k!. */
+    vf p = splat(1.5252733804059841e-5f);
+    p = p * f + splat(1.5403530393381606e-4f);
+    p = p * f + splat(1.3333558146428443e-3f);
+    p = p * f + splat(9.6181291076284772e-3f);
+    p = p * f + splat(5.5504108664821580e-2f);
+    p = p * f + splat(2.4022650695910071e-1f);
+    p = p * f + splat(6.9314718055994531e-1f);
+    p = p * f + splat(1.0f);
+    const vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
+    vf r = p * (vf)bits;
+    r = select(xc < splat(-126.0f), splat(0.0f), r);
+    return select(x != x, x, r);
+}
+
+VEC_INLINE vf load(const float *x, int64_t n) /* pads with -inf */
+{
+    vf v;
+    if (n >= LANES) {
+        memcpy(&v, x, sizeof v);
+        return v;
+    }
+    v = splat(-INFINITY);
+    memcpy(&v, x, (size_t)n * sizeof(float));
+    return v;
+}
+
+VEC_INLINE void store(float *x, vf v, int64_t n)
+{
+    memcpy(x, &v, (size_t)(n < LANES ? n : LANES) * sizeof(float));
+}
+
+VEC_INLINE float hmax(vf v)
+{
+    float m = v[0];
+    for (int i = 1; i < LANES; ++i)
+        m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+VEC_INLINE double hsum(vf v)
+{
+    double s = 0.0;
+    for (int i = 0; i < LANES; ++i)
+        s += v[i];
+    return s;
+}
+
+static int row_has_nan(const float *row, int64_t n)
+{
+    for (int64_t j = 0; j < n; ++j)
+        if (isnan(row[j]))
+            return 1;
+    return 0;
+}
+
+ATTN_CLONES
+void attn_tile_softmax(float *S, int64_t m, int64_t n, int64_t ld,
+                       float *row_max, double *row_sum, float *alpha,
+                       unsigned char *has_nan)
+{
+    for (int64_t r = 0; r < m; ++r) {
+        float *row = S + r * ld;
+        vf vm = splat(-INFINITY);
+        for (int64_t j = 0; j < n; j += LANES)
+            vm = vmax(vm, load(row + j, n - j));
+        const float old = row_max[r];
+        float mx = hmax(vm);
+        mx = mx > old ? mx : old;
+        if (mx == -INFINITY) { /* nothing visible yet; NaN still counts */
+            has_nan[r] |= (unsigned char)row_has_nan(row, n);
+            memset(row, 0, (size_t)n * sizeof *row);
+            alpha[r] = 1.0f;
+            continue;
+        }
+        const vf shift = splat(mx);
+        vf sum = splat(0.0f);
+        for (int64_t j = 0; j < n; j += LANES) {
+            const vf p = exp2v(load(row + j, n - j) - shift);
+            sum += p;
+            store(row + j, p, n - j);
+        }
+        const float a = old == -INFINITY ? 0.0f : exp2v(splat(old - mx))[0];
+        alpha[r] = a;
+        row_sum[r] = row_sum[r] * a + hsum(sum);
+        row_max[r] = mx;
+    }
+}
+
+ATTN_CLONES
+void attn_tile_exp2_shift(float *S, int64_t m, int64_t n, int64_t ld,
+                          const float *shift)
+{
+    for (int64_t r = 0; r < m; ++r) {
+        float *row = S + r * ld;
+        const vf s = splat(shift[r]);
+        for (int64_t j = 0; j < n; j += LANES)
+            store(row + j, exp2v(load(row + j, n - j) - s), n - j);
+    }
+}
