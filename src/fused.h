@@ -20,4 +20,14 @@ void attn_fused_forward(const sdpa_plan *p, int threads, const float *q,
                         const float *k, const float *v, float *out,
                         float *weights, float *lse, void *workspace);
 
+/* Workspace of attn_fused_backward on `threads` threads. */
+attn_status attn_fused_backward_workspace(const sdpa_plan *p, int threads,
+                                          size_t *bytes);
+
+/* Backward on checked arguments; each of dq, dk, dv, dbias may be NULL. */
+void attn_fused_backward(const sdpa_plan *p, int threads, const float *q,
+                         const float *k, const float *v, const float *out,
+                         const float *lse, const float *dout, float *dq,
+                         float *dk, float *dv, float *dbias, void *workspace);
+
 #endif /* ATTN_SRC_FUSED_H */

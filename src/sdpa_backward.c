@@ -1,8 +1,9 @@
 /*
- * Attention backward by recomputation: for each (batch, head) and block of
- * ATTN_QUERY_BLOCK query rows, P is rebuilt from the scores and the saved
- * lse, and four sgemm calls produce dP, dQ, dK and dV. Nothing of size
- * (Tq, Tk) per head is kept.
+ * Backward entry points, and the materialised backward by recomputation:
+ * for each (batch, head) and block of ATTN_QUERY_BLOCK query rows, P is
+ * rebuilt from the scores and the saved lse, and four sgemm calls produce
+ * dP, dQ, dK and dV. Nothing of size (Tq, Tk) per head is kept. The fused
+ * (default) backward is in fused_backward.c.
  */
 #include <attention/sdpa_backward.h>
 
@@ -12,12 +13,16 @@
 #include <cblas.h>
 
 #include "desc.h"
+#include "fused.h"
 #include "layout.h"
 #include "sdpa_block.h"
 
-/* Two (ATTN_QUERY_BLOCK, Tk) tiles, P and dP, plus alignment slack. */
+/* Materialised: two (ATTN_QUERY_BLOCK, Tk) tiles, P and dP, plus
+ * alignment slack. Fused: see fused_backward.c. */
 static attn_status backward_workspace(const sdpa_plan *p, size_t *bytes)
 {
+    if (p->d.algo != ATTN_ALGO_MATERIALIZED)
+        return attn_fused_backward_workspace(p, p->threads, bytes);
     size_t tile = p->workspace_bytes - ATTN_WORKSPACE_ALIGN;
     if (!attn_mul_size(tile, 2, bytes) ||
         !attn_add_size(*bytes, 2 * ATTN_WORKSPACE_ALIGN, bytes))
@@ -45,7 +50,8 @@ static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
                                           const float *k, const float *v,
                                           const float *out, const float *lse,
                                           const float *dout, const grads *g,
-                                          const void *ws, size_t ws_bytes)
+                                          const void *ws, size_t ws_bytes,
+                                          int with_ws)
 {
     if (q == NULL || k == NULL || v == NULL || out == NULL || lse == NULL ||
         dout == NULL)
@@ -77,6 +83,8 @@ static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
     };
     if (attn_outputs_alias(outputs, 5, inputs, 9))
         return ATTN_ERR_ALIASING;
+    if (!with_ws)
+        return ATTN_OK;
     if (ws == NULL)
         return ATTN_ERR_NULL_POINTER;
     size_t need;
@@ -166,6 +174,45 @@ static void backward_block(const attn_sdpa_desc *d, const head_offsets *o,
                     1.0f, g->dv + o->v, ldv);
 }
 
+/* The materialised backward proper, on checked arguments. */
+static void materialized_backward(const sdpa_plan *p, const float *q,
+                                  const float *k, const float *v,
+                                  const float *out, const float *lse,
+                                  const float *dout, const grads *g,
+                                  void *workspace)
+{
+    const attn_sdpa_desc *d = &p->d;
+    float *P = attn_workspace_floats(workspace);
+    /* The forward's tile size: min(Tq, ATTN_QUERY_BLOCK) rows of Tk. */
+    const size_t tile_floats =
+        (p->workspace_bytes - ATTN_WORKSPACE_ALIGN) / sizeof(float);
+    float *dS = attn_workspace_floats(P + tile_floats);
+
+    for (int64_t b = 0; b < d->batch; ++b)
+        for (int64_t h = 0; h < d->q_heads; ++h) {
+            const head_offsets o = attn_head_offsets(p, b, h);
+            const float *bh_lse = lse + (b * d->q_heads + h) * d->q_len;
+            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
+                const int64_t m = attn_block_rows(d, i0);
+                const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
+                if (kend > 0)
+                    backward_block(d, &o, q, k, v, out, bh_lse + i0, dout, g,
+                                   i0, m, kend, P, dS);
+            }
+        }
+}
+
+static void backward(const sdpa_plan *p, const float *q, const float *k,
+                     const float *v, const float *out, const float *lse,
+                     const float *dout, const grads *g, void *workspace)
+{
+    if (p->d.algo == ATTN_ALGO_MATERIALIZED)
+        materialized_backward(p, q, k, v, out, lse, dout, g, workspace);
+    else
+        attn_fused_backward(p, p->threads, q, k, v, out, lse, dout, g->dq,
+                            g->dk, g->dv, g->dbias, workspace);
+}
+
 attn_status attn_sdpa_backward_ws(const attn_sdpa_desc *desc, const float *q,
                                   const float *k, const float *v,
                                   const float *out, const float *lse,
@@ -178,27 +225,9 @@ attn_status attn_sdpa_backward_ws(const attn_sdpa_desc *desc, const float *q,
     const grads g = {dq, dk, dv, dbias};
     if ((s = attn_sdpa_plan_make(desc, &p)) ||
         (s = check_backward_buffers(&p, q, k, v, out, lse, dout, &g,
-                                    workspace, workspace_bytes)))
+                                    workspace, workspace_bytes, 1)))
         return s;
-    const attn_sdpa_desc *d = &p.d;
-    float *P = attn_workspace_floats(workspace);
-    /* The forward's tile size: min(Tq, ATTN_QUERY_BLOCK) rows of Tk. */
-    const size_t tile_floats =
-        (p.workspace_bytes - ATTN_WORKSPACE_ALIGN) / sizeof(float);
-    float *dS = attn_workspace_floats(P + tile_floats);
-
-    for (int64_t b = 0; b < d->batch; ++b)
-        for (int64_t h = 0; h < d->q_heads; ++h) {
-            const head_offsets o = attn_head_offsets(&p, b, h);
-            const float *bh_lse = lse + (b * d->q_heads + h) * d->q_len;
-            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
-                const int64_t m = attn_block_rows(d, i0);
-                const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
-                if (kend > 0)
-                    backward_block(d, &o, q, k, v, out, bh_lse + i0, dout, &g,
-                                   i0, m, kend, P, dS);
-            }
-        }
+    backward(&p, q, k, v, out, lse, dout, &g, workspace);
     return ATTN_OK;
 }
 
@@ -208,15 +237,18 @@ attn_status attn_sdpa_backward(const attn_sdpa_desc *desc, const float *q,
                                const float *dout, float *dq, float *dk,
                                float *dv, float *dbias)
 {
+    sdpa_plan p;
+    attn_status s;
     size_t bytes;
-    attn_status s = attn_sdpa_backward_workspace_size(desc, &bytes);
-    if (s != ATTN_OK)
+    const grads g = {dq, dk, dv, dbias};
+    if ((s = attn_sdpa_plan_make(desc, &p)) ||
+        (s = check_backward_buffers(&p, q, k, v, out, lse, dout, &g, NULL, 0, 0)) ||
+        (s = backward_workspace(&p, &bytes)))
         return s;
     void *ws = malloc(bytes);
     if (ws == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
-    s = attn_sdpa_backward_ws(desc, q, k, v, out, lse, dout, dq, dk, dv,
-                              dbias, ws, bytes);
+    backward(&p, q, k, v, out, lse, dout, &g, ws);
     free(ws);
-    return s;
+    return ATTN_OK;
 }
