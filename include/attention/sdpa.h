@@ -49,11 +49,23 @@
  * zero). keep_mask entries are read for the keys a query may see under
  * kv_lens and causal; bias entries for those keep_mask allows.
  *
- * Accuracy: both products are cblas_sgemm calls; the softmax subtracts the
- * row maximum, uses expf (glibc: < 1 ulp) and sums in double.
+ * Accuracy: every product is a cblas_sgemm call. The fused path (the
+ * default) keeps a running row maximum and computes 2^x with a vectorised
+ * polynomial (at most 2 ulp; scale * log2(e) rides in the sgemm alpha);
+ * the materialised path subtracts the row maximum and uses expf (glibc:
+ * < 1 ulp). Both sum in double per row.
  *
- * Threads: no global state. Calls may run concurrently as long as their
- * outputs and workspaces are distinct; inputs may be shared.
+ * Threads: each call runs on desc->num_threads threads (OpenMP), split over
+ * (batch, head, query block) in the forward and (batch, kv head, key
+ * chunk) in the backward; every output element has one owner and a fixed
+ * order of accumulation, so results are bit-identical for any thread
+ * count. Inside those threads every sgemm must run on its own thread: with
+ * OpenBLAS's OpenMP build that is automatic, with its pthread build and
+ * more than one BLAS thread the fused path shrinks its tiles below the size
+ * OpenBLAS would thread (slower; set OPENBLAS_NUM_THREADS=1 or use the
+ * OpenMP build for full speed). The library never changes BLAS settings.
+ * No global state: calls may run concurrently as long as their outputs and
+ * workspaces are distinct; inputs may be shared.
  */
 #ifndef ATTENTION_SDPA_H
 #define ATTENTION_SDPA_H
