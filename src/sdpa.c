@@ -13,6 +13,7 @@
 #include <cblas.h>
 
 #include "desc.h"
+#include "blocks.h"
 #include "fused.h"
 #include "parallel.h"
 #include "layout.h"
@@ -164,7 +165,10 @@ static void forward(const sdpa_plan *p, attn_algo algo, const float *q,
     }
     const materialized_ctx c = {p, (p->d.q_len + ATTN_QUERY_BLOCK - 1) / ATTN_QUERY_BLOCK,
                                 q, k, v, out, weights, lse, workspace};
-    attn_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, p->threads,
+    /* Its products are too large to stay unthreaded in a threading BLAS:
+     * then one thread of ours, and the BLAS's threads inside (blocks.h). */
+    const int threads = attn_blas_may_thread() ? 1 : p->threads;
+    attn_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
                       materialized_task, &c);
 }
 
