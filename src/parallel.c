@@ -33,15 +33,22 @@ void attn_parallel_for(int64_t tasks, int threads, attn_task_fn fn,
 {
     if (threads > tasks)
         threads = (int)tasks;
+    if (threads < 1)
+        threads = 1;
 #ifdef _OPENMP
-    if (threads > 1) {
-        /* Dynamic: causal tasks differ in cost. */
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    /* A region even for one thread: inside it, omp_set_num_threads(1)
+     * changes only this region's own setting, so an OpenMP BLAS called
+     * from the tasks runs on the calling thread without any global change.
+     * Dynamic scheduling: causal tasks differ in cost. */
+#pragma omp parallel num_threads(threads)
+    {
+        omp_set_num_threads(1);
+#pragma omp for schedule(dynamic, 1)
         for (int64_t t = 0; t < tasks; ++t)
             fn(ctx, t, omp_get_thread_num());
-        return;
     }
-#endif
+#else
     for (int64_t t = 0; t < tasks; ++t)
         fn(ctx, t, 0);
+#endif
 }
