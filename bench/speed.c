@@ -126,8 +126,9 @@ int main(int argc, char **argv)
     speed_blas_info blas;
     speed_blas_query(&blas);
 
-    printf(PROG ": %s run, N = %d threads\n\n",
-           opt.quick ? "quick" : "full", plan.threads);
+    printf(PROG ": %s run, N = %d thread%s\n\n",
+           opt.quick ? "quick" : "full", plan.threads,
+           plan.threads == 1 ? "" : "s");
     speed_blas_report(stdout, &blas, plan.threads);
     printf("  timing    CLOCK_MONOTONIC; a warm-up call, then repeats until "
            "%.1f s and %d repeats\n"

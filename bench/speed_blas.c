@@ -1,11 +1,14 @@
-#define _POSIX_C_SOURCE 200809L /* strncasecmp via strings.h, getline */
+#define _POSIX_C_SOURCE 200809L /* strncasecmp, getline, sysconf */
 #include "speed_blas.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <attention/attention.h>
+
+#include "speed_blas_file.h"
 
 /* OpenBLAS's extensions, weak: NULL when the BLAS is something else.
  * Declared here rather than taken from cblas.h, whose declarations (if
@@ -45,6 +48,27 @@ void speed_blas_restore(int previous)
     if (previous > 0 && openblas_set_num_threads != NULL &&
         openblas_get_num_threads() != previous)
         openblas_set_num_threads(previous);
+}
+
+/* The CPU's model name from /proc/cpuinfo into buf ("" if unknown). */
+static void cpu_model(char *buf, size_t n)
+{
+    buf[0] = '\0';
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f == NULL)
+        return;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        const char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) != 0 || colon == NULL)
+            continue;
+        snprintf(buf, n, "%s", colon + (colon[1] == ' ' ? 2 : 1));
+        buf[strcspn(buf, "\n")] = '\0';
+        break;
+    }
+    free(line);
+    fclose(f);
 }
 
 /* 1 if /proc/cpuinfo lists the flag (Linux only; 0 elsewhere). */
@@ -99,7 +123,14 @@ static void env_line(FILE *f, const char *name)
 
 void speed_blas_report(FILE *f, const speed_blas_info *info, int lib_threads)
 {
+    char model[128];
+    cpu_model(model, sizeof model);
+    const char *file = speed_blas_file();
     fprintf(f, "  library   libattention %s\n", attn_version_string());
+    fprintf(f, "  CPU       %s, %ld online cores, AVX-512 %s\n",
+            model[0] ? model : "(model unknown)", sysconf(_SC_NPROCESSORS_ONLN),
+            cpu_has_flag("avx512f") ? "yes" : "no (or unknown)");
+    fprintf(f, "  BLAS file %s\n", file ? file : "(unknown: linked statically?)");
     if (info->is_openblas) {
         fprintf(f, "  BLAS      %s\n", info->config ? info->config : "?");
         fprintf(f, "  core      %s (openblas_get_corename)\n",

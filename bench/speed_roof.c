@@ -103,85 +103,89 @@ int speed_roof_blas_threads(const speed_product *p, int threads,
     return 0;
 }
 
-/* A counting barrier: every worker waits until all have arrived, so the
- * timed loops start together. */
-typedef struct barrier {
+/* Workers that live for one measurement and run one batch of calls per
+ * repeat, as a thread pool would: no thread start-up inside the timing,
+ * and each thread keeps its BLAS buffers warm. */
+typedef struct pool {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int waiting, total;
-} barrier;
-
-static void barrier_wait(barrier *b)
-{
-    pthread_mutex_lock(&b->mu);
-    if (++b->waiting == b->total)
-        pthread_cond_broadcast(&b->cv);
-    while (b->waiting < b->total)
-        pthread_cond_wait(&b->cv, &b->mu);
-    pthread_mutex_unlock(&b->mu);
-}
+    pthread_cond_t go;      /* a new repeat (or quit) */
+    pthread_cond_t done;    /* a worker finished its batch */
+    int generation;         /* repeats started */
+    int finished;           /* workers done with the current repeat */
+    int quit;
+    int threads;
+} pool;
 
 typedef struct worker {
     const speed_product *p;
     operands o;             /* this thread's own operands */
-    int calls;
-    barrier *start;
-    double t0, t1;
+    int calls;              /* per repeat */
+    pool *pl;
+    double t0, t1;          /* of the last batch */
 } worker;
 
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    barrier_wait(w->start);
-    w->t0 = speed_now();
-    for (int i = 0; i < w->calls; ++i)
-        product_run(w->p, &w->o);
-    w->t1 = speed_now();
-    return NULL;
+    pool *pl = w->pl;
+    int seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&pl->mu);
+        while (pl->generation == seen && !pl->quit)
+            pthread_cond_wait(&pl->go, &pl->mu);
+        const int quit = pl->quit;
+        seen = pl->generation;
+        pthread_mutex_unlock(&pl->mu);
+        if (quit)
+            return NULL;
+        w->t0 = speed_now();
+        for (int i = 0; i < w->calls; ++i)
+            product_run(w->p, &w->o);
+        w->t1 = speed_now();
+        pthread_mutex_lock(&pl->mu);
+        if (++pl->finished == pl->threads)
+            pthread_cond_signal(&pl->done);
+        pthread_mutex_unlock(&pl->mu);
+    }
 }
 
 typedef struct concurrent_ctx {
     worker *w;              /* (threads) */
-    pthread_t *tid;         /* (threads) */
-    int threads;
+    pool *pl;
 } concurrent_ctx;
 
-/* One repeat: all threads run their calls; the wall time spans the first
+/* One repeat: every worker runs its batch; the wall time spans the first
  * start to the last finish. */
 static int concurrent_rep(void *arg, double *seconds)
 {
     concurrent_ctx *c = arg;
-    barrier start = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
-                     c->threads};
-    pthread_t *tid = c->tid;
-    int started = 0;
-    for (; started < c->threads; ++started) {
-        c->w[started].start = &start;
-        if (pthread_create(&tid[started], NULL, worker_main, &c->w[started]))
-            break;
-    }
-    if (started < c->threads) {
-        /* Release the ones already waiting, then give up. */
-        pthread_mutex_lock(&start.mu);
-        start.total = started;
-        pthread_cond_broadcast(&start.cv);
-        pthread_mutex_unlock(&start.mu);
-    }
-    double first = 0.0, last = 0.0;
-    for (int i = 0; i < started; ++i) {
-        pthread_join(tid[i], NULL);
-        if (i == 0 || c->w[i].t0 < first)
+    pool *pl = c->pl;
+    pthread_mutex_lock(&pl->mu);
+    pl->finished = 0;
+    pl->generation++;
+    pthread_cond_broadcast(&pl->go);
+    while (pl->finished < pl->threads)
+        pthread_cond_wait(&pl->done, &pl->mu);
+    pthread_mutex_unlock(&pl->mu);
+    double first = c->w[0].t0, last = c->w[0].t1;
+    for (int i = 1; i < pl->threads; ++i) {
+        if (c->w[i].t0 < first)
             first = c->w[i].t0;
-        if (i == 0 || c->w[i].t1 > last)
+        if (c->w[i].t1 > last)
             last = c->w[i].t1;
-    }
-    if (started < c->threads) {
-        fprintf(stderr, "attention-bench-speed: cannot start %d threads\n",
-                c->threads);
-        return -1;
     }
     *seconds = last - first;
     return 0;
+}
+
+static void pool_stop(pool *pl, pthread_t *tid /* (started) */, int started)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->quit = 1;
+    pthread_cond_broadcast(&pl->go);
+    pthread_mutex_unlock(&pl->mu);
+    for (int i = 0; i < started; ++i)
+        pthread_join(tid[i], NULL);
 }
 
 int speed_roof_concurrent(const speed_product *p, int threads,
@@ -195,27 +199,40 @@ int speed_roof_concurrent(const speed_product *p, int threads,
         fprintf(stderr, "attention-bench-speed: out of memory for the roof\n");
         return -1;
     }
+    pool pl = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+               PTHREAD_COND_INITIALIZER, 0, 0, 0, threads};
     int calls = (int)(CONCURRENT_FLOP_PER_REP / product_flop(p));
     calls = calls > 0 ? calls : 1;
-    int ok = 0;
-    for (; ok < threads; ++ok) {
-        w[ok].p = p;
-        w[ok].calls = calls;
-        if (operands_alloc(&w[ok].o, p, 100 + (uint64_t)ok))
+    int ready = 0;
+    for (; ready < threads; ++ready) {
+        w[ready].p = p;
+        w[ready].calls = calls;
+        w[ready].pl = &pl;
+        if (operands_alloc(&w[ready].o, p, 100 + (uint64_t)ready))
             break;
     }
+    /* One BLAS thread per call, as inside the library's threads; set
+     * before the workers make their first call. */
+    const int previous = speed_blas_set_threads(1);
+    int started = 0;
+    if (ready == threads)
+        for (; started < threads; ++started)
+            if (pthread_create(&tid[started], NULL, worker_main, &w[started]))
+                break;
     int rc = -1;
-    if (ok == threads) {
-        /* One BLAS thread per call, as inside the library's threads. */
-        const int previous = speed_blas_set_threads(1);
-        concurrent_ctx c = {w, tid, threads};
+    if (started == threads) {
+        concurrent_ctx c = {w, &pl};
         rc = speed_time(b, concurrent_rep, &c, &out->timing);
-        speed_blas_restore(previous);
         out->controlled = previous > 0;
         out->gflops = (double)threads * calls * product_flop(p) /
                       out->timing.best * 1e-9;
+    } else if (ready == threads) {
+        fprintf(stderr, "attention-bench-speed: cannot start %d threads\n",
+                threads);
     }
-    for (int i = 0; i < ok; ++i)
+    pool_stop(&pl, tid, started);
+    speed_blas_restore(previous);
+    for (int i = 0; i < ready; ++i)
         operands_free(&w[i].o);
     free(w);
     free(tid);

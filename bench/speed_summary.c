@@ -107,7 +107,7 @@ static void causal_speedup(FILE *f, const speed_plan *p, const speed_rows *r)
     if (!any)
         fprintf(f, " not measured (T4096 is in the full run only)\n");
     else
-        fprintf(f, "; target fwd >= 1.80: %s\n", verdict(met));
+        fprintf(f, ";\n    target fwd >= 1.80: %s\n", verdict(met));
 }
 
 /* eff1/N = (1-thread roof ratio) / (N-thread roof ratio), per pass. */
