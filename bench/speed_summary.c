@@ -213,6 +213,27 @@ static void roof_drift(FILE *f, const speed_plan *p, const speed_rows *r)
     fputc('\n', f);
 }
 
+/* Measurements another process disturbed: their rates understate. */
+static void disturbed(FILE *f, const speed_rows *r)
+{
+    const double limit = 0.25;  /* cores */
+    size_t n = 0, known = 0;
+    for (size_t i = 0; i < r->n; ++i) {
+        known += r->v[i].others >= 0.0;
+        n += r->v[i].others > limit;
+    }
+    if (known == 0)
+        fprintf(f, "  other processes' load: unknown (no /proc/stat)\n");
+    else if (n == 0)
+        fprintf(f, "  other processes kept at most %.2f cores busy during "
+                   "every measurement\n", limit);
+    else
+        fprintf(f, "  other processes kept more than %.2f cores busy during "
+                   "%zu of %zu measurements\n"
+                   "    (busy column): those rows understate; rerun on a quiet "
+                   "machine\n", limit, n, r->n);
+}
+
 void speed_report_summary(FILE *f, const speed_plan *p, const speed_rows *r,
                           const speed_long_mem *mem)
 {
@@ -224,4 +245,5 @@ void speed_report_summary(FILE *f, const speed_plan *p, const speed_rows *r,
     long_memory(f, p, r, mem);
     versus_reference(f, p, r);
     roof_drift(f, p, r);
+    disturbed(f, r);
 }
