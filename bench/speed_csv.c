@@ -20,16 +20,16 @@ FILE *speed_csv_open(const char *path)
 int speed_csv_write(FILE *f, const char *path, const speed_rows *r)
 {
     fprintf(f, "kind,pass,B,H,Tq,Tk,d,causal,threads,gflops,roof_gflops,"
-               "roof_ratio,extra_bytes,product,phase,seconds,reps,others_busy\n");
+               "roof_ratio,extra_bytes,product,phase,seconds,reps,others_busy,attempts\n");
     for (size_t i = 0; i < r->n; ++i) {
         const speed_row *x = &r->v[i];
         fprintf(f, "%s,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-                   ",%" PRId64 ",%d,%d,%.6g,%.6g,%.6g,%zu,%s,%s,%.6g,%d,%.3g\n",
+                   ",%" PRId64 ",%d,%d,%.6g,%.6g,%.6g,%zu,%s,%s,%.6g,%d,%.3g,%d\n",
                 kind_names[x->kind], pass_names[x->pass], x->b, x->h, x->tq,
                 x->tk, x->d, x->causal, x->threads, x->gflops,
                 speed_rows_roof(r, x->threads), speed_rows_ratio(r, x),
                 x->extra_bytes, x->product, x->phase, x->seconds, x->reps,
-                x->others);
+                x->others, x->attempts);
     }
     int bad = ferror(f) != 0;
     if (fclose(f) != 0)

@@ -7,6 +7,10 @@
 #ifndef BENCH_SPEED_LOAD_H
 #define BENCH_SPEED_LOAD_H
 
+/* Other processes using more cores than this during a measurement make it
+ * "disturbed": retried when cheap, flagged otherwise. */
+#define SPEED_BUSY_LIMIT 0.25
+
 typedef struct speed_load_mark {
     int ok;
     double wall;        /* CLOCK_MONOTONIC seconds */

@@ -30,5 +30,6 @@ void speed_plan_make(speed_plan *p, int quick, int threads)
     /* A call longer than long_call is timed once after its warm-up. */
     p->budget = quick ? (speed_budget){0.3, 3, 1.0}
                       : (speed_budget){1.0, 3, 2.0};
+    p->retry_seconds = quick ? 10.0 : 45.0;
     p->seed = 20240611;
 }

@@ -20,6 +20,9 @@ typedef struct speed_plan {
     int64_t ref_max_t;
     const speed_shape *long_shape;  /* fused-only memory shape, or NULL */
     speed_budget budget;
+    /* Seconds the whole run may spend making disturbed measurements again
+     * (see speed_run.c), so a lasting load costs a bounded amount. */
+    double retry_seconds;
     uint64_t seed;
 } speed_plan;
 

@@ -3,6 +3,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "speed_load.h"
+
 #define MIB (1024.0 * 1024.0)
 
 static const char *const pass_names[] = {"fwd", "fwdbwd"};
@@ -102,7 +104,11 @@ void speed_report_roof(FILE *f, const speed_plan *p, const speed_rows *r)
                "  busy:   cores other processes kept busy meanwhile (/proc/stat "
                "less this process):\n"
                "          a shared machine's noise, and the reason a row can "
-               "be off.\n\n");
+               "be off. Above %.2f\n"
+               "          a measurement is made again, up to 3 times in all, "
+               "the fastest kept\n"
+               "          (retries share a %.0f s allowance per run).\n\n",
+            SPEED_BUSY_LIMIT, p->retry_seconds);
 }
 
 static void shape_name(char *buf, size_t n, speed_shape s)
@@ -177,9 +183,14 @@ void speed_report_table(FILE *f, const speed_plan *p, const speed_rows *r)
                "repeat after the warm-up;\n"
                "  > %.0f s: the warm-up alone).\n"
                "  busy: the most cores other processes kept busy during any of "
-               "the line's measurements.\n\n",
+               "the line's measurements;\n"
+               "  one disturbed (busy > %.2f) with repeats under %.0f s is made "
+               "up to 3 times, the\n"
+               "  fastest kept, while the run's %.0f s retry allowance "
+               "lasts.\n\n",
             n, n == 1 ? "" : "s", p->ref_max_t, p->budget.long_call,
-            4.0 * p->budget.long_call);
+            4.0 * p->budget.long_call, SPEED_BUSY_LIMIT, p->budget.long_call,
+            p->retry_seconds);
 }
 
 void speed_report_long(FILE *f, const speed_plan *p, const speed_rows *r,

@@ -36,6 +36,7 @@ typedef struct speed_row {
     size_t extra_bytes;     /* workspace asked for; 0 for the roof */
     double others;          /* cores other processes kept busy meanwhile
                                (average, warm-up included); -1 unknown */
+    int attempts;           /* measurements made; the best one is kept */
 } speed_row;
 
 typedef struct speed_rows {

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "speed_load.h"
+
 #define MIB (1024.0 * 1024.0)
 
 /* Smallest and largest of a metric over rows, and where they were. */
@@ -216,7 +218,7 @@ static void roof_drift(FILE *f, const speed_plan *p, const speed_rows *r)
 /* Measurements another process disturbed: their rates understate. */
 static void disturbed(FILE *f, const speed_rows *r)
 {
-    const double limit = 0.25;  /* cores */
+    const double limit = SPEED_BUSY_LIMIT;  /* cores */
     size_t n = 0, known = 0;
     for (size_t i = 0; i < r->n; ++i) {
         known += r->v[i].others >= 0.0;
