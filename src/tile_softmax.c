@@ -1,8 +1,9 @@
 /*
  * Written with GCC/Clang vector extensions, 16 lanes, and compiled once per
- * instruction set (AVX-512, AVX2, baseline) with target_clones: the loader
- * picks the best clone for the CPU at run time, so a generic Debian build
- * still uses the wide units.
+ * x86-64 level (v4: AVX-512 with FMA, v3: AVX2 with FMA, baseline) with
+ * target_clones: the loader picks by CPU features at run time, so a generic
+ * Debian build still uses the wide units. (Clones named after a CPU model,
+ * arch=skylake-avx512, are picked by model and miss other vendors' CPUs.)
  */
 #include "tile_softmax.h"
 
@@ -21,7 +22,8 @@ typedef int32_t vi __attribute__((vector_size(LANES * sizeof(int32_t))));
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     defined(__has_attribute)
 #if __has_attribute(target_clones)
-#define ATTN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define ATTN_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 #endif
 #ifndef ATTN_CLONES
@@ -68,23 +70,6 @@ VEC_INLINE vf exp2v(vf x)
     return select(x != x, x, r);
 }
 
-VEC_INLINE vf load(const float *x, int64_t n) /* pads with -inf */
-{
-    vf v;
-    if (n >= LANES) {
-        memcpy(&v, x, sizeof v);
-        return v;
-    }
-    v = splat(-INFINITY);
-    memcpy(&v, x, (size_t)n * sizeof(float));
-    return v;
-}
-
-VEC_INLINE void store(float *x, vf v, int64_t n)
-{
-    memcpy(x, &v, (size_t)(n < LANES ? n : LANES) * sizeof(float));
-}
-
 VEC_INLINE float hmax(vf v)
 {
     float m = v[0];
@@ -99,6 +84,66 @@ VEC_INLINE double hsum(vf v)
     for (int i = 0; i < LANES; ++i)
         s += v[i];
     return s;
+}
+
+VEC_INLINE vf loadu(const float *x) /* a full vector, any alignment */
+{
+    vf v;
+    memcpy(&v, x, sizeof v);
+    return v;
+}
+
+VEC_INLINE void storeu(float *x, vf v)
+{
+    memcpy(x, &v, sizeof v);
+}
+
+/* The last n < LANES entries, padded with -inf (2^-inf = 0 adds nothing). */
+VEC_INLINE vf load_tail(const float *x, int64_t n)
+{
+    vf v = splat(-INFINITY);
+    memcpy(&v, x, (size_t)n * sizeof(float));
+    return v;
+}
+
+VEC_INLINE void store_tail(float *x, vf v, int64_t n)
+{
+    memcpy(x, &v, (size_t)n * sizeof(float));
+}
+
+/* Row maximum; two accumulators hide the compare-and-blend latency. */
+VEC_INLINE float row_max_of(const float *row, int64_t n)
+{
+    vf m0 = splat(-INFINITY), m1 = m0;
+    int64_t j = 0;
+    for (; j + 2 * LANES <= n; j += 2 * LANES) {
+        m0 = vmax(m0, loadu(row + j));
+        m1 = vmax(m1, loadu(row + j + LANES));
+    }
+    for (; j + LANES <= n; j += LANES)
+        m0 = vmax(m0, loadu(row + j));
+    if (j < n)
+        m1 = vmax(m1, load_tail(row + j, n - j));
+    return hmax(vmax(m0, m1));
+}
+
+/* row[j] = 2^(row[j] - shift); returns the sum of the results. */
+VEC_INLINE vf exp2_row(float *row, int64_t n, float shift)
+{
+    const vf s = splat(shift);
+    vf sum = splat(0.0f);
+    int64_t j = 0;
+    for (; j + LANES <= n; j += LANES) {
+        const vf p = exp2v(loadu(row + j) - s);
+        sum += p;
+        storeu(row + j, p);
+    }
+    if (j < n) {
+        const vf p = exp2v(load_tail(row + j, n - j) - s);
+        sum += p;
+        store_tail(row + j, p, n - j);
+    }
+    return sum;
 }
 
 static int row_has_nan(const float *row, int64_t n)
@@ -116,11 +161,8 @@ void attn_tile_softmax(float *S, int64_t m, int64_t n, int64_t ld,
 {
     for (int64_t r = 0; r < m; ++r) {
         float *row = S + r * ld;
-        vf vm = splat(-INFINITY);
-        for (int64_t j = 0; j < n; j += LANES)
-            vm = vmax(vm, load(row + j, n - j));
         const float old = row_max[r];
-        float mx = hmax(vm);
+        float mx = row_max_of(row, n);
         mx = mx > old ? mx : old;
         if (mx == -INFINITY) { /* nothing visible yet; NaN still counts */
             has_nan[r] |= (unsigned char)row_has_nan(row, n);
@@ -128,16 +170,10 @@ void attn_tile_softmax(float *S, int64_t m, int64_t n, int64_t ld,
             alpha[r] = 1.0f;
             continue;
         }
-        const vf shift = splat(mx);
-        vf sum = splat(0.0f);
-        for (int64_t j = 0; j < n; j += LANES) {
-            const vf p = exp2v(load(row + j, n - j) - shift);
-            sum += p;
-            store(row + j, p, n - j);
-        }
+        const double sum = hsum(exp2_row(row, n, mx));
         const float a = old == -INFINITY ? 0.0f : exp2v(splat(old - mx))[0];
         alpha[r] = a;
-        row_sum[r] = row_sum[r] * a + hsum(sum);
+        row_sum[r] = row_sum[r] * a + sum;
         row_max[r] = mx;
     }
 }
@@ -146,10 +182,6 @@ ATTN_CLONES
 void attn_tile_exp2_shift(float *S, int64_t m, int64_t n, int64_t ld,
                           const float *shift)
 {
-    for (int64_t r = 0; r < m; ++r) {
-        float *row = S + r * ld;
-        const vf s = splat(shift[r]);
-        for (int64_t j = 0; j < n; j += LANES)
-            store(row + j, exp2v(load(row + j, n - j) - s), n - j);
-    }
+    for (int64_t r = 0; r < m; ++r)
+        exp2_row(S + r * ld, n, shift[r]);
 }
