@@ -3,7 +3,7 @@
 # benchmarks with; does nothing when they are all present.
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev libcmocka-dev libpng-dev
-          libjansson-dev)
+          libjansson-dev libopenblas0-openmp)
 
 missing=()
 for p in "${packages[@]}"; do
