@@ -48,8 +48,9 @@ typedef enum attn_status {
     /* A weights file is malformed: truncated, bad header, offsets out of
      * range, unsupported dtype, sizes that disagree. */
     ATTN_ERR_BAD_FILE = 14,
-    /* A weights file does not match the parameters: a name is missing or
-     * repeated, or a shape differs. */
+    /* A well-formed weights file does not match the parameters: a name is
+     * missing or extra, or a shape differs. (A name repeated in the list is
+     * ATTN_ERR_BAD_ARGUMENT; a key repeated in the file, ATTN_ERR_BAD_FILE.) */
     ATTN_ERR_PARAM_MISMATCH = 15,
     /* An argument is out of its documented range (a hyperparameter, a
      * parameter list entry, a layer option). */
