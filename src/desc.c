@@ -200,3 +200,19 @@ float *attn_workspace_floats(void *p)
                         ~(uintptr_t)(ATTN_WORKSPACE_ALIGN - 1);
     return (float *)a;
 }
+
+size_t attn_workspace_round(size_t n)
+{
+    return (n + ATTN_WORKSPACE_ALIGN - 1) & ~(size_t)(ATTN_WORKSPACE_ALIGN - 1);
+}
+
+void attn_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
+                            const float *v, attn_range ranges[ATTN_SDPA_INPUTS])
+{
+    ranges[0] = attn_range_of(q, p->q_bytes);
+    ranges[1] = attn_range_of(k, p->k_bytes);
+    ranges[2] = attn_range_of(v, p->v_bytes);
+    ranges[3] = attn_range_of(p->d.keep_mask, p->keep_bytes);
+    ranges[4] = attn_range_of(p->d.bias, p->bias_bytes);
+    ranges[5] = attn_range_of(p->d.kv_lens, p->kv_lens_bytes);
+}

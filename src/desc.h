@@ -7,6 +7,8 @@
 
 #include <attention/sdpa.h>
 
+#include "layout.h"
+
 /* Query rows the materialised path scores at once: bounds its workspace
  * to ATTN_QUERY_BLOCK * Tk floats whatever Tq is. */
 #define ATTN_QUERY_BLOCK 64
@@ -29,8 +31,18 @@ typedef struct sdpa_plan {
 /* Bytes spanned by a (B, Hq, Tq, Tk) float tensor with bias_strides. */
 attn_status attn_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes);
 
+/* n rounded up to a multiple of ATTN_WORKSPACE_ALIGN: workspace pieces
+ * placed one after another stay aligned. */
+size_t attn_workspace_round(size_t n);
+
 /* The first ATTN_WORKSPACE_ALIGN-aligned float at or after p. */
 float *attn_workspace_floats(void *p);
+
+/* The ranges of the inputs every attention call reads: q, k, v, then
+ * keep_mask, bias and kv_lens (empty when unset). */
+#define ATTN_SDPA_INPUTS 6
+void attn_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
+                            const float *v, attn_range ranges[ATTN_SDPA_INPUTS]);
 
 /* Runs every check that needs only the descriptor (and kv_lens). */
 attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan);

@@ -33,11 +33,6 @@
 /* Upper bound on the partial dQ buffers that chunking may add. */
 #define MAX_PARTIAL_BYTES ((size_t)32 << 20)
 
-static size_t round_up(size_t n)
-{
-    return (n + ATTN_WORKSPACE_ALIGN - 1) & ~(size_t)(ATTN_WORKSPACE_ALIGN - 1);
-}
-
 /* The layout of the backward: tiles, chunks and workspace pieces. */
 typedef struct bwd_layout {
     attn_blocks blocks;
@@ -59,10 +54,10 @@ static attn_status layout_of(const sdpa_plan *p, bwd_layout *L)
     if (!attn_mul_size((size_t)L->blocks.q, (size_t)L->blocks.k, &t) ||
         !attn_mul_size(t, sizeof(float), &t))
         return ATTN_ERR_SIZE_OVERFLOW;
-    L->tile_bytes = round_up(t);
-    L->rows_bytes = round_up(p->lse_bytes);
+    L->tile_bytes = attn_workspace_round(t);
+    L->rows_bytes = attn_workspace_round(p->lse_bytes);
     /* lse_bytes * d cannot overflow where q_bytes did not. */
-    L->partial_bytes = round_up(p->lse_bytes * (size_t)d->head_dim);
+    L->partial_bytes = attn_workspace_round(p->lse_bytes * (size_t)d->head_dim);
 
     const int64_t pairs = d->batch * d->kv_heads;
     int64_t chunks = pairs >= MIN_TASKS ? 1 : (MIN_TASKS + pairs - 1) / pairs;

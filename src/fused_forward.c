@@ -30,23 +30,18 @@ typedef struct fwd_scratch {
     unsigned char *has_nan; /* (Bq) */
 } fwd_scratch;
 
-static size_t round_up(size_t n)
-{
-    return (n + ATTN_WORKSPACE_ALIGN - 1) & ~(size_t)(ATTN_WORKSPACE_ALIGN - 1);
-}
-
 /* Bytes of one thread's scratch; 0 on overflow. */
 static size_t scratch_bytes(const attn_blocks *b, int64_t dv)
 {
     const size_t q = (size_t)b->q, f = sizeof(float);
     size_t s = 0, t;
     if (!attn_mul_size(q, (size_t)b->k, &t) || !attn_mul_size(t, f, &t) ||
-        !attn_add_size(s, round_up(t), &s) ||
+        !attn_add_size(s, attn_workspace_round(t), &s) ||
         !attn_mul_size(q, (size_t)dv, &t) || !attn_mul_size(t, f, &t) ||
-        !attn_add_size(s, round_up(t), &s))
+        !attn_add_size(s, attn_workspace_round(t), &s))
         return 0;
-    s += round_up(q * f) + round_up(q * sizeof(double)) + round_up(q * f) +
-         round_up(q);
+    s += attn_workspace_round(q * f) + attn_workspace_round(q * sizeof(double)) + attn_workspace_round(q * f) +
+         attn_workspace_round(q);
     return s;
 }
 
@@ -68,11 +63,11 @@ static fwd_scratch carve(void *workspace, const attn_blocks *b, int64_t dv,
               (size_t)thread * scratch_bytes(b, dv);
     const size_t q = (size_t)b->q;
     fwd_scratch s;
-    s.S = (float *)c;          c += round_up(q * (size_t)b->k * sizeof(float));
-    s.O = (float *)c;          c += round_up(q * (size_t)dv * sizeof(float));
-    s.row_max = (float *)c;    c += round_up(q * sizeof(float));
-    s.row_sum = (double *)c;   c += round_up(q * sizeof(double));
-    s.alpha = (float *)c;      c += round_up(q * sizeof(float));
+    s.S = (float *)c;          c += attn_workspace_round(q * (size_t)b->k * sizeof(float));
+    s.O = (float *)c;          c += attn_workspace_round(q * (size_t)dv * sizeof(float));
+    s.row_max = (float *)c;    c += attn_workspace_round(q * sizeof(float));
+    s.row_sum = (double *)c;   c += attn_workspace_round(q * sizeof(double));
+    s.alpha = (float *)c;      c += attn_workspace_round(q * sizeof(float));
     s.has_nan = (unsigned char *)c;
     return s;
 }

@@ -59,8 +59,7 @@ static attn_algo forward_algo(const sdpa_plan *p)
 /* One thread's materialised tile, rounded to keep the next one aligned. */
 static size_t materialized_slot(const sdpa_plan *p)
 {
-    return (p->workspace_bytes - ATTN_WORKSPACE_ALIGN + ATTN_WORKSPACE_ALIGN - 1) &
-           ~(size_t)(ATTN_WORKSPACE_ALIGN - 1);
+    return attn_workspace_round(p->workspace_bytes - ATTN_WORKSPACE_ALIGN);
 }
 
 static attn_status forward_workspace(const sdpa_plan *p, attn_algo algo,
@@ -103,15 +102,9 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
         attn_range_of(lse, p->lse_bytes),
         attn_range_of(ws, ws_bytes),
     };
-    const attn_range inputs[] = {
-        attn_range_of(q, p->q_bytes),
-        attn_range_of(k, p->k_bytes),
-        attn_range_of(v, p->v_bytes),
-        attn_range_of(p->d.keep_mask, p->keep_bytes),
-        attn_range_of(p->d.bias, p->bias_bytes),
-        attn_range_of(p->d.kv_lens, p->kv_lens_bytes),
-    };
-    if (attn_outputs_alias(outputs, 4, inputs, 6))
+    attn_range inputs[ATTN_SDPA_INPUTS];
+    attn_sdpa_input_ranges(p, q, k, v, inputs);
+    if (attn_outputs_alias(outputs, 4, inputs, ATTN_SDPA_INPUTS))
         return ATTN_ERR_ALIASING;
     if (!need_ws)
         return ATTN_OK;
@@ -220,14 +213,9 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
     if (p.weights_overflow)
         return ATTN_ERR_SIZE_OVERFLOW;
     const attn_range outputs[] = {attn_range_of(scores, p.weights_bytes)};
-    const attn_range inputs[] = {
-        attn_range_of(q, p.q_bytes),
-        attn_range_of(k, p.k_bytes),
-        attn_range_of(p.d.keep_mask, p.keep_bytes),
-        attn_range_of(p.d.bias, p.bias_bytes),
-        attn_range_of(p.d.kv_lens, p.kv_lens_bytes),
-    };
-    if (attn_outputs_alias(outputs, 1, inputs, 5))
+    attn_range inputs[ATTN_SDPA_INPUTS];
+    attn_sdpa_input_ranges(&p, q, k, NULL, inputs);
+    if (attn_outputs_alias(outputs, 1, inputs, ATTN_SDPA_INPUTS))
         return ATTN_ERR_ALIASING;
 
     const attn_sdpa_desc *d = &p.d;

@@ -70,18 +70,12 @@ static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
         attn_range_of(g->dbias, dbias_bytes),
         attn_range_of(ws, ws_bytes),
     };
-    const attn_range inputs[] = {
-        attn_range_of(q, p->q_bytes),
-        attn_range_of(k, p->k_bytes),
-        attn_range_of(v, p->v_bytes),
-        attn_range_of(out, p->out_bytes),
-        attn_range_of(lse, p->lse_bytes),
-        attn_range_of(dout, p->out_bytes),
-        attn_range_of(p->d.keep_mask, p->keep_bytes),
-        attn_range_of(p->d.bias, p->bias_bytes),
-        attn_range_of(p->d.kv_lens, p->kv_lens_bytes),
-    };
-    if (attn_outputs_alias(outputs, 5, inputs, 9))
+    attn_range inputs[ATTN_SDPA_INPUTS + 3];
+    attn_sdpa_input_ranges(p, q, k, v, inputs);
+    inputs[ATTN_SDPA_INPUTS] = attn_range_of(out, p->out_bytes);
+    inputs[ATTN_SDPA_INPUTS + 1] = attn_range_of(lse, p->lse_bytes);
+    inputs[ATTN_SDPA_INPUTS + 2] = attn_range_of(dout, p->out_bytes);
+    if (attn_outputs_alias(outputs, 5, inputs, ATTN_SDPA_INPUTS + 3))
         return ATTN_ERR_ALIASING;
     if (!with_ws)
         return ATTN_OK;
