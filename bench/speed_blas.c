@@ -38,15 +38,15 @@ int speed_blas_set_threads(int n)
     if (openblas_set_num_threads == NULL || openblas_get_num_threads == NULL)
         return -1;
     const int previous = openblas_get_num_threads();
-    if (previous != n)
-        openblas_set_num_threads(n);
+    /* Always set: with the OpenMP build the count lives in the calling
+     * thread's OpenMP setting, which the getter does not report. */
+    openblas_set_num_threads(n);
     return previous;
 }
 
 void speed_blas_restore(int previous)
 {
-    if (previous > 0 && openblas_set_num_threads != NULL &&
-        openblas_get_num_threads() != previous)
+    if (previous > 0 && openblas_set_num_threads != NULL)
         openblas_set_num_threads(previous);
 }
 

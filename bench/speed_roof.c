@@ -129,6 +129,9 @@ static void *worker_main(void *arg)
     worker *w = arg;
     pool *pl = w->pl;
     int seen = 0;
+    /* One BLAS thread per worker. With OpenBLAS's OpenMP build this sets
+     * this thread's own OpenMP count (a new thread starts at every core). */
+    speed_blas_set_threads(1);
     for (;;) {
         pthread_mutex_lock(&pl->mu);
         while (pl->generation == seen && !pl->quit)
