@@ -19,8 +19,11 @@
  * desc->bias is set (it is dS itself). Masked (query, key) pairs and fully
  * masked rows contribute exactly zero, never NaN.
  *
- * Memory: P is recomputed from Q, K and the forward's lse, 64 query rows at
- * a time; nothing of size (Tq, Tk) per head is ever needed. The forward
+ * Memory: P is recomputed from Q, K and the forward's lse, one tile at a
+ * time (fused: a query block against a key tile; materialised: 64 query
+ * rows against their keys); nothing of size (Tq, Tk) per head is ever
+ * needed. The workspace holds those tiles per thread, a float per query
+ * row and, when B * Hkv < 8, dQ partial sums (at most 32 MiB). The forward
  * must have been run with the same descriptor and inputs, and must have
  * returned lse.
  */
