@@ -64,9 +64,9 @@ VEC_INLINE vf exp2v(vf x)
     p = p * f + splat(2.4022650695910071e-1f);
     p = p * f + splat(6.9314718055994531e-1f);
     p = p * f + splat(1.0f);
+    /* n = -127 (x below -126.5, or -inf) makes bits 0 and the result 0. */
     const vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
-    vf r = p * (vf)bits;
-    r = select(xc < splat(-126.0f), splat(0.0f), r);
+    const vf r = p * (vf)bits;
     return select(x != x, x, r);
 }
 

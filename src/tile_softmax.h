@@ -16,8 +16,9 @@
  *
  * 2^x is a degree-7 polynomial on the fraction, exact powers of two for
  * the integer part: at most 0.87 ulp (with FMA; 1.15 without) from the
- * correctly rounded 2^x over 4e7 points of [-126, 0] (bound: 2 ulp); values below 2^-126
- * are flushed to zero (they are < 1e-38 of the row's largest weight, 1).
+ * correctly rounded 2^x over 4e7 points of [-126, 0] (bound: 2 ulp);
+ * results below 2^-126.5 are flushed to zero (< 1e-38 of the row's largest
+ * weight, which is 1).
  */
 void attn_tile_softmax(float *S /* (m, ld) */, int64_t m, int64_t n,
                        int64_t ld, float *row_max /* (m) */,
