@@ -28,6 +28,7 @@ typedef struct fwd_scratch {
     double *row_sum;        /* (Bq) */
     float *alpha;           /* (Bq) */
     unsigned char *has_nan; /* (Bq) */
+    unsigned char *redo;    /* (Bq) */
 } fwd_scratch;
 
 /* Bytes of one thread's scratch; 0 on overflow. */
@@ -40,8 +41,8 @@ static size_t scratch_bytes(const attn_blocks *b, int64_t dv)
         !attn_mul_size(q, (size_t)dv, &t) || !attn_mul_size(t, f, &t) ||
         !attn_add_size(s, attn_workspace_round(t), &s))
         return 0;
-    s += attn_workspace_round(q * f) + attn_workspace_round(q * sizeof(double)) + attn_workspace_round(q * f) +
-         attn_workspace_round(q);
+    s += attn_workspace_round(q * f) + attn_workspace_round(q * sizeof(double)) +
+         attn_workspace_round(q * f) + 2 * attn_workspace_round(q);
     return s;
 }
 
@@ -68,7 +69,8 @@ static fwd_scratch carve(void *workspace, const attn_blocks *b, int64_t dv,
     s.row_max = (float *)c;    c += attn_workspace_round(q * sizeof(float));
     s.row_sum = (double *)c;   c += attn_workspace_round(q * sizeof(double));
     s.alpha = (float *)c;      c += attn_workspace_round(q * sizeof(float));
-    s.has_nan = (unsigned char *)c;
+    s.has_nan = (unsigned char *)c;  c += attn_workspace_round(q);
+    s.redo = (unsigned char *)c;
     return s;
 }
 
@@ -167,8 +169,16 @@ static void forward_task(const void *arg, int64_t task, int thread)
         const int64_t n = kend - j0 < bk ? kend - j0 : bk;
         attn_score_tile(d, &o, c->q, c->k, i0, m, j0, n, LOG2E, s.S, bk);
         memcpy(old_max, s.row_max, (size_t)m * sizeof *old_max);
-        attn_tile_softmax(s.S, m, n, bk, s.row_max, s.row_sum, s.alpha,
-                          s.has_nan);
+        attn_tile_softmax(s.S, m, n, bk, 0, s.row_max, s.row_sum, s.alpha,
+                          s.has_nan, s.redo);
+        for (int64_t r = 0; r < m; ++r)
+            if (s.redo[r]) { /* a score rose too far for one pass: again */
+                float *row = s.S + r * bk;
+                attn_score_tile(d, &o, c->q, c->k, i0 + r, 1, j0, n, LOG2E, row, bk);
+                attn_tile_softmax(row, 1, n, bk, 1, s.row_max + r,
+                                  s.row_sum + r, s.alpha + r, s.has_nan + r,
+                                  s.redo + r);
+            }
         rescale_rows(s.O, s.alpha, old_max, m, dv);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
                     (int)dv, (int)n, 1.0f, s.S, (int)bk,

@@ -154,27 +154,91 @@ static int row_has_nan(const float *row, int64_t n)
     return 0;
 }
 
+/* How far, in octaves, the reference may trail a row's maximum. */
+#define LAG 8.0f
+/* The clamp on S - M in the one-pass step: beyond it P would overflow. */
+#define MAX_RISE 64.0f
+
+/* The two-pass step of one row: reference = the row's true maximum. */
+VEC_INLINE void two_pass(float *row, int64_t n, float *row_max, double *row_sum,
+                         float *alpha, unsigned char *has_nan)
+{
+    const float old = *row_max;
+    float mx = row_max_of(row, n);
+    mx = mx > old ? mx : old;
+    if (mx == -INFINITY) { /* nothing visible yet; NaN still counts */
+        *has_nan |= (unsigned char)row_has_nan(row, n);
+        memset(row, 0, (size_t)n * sizeof *row);
+        *alpha = 1.0f;
+        return;
+    }
+    const double sum = hsum(exp2_row(row, n, mx));
+    const float a = old == -INFINITY ? 0.0f : exp2v(splat(old - mx))[0];
+    *alpha = a;
+    *row_sum = *row_sum * a + sum;
+    *row_max = mx;
+}
+
+/* The one-pass step (see tile_softmax.h); returns 0 when the row must be
+ * redone from fresh scores, with nothing changed. */
+VEC_INLINE int one_pass(float *row, int64_t n, float *row_max, double *row_sum,
+                        float *alpha)
+{
+    const float ref = *row_max;
+    const vf s_ref = splat(ref), cap = splat(MAX_RISE);
+    vf vm = splat(-INFINITY), sum = splat(0.0f);
+    int64_t j = 0;
+    for (; j + LANES <= n; j += LANES) {
+        const vf s = loadu(row + j);
+        vm = vmax(vm, s);
+        vf x = s - s_ref;
+        x = select(x > cap, cap, x); /* NaN passes through */
+        const vf p = exp2v(x);
+        sum += p;
+        storeu(row + j, p);
+    }
+    if (j < n) {
+        const vf s = load_tail(row + j, n - j);
+        vm = vmax(vm, s);
+        vf x = s - s_ref;
+        x = select(x > cap, cap, x);
+        const vf p = exp2v(x);
+        sum += p;
+        store_tail(row + j, p, n - j);
+    }
+    const float rise = hmax(vm) - ref;
+    if (rise > MAX_RISE)
+        return 0;
+    double total = hsum(sum);
+    float a = 1.0f;
+    if (rise > LAG) { /* move the reference up a whole number of octaves */
+        const float k = ceilf(rise);
+        a = ldexpf(1.0f, -(int)k);
+        const vf scale = splat(a);
+        for (j = 0; j + LANES <= n; j += LANES)
+            storeu(row + j, loadu(row + j) * scale);
+        for (; j < n; ++j)
+            row[j] *= a;
+        total *= a;
+        *row_max = ref + k;
+    }
+    *alpha = a;
+    *row_sum = *row_sum * a + total;
+    return 1;
+}
+
 ATTN_CLONES
-void attn_tile_softmax(float *S, int64_t m, int64_t n, int64_t ld,
+void attn_tile_softmax(float *S, int64_t m, int64_t n, int64_t ld, int exact,
                        float *row_max, double *row_sum, float *alpha,
-                       unsigned char *has_nan)
+                       unsigned char *has_nan, unsigned char *redo)
 {
     for (int64_t r = 0; r < m; ++r) {
         float *row = S + r * ld;
-        const float old = row_max[r];
-        float mx = row_max_of(row, n);
-        mx = mx > old ? mx : old;
-        if (mx == -INFINITY) { /* nothing visible yet; NaN still counts */
-            has_nan[r] |= (unsigned char)row_has_nan(row, n);
-            memset(row, 0, (size_t)n * sizeof *row);
-            alpha[r] = 1.0f;
-            continue;
-        }
-        const double sum = hsum(exp2_row(row, n, mx));
-        const float a = old == -INFINITY ? 0.0f : exp2v(splat(old - mx))[0];
-        alpha[r] = a;
-        row_sum[r] = row_sum[r] * a + sum;
-        row_max[r] = mx;
+        redo[r] = 0;
+        if (exact || row_max[r] == -INFINITY)
+            two_pass(row, n, row_max + r, row_sum + r, alpha + r, has_nan + r);
+        else if (!one_pass(row, n, row_max + r, row_sum + r, alpha + r))
+            redo[r] = 1;
     }
 }
 

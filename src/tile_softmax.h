@@ -7,23 +7,35 @@
 /*
  * One step of the online softmax in base 2, for the m rows of a tile whose
  * scores, already multiplied by log2(e), are S[r, 0 .. n) (row stride ld).
- * With M = row_max[r] and L = row_sum[r] for the keys seen so far:
- *     M' = max(M, max_j S[r, j])
- *     S[r, j] <- 2^(S[r, j] - M')          (the unnormalised weights P)
- *     alpha[r] = 2^(M - M'),  L' = L * alpha[r] + sum_j S[r, j]
+ * M = row_max[r] is the row's reference (its running maximum, or up to
+ * LAG below it) and L = row_sum[r] the sum of 2^(s - M) over the keys seen
+ * so far. The tile's scores become the unnormalised weights
+ * P = 2^(S - M') and L' = L * alpha[r] + sum_j P, alpha[r] = 2^(M - M').
+ *
+ * A row's first visible tile takes M' = its maximum (two passes). Later
+ * tiles make one pass with the old reference and keep it (alpha = 1) while
+ * the tile's maximum exceeds it by at most LAG = 8, so P stays below 2^8;
+ * a larger rise moves the reference up by a whole number of octaves and
+ * rescales P by that exact power of two. A rise of more than 64 octaves
+ * cannot be rescaled (P was clamped): the row is left as it was, its state
+ * untouched, and redo[r] is set; the caller recomputes its scores and calls
+ * again with exact = 1, which always takes two passes.
+ *
  * A row that has seen only -INFINITY keeps M = -INFINITY, L = 0, alpha 1
- * and gets P = 0. A NaN score sets has_nan[r] (the row's result is NaN).
+ * and gets P = 0. A NaN score sets has_nan[r] there, and elsewhere
+ * propagates through L (the row's result is NaN).
  *
  * 2^x is a degree-7 polynomial on the fraction, exact powers of two for
  * the integer part: at most 0.87 ulp (with FMA; 1.15 without) from the
  * correctly rounded 2^x over 4e7 points of [-126, 0] (bound: 2 ulp);
  * results below 2^-126.5 are flushed to zero (< 1e-38 of the row's largest
- * weight, which is 1).
+ * weight).
  */
 void attn_tile_softmax(float *S /* (m, ld) */, int64_t m, int64_t n,
-                       int64_t ld, float *row_max /* (m) */,
+                       int64_t ld, int exact, float *row_max /* (m) */,
                        double *row_sum /* (m) */, float *alpha /* (m) */,
-                       unsigned char *has_nan /* (m) */);
+                       unsigned char *has_nan /* (m) */,
+                       unsigned char *redo /* (m) */);
 
 /* S[r, j] <- 2^(S[r, j] - shift[r]) for the m x n tile: the final weights
  * from scores (times log2(e)) and each row's log2-sum-exp2. */

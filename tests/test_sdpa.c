@@ -456,6 +456,50 @@ static void test_scores_grid(void **state)
     }
 }
 
+/*
+ * Scores that rise a lot from one key tile to the next. The fused path
+ * keeps a reference at most 8 octaves below a row's maximum, moves it up
+ * by whole octaves when a tile rises further, and recomputes a row whose
+ * scores rise more than 64 octaves in one tile. Keys come in groups of 256.
+ * Batch 0: each of the first four groups 6 nats (8.7 octaves) above the
+ * one before, so whatever the tile size (256 to 1024 keys) a tile rises by
+ * 8.7 to 35 octaves; then flat, so that what was summed before a move
+ * still counts. Batch 1: flat, one jump of 80 nats (115 octaves), flat
+ * again. The causal variant cuts some groups off for some rows.
+ */
+static void test_rising_scores_across_tiles(void **state)
+{
+    (void)state;
+    const attn_causal modes[] = {ATTN_CAUSAL_NONE, ATTN_CAUSAL_BOTTOM_RIGHT};
+    const int64_t Tq = 5, Tk = 2600, D = 4;
+    for (size_t c = 0; c < 2; ++c) {
+        tu_rng rng = tu_rng_make(0x515e);
+        tu_problem p;
+        tu_problem_init(&p, 2, 2, 1, Tq, Tk, D, 3);
+        p.d.scale = 1.0f;
+        p.d.causal = modes[c];
+        tu_problem_data(&p, &rng);
+        for (int64_t r = 0; r < 2 * 2 * Tq; ++r) /* q . k = sum(k) / 4 */
+            for (int64_t x = 0; x < D; ++x)
+                p.q[r * D + x] = 0.25f;
+        for (int64_t b = 0; b < 2; ++b)
+            for (int64_t j = 0; j < Tk; ++j) {
+                const int64_t group = j / 256;
+                float level;
+                if (b == 0)
+                    level = 6.0f * (float)(group < 4 ? group : 4);
+                else
+                    level = group < 5 ? 0.0f : 80.0f;
+                /* A little variety inside a group, different per key. */
+                const float score = level + 0.5f * (float)(j % 7) / 7.0f;
+                for (int64_t x = 0; x < D; ++x)
+                    p.k[(b * Tk + j) * D + x] = score;
+            }
+        tu_run_and_check(&p, c ? "rising scores, causal" : "rising scores");
+        tu_problem_free(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_workspace_alignment),
         cmocka_unit_test(test_optional_outputs),
         cmocka_unit_test(test_scores_grid),
+        cmocka_unit_test(test_rising_scores_across_tiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
