@@ -39,12 +39,7 @@ attn_status attn_adam_create(const attn_param *params, size_t count, float lr,
     if (s != ATTN_OK)
         return s;
     opt->kind = ATTN_OPTIM_ADAM;
-    opt->h.adam.lr = lr;
-    opt->h.adam.beta1 = beta1;
-    opt->h.adam.beta2 = beta2;
-    opt->h.adam.eps = eps;
-    opt->h.adam.weight_decay = weight_decay;
-    opt->h.adam.decoupled = decoupled;
+    opt->h.adam = (attn_adam_hparams){lr, beta1, beta2, eps, weight_decay, decoupled};
     *out = opt;
     return ATTN_OK;
 }

@@ -36,11 +36,7 @@ attn_status attn_sgd_create(const attn_param *params, size_t count, float lr,
     if (s != ATTN_OK)
         return s;
     opt->kind = ATTN_OPTIM_SGD;
-    opt->h.sgd.lr = lr;
-    opt->h.sgd.momentum = momentum;
-    opt->h.sgd.dampening = dampening;
-    opt->h.sgd.weight_decay = weight_decay;
-    opt->h.sgd.nesterov = nesterov;
+    opt->h.sgd = (attn_sgd_hparams){lr, momentum, dampening, weight_decay, nesterov};
     *out = opt;
     return ATTN_OK;
 }
