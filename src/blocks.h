@@ -22,10 +22,13 @@ int attn_blas_may_thread(void);
 
 /*
  * The rule (D = max(d, dv)):
- *  - normally 128 queries x K keys with K = 512 for D <= 64, 256 for
+ *  - normally Q queries x K keys with K = 512 for D <= 64, 256 for
  *    D <= 128, 128 beyond: the K and V tiles (2 K D floats) stay within
- *    256 KiB and the score tile (128 K floats) within 256 KiB, together
- *    inside a 1 MiB L2;
+ *    256 KiB and the score tile (Q K floats) within 512 KiB, together
+ *    inside a 1 MiB L2. Q = 256 halves the packing of K and V per
+ *    multiply-add against Q = 128 (+8 % forward speed with AVX-512
+ *    kernels); a causal mask takes Q = 128, whose diagonal tiles waste
+ *    half as much (the backward also takes 128: it keeps two tiles);
  *  - when attn_blas_may_thread(): 64 queries x K keys with 64 K D <= 2^18,
  *    so OpenBLAS keeps every tile product on the calling thread;
  *  - never more than Tq or Tk.

@@ -9,7 +9,7 @@
 #include "layout.h"
 
 /* Largest query tile attn_fused_blocks picks: sizes per-row stack arrays. */
-#define ATTN_FUSED_MAX_BQ 128
+#define ATTN_FUSED_MAX_BQ 512
 
 /* Workspace of attn_fused_forward on `threads` threads. */
 attn_status attn_fused_forward_workspace(const sdpa_plan *p, int threads,

@@ -47,7 +47,9 @@ static attn_status layout_of(const sdpa_plan *p, bwd_layout *L)
 {
     const attn_sdpa_desc *d = &p->d;
     L->blocks = attn_fused_blocks(d);
-    if (L->blocks.k > 256) /* four key-side tiles stay in L2 (see blocks.h) */
+    if (L->blocks.q > 128) /* P and dS tiles both stay in L2 (see blocks.h) */
+        L->blocks.q = 128;
+    if (L->blocks.k > 256) /* four key-side tiles stay in L2 */
         L->blocks.k = 256;
     L->key_blocks = (d->kv_len + L->blocks.k - 1) / L->blocks.k;
     size_t t;
@@ -117,10 +119,7 @@ static void rowsum_task(const void *arg, int64_t bh, int thread)
 static void softmax_grad(float *P, float *dS, int64_t m, int64_t n, int64_t ld,
                          const float *lse /* (m) */, const float *D /* (m) */)
 {
-    float shift[ATTN_FUSED_MAX_BQ];
-    for (int64_t r = 0; r < m; ++r)
-        shift[r] = lse[r] * LOG2E;
-    attn_tile_exp2_shift(P, m, n, ld, shift);
+    attn_tile_exp2_shift(P, m, n, ld, lse, LOG2E);
     for (int64_t r = 0; r < m; ++r) {
         float *p = P + r * ld, *ds = dS + r * ld;
         if (lse[r] == -INFINITY)

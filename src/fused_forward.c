@@ -135,7 +135,7 @@ static void write_weights(const fwd_ctx *c, const head_offsets *o,
     for (int64_t j0 = 0; j0 < kend; j0 += bk) {
         const int64_t n = kend - j0 < bk ? kend - j0 : bk;
         attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, LOG2E, W + j0, Tk);
-        attn_tile_exp2_shift(W + j0, m, n, Tk, lse2);
+        attn_tile_exp2_shift(W + j0, m, n, Tk, lse2, 1.0f);
     }
     for (int64_t r = 0; r < m; ++r) {
         float *row = W + r * Tk;
@@ -163,7 +163,6 @@ static void forward_task(const void *arg, int64_t task, int thread)
         s.row_sum[r] = 0.0;
         s.has_nan[r] = 0;
     }
-    memset(s.O, 0, (size_t)(m * dv) * sizeof(float));
     float old_max[ATTN_FUSED_MAX_BQ];
     for (int64_t j0 = 0; j0 < kend; j0 += bk) {
         const int64_t n = kend - j0 < bk ? kend - j0 : bk;

@@ -18,6 +18,7 @@
 #define LANES 16
 typedef float vf __attribute__((vector_size(LANES * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(LANES * sizeof(int32_t))));
+typedef uint32_t vu __attribute__((vector_size(LANES * sizeof(uint32_t))));
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
     defined(__has_attribute)
@@ -48,12 +49,15 @@ VEC_INLINE vf vmax(vf a, vf b)
     return select(a > b, a, b);
 }
 
-/* 2^x for x <= 0 (see tile_softmax.h); NaN stays NaN, -inf gives 0. */
+/* 2^x for x <= 128 (see tile_softmax.h); NaN stays NaN, -inf gives 0.
+ * Larger x give garbage, which one_pass never keeps. */
 VEC_INLINE vf exp2v(vf x)
 {
     const vf round = splat(12582912.0f); /* 1.5 * 2^23: adds round to integer */
-    const vf xc = vmax(x, splat(-127.0f));
-    const vf n = (xc + round) - round;   /* nearest integer, |f| <= 1/2 */
+    const vf lo = splat(-127.0f);
+    const vf xc = select(x < lo, lo, x); /* a NaN x stays NaN (one maxps) */
+    const vf t = xc + round;             /* bits: 0x4B400000 + n */
+    const vf n = t - round;              /* nearest integer, |f| <= 1/2 */
     const vf f = xc - n;
     /* Taylor coefficients of 2^f = e^(f ln 2): ln2^k / k!. */
     vf p = splat(1.5252733804059841e-5f);
@@ -64,10 +68,9 @@ VEC_INLINE vf exp2v(vf x)
     p = p * f + splat(2.4022650695910071e-1f);
     p = p * f + splat(6.9314718055994531e-1f);
     p = p * f + splat(1.0f);
-    /* n = -127 (x below -126.5, or -inf) makes bits 0 and the result 0. */
-    const vi bits = (__builtin_convertvector(n, vi) + 127) << 23;
-    const vf r = p * (vf)bits;
-    return select(x != x, x, r);
+    /* 2^n from n's bits in t; n = -127 gives 0. A NaN made p NaN. */
+    const vu bits = ((vu)t - (0x4B400000u - 127u)) << 23;
+    return p * (vf)bits;
 }
 
 VEC_INLINE float hmax(vf v)
@@ -156,7 +159,8 @@ static int row_has_nan(const float *row, int64_t n)
 
 /* How far, in octaves, the reference may trail a row's maximum. */
 #define LAG 8.0f
-/* The clamp on S - M in the one-pass step: beyond it P would overflow. */
+/* The largest rise one pass keeps: P <= 2^64 sums without overflow, and
+ * exp2v is exact up to 128. */
 #define MAX_RISE 64.0f
 
 /* The two-pass step of one row: reference = the row's true maximum. */
@@ -185,24 +189,20 @@ VEC_INLINE int one_pass(float *row, int64_t n, float *row_max, double *row_sum,
                         float *alpha)
 {
     const float ref = *row_max;
-    const vf s_ref = splat(ref), cap = splat(MAX_RISE);
+    const vf s_ref = splat(ref);
     vf vm = splat(-INFINITY), sum = splat(0.0f);
     int64_t j = 0;
     for (; j + LANES <= n; j += LANES) {
         const vf s = loadu(row + j);
         vm = vmax(vm, s);
-        vf x = s - s_ref;
-        x = select(x > cap, cap, x); /* NaN passes through */
-        const vf p = exp2v(x);
+        const vf p = exp2v(s - s_ref); /* garbage above 128: redone below */
         sum += p;
         storeu(row + j, p);
     }
     if (j < n) {
         const vf s = load_tail(row + j, n - j);
         vm = vmax(vm, s);
-        vf x = s - s_ref;
-        x = select(x > cap, cap, x);
-        const vf p = exp2v(x);
+        const vf p = exp2v(s - s_ref);
         sum += p;
         store_tail(row + j, p, n - j);
     }
@@ -244,8 +244,8 @@ void attn_tile_softmax(float *S, int64_t m, int64_t n, int64_t ld, int exact,
 
 ATTN_CLONES
 void attn_tile_exp2_shift(float *S, int64_t m, int64_t n, int64_t ld,
-                          const float *shift)
+                          const float *shift, float units)
 {
     for (int64_t r = 0; r < m; ++r)
-        exp2_row(S + r * ld, n, shift[r]);
+        exp2_row(S + r * ld, n, shift[r] * units);
 }

@@ -17,7 +17,7 @@
  * the tile's maximum exceeds it by at most LAG = 8, so P stays below 2^8;
  * a larger rise moves the reference up by a whole number of octaves and
  * rescales P by that exact power of two. A rise of more than 64 octaves
- * cannot be rescaled (P was clamped): the row is left as it was, its state
+ * cannot be rescaled (P may have overflowed): the row is left as it was, its state
  * untouched, and redo[r] is set; the caller recomputes its scores and calls
  * again with exact = 1, which always takes two passes.
  *
@@ -37,9 +37,11 @@ void attn_tile_softmax(float *S /* (m, ld) */, int64_t m, int64_t n,
                        unsigned char *has_nan /* (m) */,
                        unsigned char *redo /* (m) */);
 
-/* S[r, j] <- 2^(S[r, j] - shift[r]) for the m x n tile: the final weights
- * from scores (times log2(e)) and each row's log2-sum-exp2. */
+/* S[r, j] <- 2^(S[r, j] - units * shift[r]) for the m x n tile: the final
+ * weights from scores (times log2(e)) and each row's log-sum-exp in the
+ * given units (1: already base 2; log2(e): natural). */
 void attn_tile_exp2_shift(float *S /* (m, ld) */, int64_t m, int64_t n,
-                          int64_t ld, const float *shift /* (m) */);
+                          int64_t ld, const float *shift /* (m) */,
+                          float units);
 
 #endif /* ATTN_SRC_TILE_SOFTMAX_H */
