@@ -152,7 +152,8 @@ int main(int argc, char **argv)
     speed_report_roof(stdout, &plan, &rows);
     speed_report_table(stdout, &plan, &rows);
     speed_report_long(stdout, &plan, &rows, &mem);
-    speed_report_summary(stdout, &plan, &rows, &mem);
+    speed_report_summary(stdout, &plan, &rows, &mem,
+                         blas.corename && speed_blas_avx512_core(blas.corename));
     const double others = speed_load_others(&start, &end);
     printf("\nrun time %.0f s", speed_now() - t0);
     if (others >= 0.0)

@@ -95,7 +95,7 @@ static int cpu_has_flag(const char *flag)
 }
 
 /* OpenBLAS core types whose sgemm kernels use AVX-512. */
-static int avx512_core(const char *name)
+int speed_blas_avx512_core(const char *name)
 {
     static const char *const cores[] = {"SkylakeX", "Cooperlake",
                                         "SapphireRapids"};
@@ -169,9 +169,9 @@ void speed_blas_report(FILE *f, const speed_blas_info *info, int lib_threads)
                    "calling thread.\n"
                    "           OPENBLAS_NUM_THREADS=1, or the OpenMP build "
                    "(libopenblas0-openmp),\n"
-                   "           gives it the larger 128 x 512 tiles.\n",
+                   "           gives it the larger 256 x 512 tiles.\n",
                 info->threads);
-    if (info->corename && !avx512_core(info->corename) &&
+    if (info->corename && !speed_blas_avx512_core(info->corename) &&
         cpu_has_flag("avx512f"))
         fprintf(f, "  warning: this CPU has AVX-512 (avx512f) but OpenBLAS runs "
                    "its '%s' kernels\n"

@@ -19,6 +19,9 @@ typedef struct speed_blas_info {
 
 void speed_blas_query(speed_blas_info *info);
 
+/* Nonzero for the OpenBLAS core names whose sgemm kernels use AVX-512. */
+int speed_blas_avx512_core(const char *corename);
+
 /* Sets the BLAS's (process-global) thread count to n and returns the count
  * it had, for speed_blas_restore; returns -1 and changes nothing when the
  * BLAS offers no such control. Only the bench does this, around its roof

@@ -75,11 +75,11 @@ void speed_report_roof(FILE *f, const speed_plan *p, const speed_rows *r)
     for (size_t j = 0; j < p->n_tile_d; ++j) {
         const int64_t d = p->tile_d[j];
         for (int i = 0; i < n_counts; ++i) {
-            snprintf(label, sizeof label, "QK^T tile 128 x 512 x %" PRId64, d);
+            snprintf(label, sizeof label, "QK^T tile 256 x 512 x %" PRId64, d);
             roof_line(f, r, "qk_tile", d, counts[i], label);
         }
         for (int i = 0; i < n_counts; ++i) {
-            snprintf(label, sizeof label, "P.V  tile 128 x %" PRId64 " x 512", d);
+            snprintf(label, sizeof label, "P.V  tile 256 x %" PRId64 " x 512", d);
             roof_line(f, r, "pv_tile", d, counts[i], label);
         }
     }

@@ -20,12 +20,12 @@ speed_product speed_square(void)
 
 speed_product speed_qk_tile(int d)
 {
-    return (speed_product){"qk_tile", 128, 512, d, 1, 128, 512, d};
+    return (speed_product){"qk_tile", 256, 512, d, 1, 256, 512, d};
 }
 
 speed_product speed_pv_tile(int d)
 {
-    return (speed_product){"pv_tile", 128, d, 512, 0, 128, 512, d};
+    return (speed_product){"pv_tile", 256, d, 512, 0, 256, 512, d};
 }
 
 static double product_flop(const speed_product *p)

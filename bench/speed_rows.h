@@ -24,8 +24,8 @@ typedef struct speed_row {
                                table, "long" for the long-sequence shape */
     speed_pass pass;        /* SPEED_FWD for roof rows */
     /* Attention: the shape. Roof: B = H = 1 and the attention shape the
-     * product stands for: a 128-query, 512-key tile at head dim d (QK^T
-     * is 128 x 512 x d, P.V 128 x d x 512), or 2048 each for the square. */
+     * product stands for: a 256-query, 512-key tile at head dim d (QK^T
+     * is 256 x 512 x d, P.V 256 x d x 512), or 2048 each for the square. */
     int64_t b, h, tq, tk, d;
     int causal;
     int threads;            /* library threads; roof: concurrent threads

@@ -27,7 +27,7 @@ attn_blocks attn_fused_blocks(const attn_sdpa_desc *d)
         b.k = OPENBLAS_UNTHREADED_MNK / (b.q * D);
         b.k = b.k >= 32 ? b.k & ~(int64_t)15 : (b.k > 0 ? b.k : 1);
     } else {
-        b.q = d->causal == ATTN_CAUSAL_NONE ? 256 : 128;
+        b.q = 256;
         b.k = D <= 64 ? 512 : D <= 128 ? 256 : 128;
     }
     if (b.q > d->q_len)

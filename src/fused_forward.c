@@ -145,6 +145,41 @@ static void write_weights(const fwd_ctx *c, const head_offsets *o,
     }
 }
 
+/* Rows per group on tiles the rows see unequally (the causal diagonal): each
+ * group multiplies only up to its own last visible key, so the masked
+ * triangle costs 64 rows' worth rather than a whole query tile's. */
+#define DIAGONAL_ROWS 64
+
+/* One key tile [j0, j0 + n) for query rows i0 + r0 .. + m of the block:
+ * scores, the online-softmax step, and O += P V. */
+static void tile_step(const fwd_ctx *c, const head_offsets *o,
+                      const fwd_scratch *s, int64_t i0, int64_t r0, int64_t m,
+                      int64_t j0, int64_t n)
+{
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t bk = c->blocks.k, dv = d->v_head_dim;
+    float *S = s->S + r0 * bk, *O = s->O + r0 * dv;
+    float *row_max = s->row_max + r0, *alpha = s->alpha + r0;
+    double *row_sum = s->row_sum + r0;
+    unsigned char *has_nan = s->has_nan + r0, *redo = s->redo + r0;
+    float old_max[ATTN_FUSED_MAX_BQ];
+
+    attn_score_tile(d, o, c->q, c->k, i0 + r0, m, j0, n, LOG2E, S, bk);
+    memcpy(old_max, row_max, (size_t)m * sizeof *old_max);
+    attn_tile_softmax(S, m, n, bk, 0, row_max, row_sum, alpha, has_nan, redo);
+    for (int64_t r = 0; r < m; ++r)
+        if (redo[r]) { /* a score rose too far for one pass: again */
+            float *row = S + r * bk;
+            attn_score_tile(d, o, c->q, c->k, i0 + r0 + r, 1, j0, n, LOG2E, row, bk);
+            attn_tile_softmax(row, 1, n, bk, 1, row_max + r, row_sum + r,
+                              alpha + r, has_nan + r, redo + r);
+        }
+    rescale_rows(O, alpha, old_max, m, dv);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)dv,
+                (int)n, 1.0f, S, (int)bk, c->v + o->v + j0 * d->v_strides.row,
+                attn_blas_ld(d->v_strides.row, n, dv), 1.0f, O, (int)dv);
+}
+
 static void forward_task(const void *arg, int64_t task, int thread)
 {
     const fwd_ctx *c = arg;
@@ -156,6 +191,7 @@ static void forward_task(const void *arg, int64_t task, int thread)
     const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
     const head_offsets o = attn_head_offsets(c->p, b, h);
     const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
+    const int64_t kfirst = attn_visible_end(d, o.valid, i0);
     const fwd_scratch s = carve(c->workspace, &c->blocks, dv, thread);
 
     for (int64_t r = 0; r < m; ++r) {
@@ -163,26 +199,18 @@ static void forward_task(const void *arg, int64_t task, int thread)
         s.row_sum[r] = 0.0;
         s.has_nan[r] = 0;
     }
-    float old_max[ATTN_FUSED_MAX_BQ];
     for (int64_t j0 = 0; j0 < kend; j0 += bk) {
         const int64_t n = kend - j0 < bk ? kend - j0 : bk;
-        attn_score_tile(d, &o, c->q, c->k, i0, m, j0, n, LOG2E, s.S, bk);
-        memcpy(old_max, s.row_max, (size_t)m * sizeof *old_max);
-        attn_tile_softmax(s.S, m, n, bk, 0, s.row_max, s.row_sum, s.alpha,
-                          s.has_nan, s.redo);
-        for (int64_t r = 0; r < m; ++r)
-            if (s.redo[r]) { /* a score rose too far for one pass: again */
-                float *row = s.S + r * bk;
-                attn_score_tile(d, &o, c->q, c->k, i0 + r, 1, j0, n, LOG2E, row, bk);
-                attn_tile_softmax(row, 1, n, bk, 1, s.row_max + r,
-                                  s.row_sum + r, s.alpha + r, s.has_nan + r,
-                                  s.redo + r);
-            }
-        rescale_rows(s.O, s.alpha, old_max, m, dv);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
-                    (int)dv, (int)n, 1.0f, s.S, (int)bk,
-                    c->v + o.v + j0 * d->v_strides.row,
-                    attn_blas_ld(d->v_strides.row, n, dv), 1.0f, s.O, (int)dv);
+        if (j0 + n <= kfirst || m <= DIAGONAL_ROWS) {
+            tile_step(c, &o, &s, i0, 0, m, j0, n);
+            continue;
+        }
+        for (int64_t r0 = 0; r0 < m; r0 += DIAGONAL_ROWS) {
+            const int64_t mg = m - r0 < DIAGONAL_ROWS ? m - r0 : DIAGONAL_ROWS;
+            const int64_t end = attn_visible_end(d, o.valid, i0 + r0 + mg - 1);
+            if (end > j0) /* rows that see nothing here keep their state */
+                tile_step(c, &o, &s, i0, r0, mg, j0, end - j0 < n ? end - j0 : n);
+        }
     }
     float lse2[ATTN_FUSED_MAX_BQ];
     finish_rows(c, &o, i0, m, &s, lse2);

@@ -19,7 +19,7 @@
 #include "reference.h"
 #include "testutil.h"
 
-static const int64_t sizes[] = {1, 3, 17, 64, 65, 200};
+static const int64_t sizes[] = {1, 3, 17, 64, 65, 200, 300};
 #define NSIZES ((int)(sizeof sizes / sizeof sizes[0]))
 
 /* Forward in every mode, then the scores. */

@@ -41,8 +41,9 @@
  *
  * What is read: keys and values at positions j >= kv_lens[b] are never read,
  * and neither are keys and values past the last position that any query of
- * the current query block (up to 128 rows on the fused path, 64 on the
- * materialised one) may see under the causal mask. Inside
+ * the current query block (up to 256 rows in the fused forward, 128 in the
+ * fused backward, 64 on the materialised path) may see under the causal
+ * mask. Inside
  * that range every key and value row is read even where a keep_mask, bias
  * or the causal mask hides it from a particular query, so a NaN or Inf
  * stored there can reach that query's output through 0 * NaN in the
