@@ -24,7 +24,6 @@
 #include "sdpa_block.h"
 #include "tile_softmax.h"
 
-#define LOG2E 1.4426950408889634f
 
 /* Tasks wanted for parallelism whatever the machine: a constant, so that
  * the chunking (and the rounding of dQ) is the same for every thread
@@ -114,12 +113,12 @@ static void rowsum_task(const void *arg, int64_t bh, int thread)
     }
 }
 
-/* P = 2^(S - lse * log2 e) in place (zero for rows that saw nothing), then
+/* P = exp(S - lse) in place (zero for rows that saw nothing), then
  * dS = P * (dP - D) in place of dP, exactly 0 where P is 0. */
 static void softmax_grad(float *P, float *dS, int64_t m, int64_t n, int64_t ld,
                          const float *lse /* (m) */, const float *D /* (m) */)
 {
-    attn_tile_exp2_shift(P, m, n, ld, lse, LOG2E);
+    attn_tile_exp_shift(P, m, n, ld, lse);
     for (int64_t r = 0; r < m; ++r) {
         float *p = P + r * ld, *ds = dS + r * ld;
         if (lse[r] == -INFINITY)
@@ -145,7 +144,7 @@ static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
     const float *k_tile = c->k + o->k + j0 * d->k_strides.row;
     const float *v_tile = c->v + o->v + j0 * d->v_strides.row;
 
-    attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, LOG2E, P, ld);
+    attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, P, ld);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)Dv, 1.0f, do_blk, ldo, v_tile, ldv, 0.0f, dS, (int)ld);
     softmax_grad(P, dS, m, n, ld, c->lse + bh * d->q_len + i0,

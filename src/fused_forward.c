@@ -1,7 +1,8 @@
 /*
  * The fused forward: one task per (batch, head, query block) walks the key
- * blocks it may see with an online softmax in base 2 (scale * log2(e) rides
- * in the sgemm alpha), keeps a running max, sum and unnormalised output,
+ * blocks it may see with an online softmax (scores in natural units, so
+ * that any finite score up to FLT_MAX stays finite; the exponential is
+ * 2^((s - M) log2 e)), keeps a running max, sum and unnormalised output,
  * and never stores more than one score tile. Tasks own disjoint output
  * rows and run their tiles in a fixed order, so results do not depend on
  * the thread count.
@@ -17,14 +18,12 @@
 #include "sdpa_block.h"
 #include "tile_softmax.h"
 
-#define LOG2E 1.4426950408889634f
-#define LN2 0.69314718055994531
 
 /* Per-thread scratch, carved from the workspace. */
 typedef struct fwd_scratch {
     float *S;               /* (Bq, Bk) score tile */
     float *O;               /* (Bq, dv) unnormalised output */
-    float *row_max;         /* (Bq) in log2 units */
+    float *row_max;         /* (Bq) reference, natural units */
     double *row_sum;        /* (Bq) */
     float *alpha;           /* (Bq) */
     unsigned char *has_nan; /* (Bq) */
@@ -100,7 +99,7 @@ static void rescale_rows(float *O, const float *alpha, const float *old_max,
 
 /* out rows = O / sum, or zeros (no visible key) or NaN (a NaN score). */
 static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
-                        int64_t m, const fwd_scratch *s, float *lse2 /* (m) */)
+                        int64_t m, const fwd_scratch *s, float *lse /* (m) */)
 {
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t dv = d->v_head_dim;
@@ -110,16 +109,16 @@ static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
         if (s->has_nan[r]) {
             for (int64_t j = 0; j < dv; ++j)
                 dst[j] = NAN;
-            lse2[r] = NAN;
+            lse[r] = NAN;
         } else if (s->row_max[r] == -INFINITY) {
             memset(dst, 0, (size_t)dv * sizeof *dst);
-            lse2[r] = -INFINITY;
+            lse[r] = -INFINITY;
         } else {
             const float inv = (float)(1.0 / sum);
             const float *src = s->O + r * dv;
             for (int64_t j = 0; j < dv; ++j)
                 dst[j] = src[j] * inv;
-            lse2[r] = s->row_max[r] + (float)log2(sum);
+            lse[r] = s->row_max[r] + (float)log(sum);
         }
     }
 }
@@ -127,19 +126,19 @@ static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
 /* The weights of the block, recomputed tile by tile from the final lse. */
 static void write_weights(const fwd_ctx *c, const head_offsets *o,
                           int64_t bh, int64_t i0, int64_t m, int64_t kend,
-                          const float *lse2)
+                          const float *lse /* (m) */)
 {
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t Tk = d->kv_len, bk = c->blocks.k;
     float *W = c->weights + (bh * d->q_len + i0) * Tk;
     for (int64_t j0 = 0; j0 < kend; j0 += bk) {
         const int64_t n = kend - j0 < bk ? kend - j0 : bk;
-        attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, LOG2E, W + j0, Tk);
-        attn_tile_exp2_shift(W + j0, m, n, Tk, lse2, 1.0f);
+        attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, W + j0, Tk);
+        attn_tile_exp_shift(W + j0, m, n, Tk, lse);
     }
     for (int64_t r = 0; r < m; ++r) {
         float *row = W + r * Tk;
-        if (lse2[r] == -INFINITY)   /* 2^(-inf - -inf) would be NaN */
+        if (lse[r] == -INFINITY)   /* exp(-inf - -inf) would be NaN */
             memset(row, 0, (size_t)kend * sizeof *row);
         memset(row + kend, 0, (size_t)(Tk - kend) * sizeof *row);
     }
@@ -164,13 +163,13 @@ static void tile_step(const fwd_ctx *c, const head_offsets *o,
     unsigned char *has_nan = s->has_nan + r0, *redo = s->redo + r0;
     float old_max[ATTN_FUSED_MAX_BQ];
 
-    attn_score_tile(d, o, c->q, c->k, i0 + r0, m, j0, n, LOG2E, S, bk);
+    attn_score_tile(d, o, c->q, c->k, i0 + r0, m, j0, n, S, bk);
     memcpy(old_max, row_max, (size_t)m * sizeof *old_max);
     attn_tile_softmax(S, m, n, bk, 0, row_max, row_sum, alpha, has_nan, redo);
     for (int64_t r = 0; r < m; ++r)
         if (redo[r]) { /* a score rose too far for one pass: again */
             float *row = S + r * bk;
-            attn_score_tile(d, o, c->q, c->k, i0 + r0 + r, 1, j0, n, LOG2E, row, bk);
+            attn_score_tile(d, o, c->q, c->k, i0 + r0 + r, 1, j0, n, row, bk);
             attn_tile_softmax(row, 1, n, bk, 1, row_max + r, row_sum + r,
                               alpha + r, has_nan + r, redo + r);
         }
@@ -212,13 +211,12 @@ static void forward_task(const void *arg, int64_t task, int thread)
                 tile_step(c, &o, &s, i0, r0, mg, j0, end - j0 < n ? end - j0 : n);
         }
     }
-    float lse2[ATTN_FUSED_MAX_BQ];
-    finish_rows(c, &o, i0, m, &s, lse2);
+    float lse[ATTN_FUSED_MAX_BQ];
+    finish_rows(c, &o, i0, m, &s, lse);
     if (c->weights)
-        write_weights(c, &o, bh, i0, m, kend, lse2);
+        write_weights(c, &o, bh, i0, m, kend, lse);
     if (c->lse)
-        for (int64_t r = 0; r < m; ++r)
-            c->lse[bh * d->q_len + i0 + r] = (float)(lse2[r] * LN2);
+        memcpy(c->lse + bh * d->q_len + i0, lse, (size_t)m * sizeof *lse);
 }
 
 void attn_fused_forward(const sdpa_plan *p, int threads, const float *q,

@@ -140,7 +140,7 @@ static void materialized_task(const void *arg, int64_t task, int thread)
         ld = d->kv_len;
     }
     float row_lse[ATTN_QUERY_BLOCK];
-    attn_score_tile(d, &o, c->q, c->k, i0, m, 0, kend, 1.0f, S, ld);
+    attn_score_tile(d, &o, c->q, c->k, i0, m, 0, kend, S, ld);
     attend_block(d, &o, c->v, c->out, i0, m, kend, S, ld, c->weights != NULL,
                  row_lse);
     if (c->lse)
@@ -227,7 +227,7 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
                 const int64_t m = attn_block_rows(d, i0);
                 const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
                 float *S = bh_scores + i0 * d->kv_len;
-                attn_score_tile(d, &o, q, k, i0, m, 0, kend, 1.0f, S, d->kv_len);
+                attn_score_tile(d, &o, q, k, i0, m, 0, kend, S, d->kv_len);
                 for (int64_t r = 0; r < m; ++r)
                     for (int64_t j = kend; j < d->kv_len; ++j)
                         S[r * d->kv_len + j] = -INFINITY;

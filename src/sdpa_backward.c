@@ -145,7 +145,7 @@ static void backward_block(const attn_sdpa_desc *d, const head_offsets *o,
     const float *q_blk = q + o->q + i0 * d->q_strides.row;
     const float *do_blk = dout + o->out + i0 * d->out_strides.row;
 
-    attn_score_tile(d, o, q, k, i0, m, 0, kend, 1.0f, P, ld);
+    attn_score_tile(d, o, q, k, i0, m, 0, kend, P, ld);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)kend,
                 (int)d->v_head_dim, 1.0f, do_blk, ldo, v + o->v, ldv, 0.0f,
                 dS, (int)ld);

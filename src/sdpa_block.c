@@ -45,12 +45,12 @@ int attn_blas_ld(int64_t stride, int64_t rows, int64_t cols)
 
 void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                      const float *q, const float *k, int64_t i0, int64_t m,
-                     int64_t j0, int64_t n, float units, float *S, int64_t ld)
+                     int64_t j0, int64_t n, float *S, int64_t ld)
 {
     if (n <= 0)
         return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
-                (int)d->head_dim, units * d->scale,
+                (int)d->head_dim, d->scale,
                 q + o->q + i0 * d->q_strides.row,
                 attn_blas_ld(d->q_strides.row, m, d->head_dim),
                 k + o->k + j0 * d->k_strides.row,
@@ -72,7 +72,7 @@ void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                     row[j] = -INFINITY;
                 else if (bias) /* -inf is a mask: NaN + -inf must not revive it */
                     row[j] = bias[j] == -INFINITY ? -INFINITY
-                                                  : row[j] + units * bias[j];
+                                                  : row[j] + bias[j];
             }
         }
         for (int64_t j = end; j < n; ++j)

@@ -27,15 +27,14 @@ int attn_blas_ld(int64_t stride, int64_t rows, int64_t cols);
 
 /*
  * Scores of query rows [i0, i0 + m) of pair o against keys [j0, j0 + n)
- * into S (row stride ld): units * (scale * q.k + bias), -INFINITY where
- * masked. units is 1, or log2(e) for the base-2 softmax of the fused path.
+ * into S (row stride ld): scale * q.k + bias, -INFINITY where masked.
  * Keys outside [j0, j0 + n) are not read. q and k are the tensors' base
  * pointers; masks come from d.
  */
 void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                      const float *q, const float *k, int64_t i0, int64_t m,
-                     int64_t j0, int64_t n, float units,
-                     float *S /* (m, ld) */, int64_t ld);
+                     int64_t j0, int64_t n, float *S /* (m, ld) */,
+                     int64_t ld);
 
 /* Zeroes `rows` rows of `cols` floats, `stride` apart. */
 void attn_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols);

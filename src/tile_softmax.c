@@ -130,19 +130,28 @@ VEC_INLINE float row_max_of(const float *row, int64_t n)
     return hmax(vmax(m0, m1));
 }
 
-/* row[j] = 2^(row[j] - shift); returns the sum of the results. */
-VEC_INLINE vf exp2_row(float *row, int64_t n, float shift)
+#define LOG2E 1.4426950408889634f
+
+/* e^(s - ref) as 2^((s - ref) log2 e): the difference first, so scores
+ * near FLT_MAX never overflow. */
+VEC_INLINE vf exp_from(vf s, vf ref)
+{
+    return exp2v((s - ref) * splat(LOG2E));
+}
+
+/* row[j] = e^(row[j] - shift); returns the sum of the results. */
+VEC_INLINE vf exp_row(float *row, int64_t n, float shift)
 {
     const vf s = splat(shift);
     vf sum = splat(0.0f);
     int64_t j = 0;
     for (; j + LANES <= n; j += LANES) {
-        const vf p = exp2v(loadu(row + j) - s);
+        const vf p = exp_from(loadu(row + j), s);
         sum += p;
         storeu(row + j, p);
     }
     if (j < n) {
-        const vf p = exp2v(load_tail(row + j, n - j) - s);
+        const vf p = exp_from(load_tail(row + j, n - j), s);
         sum += p;
         store_tail(row + j, p, n - j);
     }
@@ -176,8 +185,8 @@ VEC_INLINE void two_pass(float *row, int64_t n, float *row_max, double *row_sum,
         *alpha = 1.0f;
         return;
     }
-    const double sum = hsum(exp2_row(row, n, mx));
-    const float a = old == -INFINITY ? 0.0f : exp2v(splat(old - mx))[0];
+    const double sum = hsum(exp_row(row, n, mx));
+    const float a = old == -INFINITY ? 0.0f : exp_from(splat(old), splat(mx))[0];
     *alpha = a;
     *row_sum = *row_sum * a + sum;
     *row_max = mx;
@@ -195,32 +204,32 @@ VEC_INLINE int one_pass(float *row, int64_t n, float *row_max, double *row_sum,
     for (; j + LANES <= n; j += LANES) {
         const vf s = loadu(row + j);
         vm = vmax(vm, s);
-        const vf p = exp2v(s - s_ref); /* garbage above 128: redone below */
+        const vf p = exp_from(s, s_ref); /* garbage above 2^128: redone below */
         sum += p;
         storeu(row + j, p);
     }
     if (j < n) {
         const vf s = load_tail(row + j, n - j);
         vm = vmax(vm, s);
-        const vf p = exp2v(s - s_ref);
+        const vf p = exp_from(s, s_ref);
         sum += p;
         store_tail(row + j, p, n - j);
     }
-    const float rise = hmax(vm) - ref;
+    const float top = hmax(vm);
+    const float rise = (top - ref) * LOG2E; /* octaves; +inf on overflow */
     if (rise > MAX_RISE)
         return 0;
     double total = hsum(sum);
     float a = 1.0f;
-    if (rise > LAG) { /* move the reference up a whole number of octaves */
-        const float k = ceilf(rise);
-        a = ldexpf(1.0f, -(int)k);
+    if (rise > LAG) { /* move the reference up to the tile's maximum */
+        a = exp_from(splat(ref), splat(top))[0];
         const vf scale = splat(a);
         for (j = 0; j + LANES <= n; j += LANES)
             storeu(row + j, loadu(row + j) * scale);
         for (; j < n; ++j)
             row[j] *= a;
         total *= a;
-        *row_max = ref + k;
+        *row_max = top;
     }
     *alpha = a;
     *row_sum = *row_sum * a + total;
@@ -243,9 +252,9 @@ void attn_tile_softmax(float *S, int64_t m, int64_t n, int64_t ld, int exact,
 }
 
 ATTN_CLONES
-void attn_tile_exp2_shift(float *S, int64_t m, int64_t n, int64_t ld,
-                          const float *shift, float units)
+void attn_tile_exp_shift(float *S, int64_t m, int64_t n, int64_t ld,
+                         const float *shift)
 {
     for (int64_t r = 0; r < m; ++r)
-        exp2_row(S + r * ld, n, shift[r] * units);
+        exp_row(S + r * ld, n, shift[r]);
 }

@@ -5,21 +5,23 @@
 #include <stdint.h>
 
 /*
- * One step of the online softmax in base 2, for the m rows of a tile whose
- * scores, already multiplied by log2(e), are S[r, 0 .. n) (row stride ld).
+ * One step of the online softmax for the m rows of a tile whose scores
+ * (natural units: scale * q.k + bias) are S[r, 0 .. n) (row stride ld).
  * M = row_max[r] is the row's reference (its running maximum, or up to
- * LAG below it) and L = row_sum[r] the sum of 2^(s - M) over the keys seen
- * so far. The tile's scores become the unnormalised weights
- * P = 2^(S - M') and L' = L * alpha[r] + sum_j P, alpha[r] = 2^(M - M').
+ * LAG octaves below it) and L = row_sum[r] the sum of e^(s - M) over the
+ * keys seen so far. The tile's scores become the unnormalised weights
+ * P = e^(S - M') and L' = L * alpha[r] + sum_j P, alpha[r] = e^(M - M').
+ * e^x is computed as 2^(x log2 e) after the subtraction, so scores up to
+ * FLT_MAX never overflow.
  *
  * A row's first visible tile takes M' = its maximum (two passes). Later
  * tiles make one pass with the old reference and keep it (alpha = 1) while
- * the tile's maximum exceeds it by at most LAG = 8, so P stays below 2^8;
- * a larger rise moves the reference up by a whole number of octaves and
- * rescales P by that exact power of two. A rise of more than 64 octaves
- * cannot be rescaled (P may have overflowed): the row is left as it was, its state
- * untouched, and redo[r] is set; the caller recomputes its scores and calls
- * again with exact = 1, which always takes two passes.
+ * the tile's maximum exceeds it by at most LAG = 8 octaves, so P stays
+ * below 2^8; a larger rise moves the reference up to the tile's maximum
+ * and rescales P. A rise of more than 64 octaves cannot be rescaled (P
+ * may have overflowed): the row is left as it was, its state untouched,
+ * and redo[r] is set; the caller recomputes its scores and calls again
+ * with exact = 1, which always takes two passes.
  *
  * A row that has seen only -INFINITY keeps M = -INFINITY, L = 0, alpha 1
  * and gets P = 0. A NaN score sets has_nan[r] there, and elsewhere
@@ -29,7 +31,7 @@
  * the integer part: at most 0.87 ulp (with FMA; 1.15 without) from the
  * correctly rounded 2^x over 4e7 points of [-126, 0] (bound: 2 ulp);
  * results below 2^-126.5 are flushed to zero (< 1e-38 of the row's largest
- * weight).
+ * weight). The product (s - M) log2 e adds one rounding of x.
  */
 void attn_tile_softmax(float *S /* (m, ld) */, int64_t m, int64_t n,
                        int64_t ld, int exact, float *row_max /* (m) */,
@@ -37,11 +39,9 @@ void attn_tile_softmax(float *S /* (m, ld) */, int64_t m, int64_t n,
                        unsigned char *has_nan /* (m) */,
                        unsigned char *redo /* (m) */);
 
-/* S[r, j] <- 2^(S[r, j] - units * shift[r]) for the m x n tile: the final
- * weights from scores (times log2(e)) and each row's log-sum-exp in the
- * given units (1: already base 2; log2(e): natural). */
-void attn_tile_exp2_shift(float *S /* (m, ld) */, int64_t m, int64_t n,
-                          int64_t ld, const float *shift /* (m) */,
-                          float units);
+/* S[r, j] <- e^(S[r, j] - shift[r]) for the m x n tile: the final weights
+ * from scores and each row's log-sum-exp. */
+void attn_tile_exp_shift(float *S /* (m, ld) */, int64_t m, int64_t n,
+                         int64_t ld, const float *shift /* (m) */);
 
 #endif /* ATTN_SRC_TILE_SOFTMAX_H */

@@ -715,7 +715,7 @@ static void test_out_of_memory(void **state)
 static void test_every_status_has_a_trigger(void **state)
 {
     (void)state;
-    int seen[13] = {0};
+    int seen[ATTN_ERR_BAD_ARGUMENT + 1] = {0};
     attn_sdpa_desc d;
     size_t bytes;
 
@@ -751,9 +751,31 @@ static void test_every_status_has_a_trigger(void **state)
     memset(&d, 0, sizeof d);
     TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BAD_DESC);
     TRIGGER(attn_split_heads(F.q, F.out, 1, 1, 3, 2), ATTN_ERR_HEAD_MISMATCH);
-    /* ATTN_ERR_OUT_OF_MEMORY needs a failing malloc: test_out_of_memory. */
+    /* ATTN_ERR_OUT_OF_MEMORY needs a failing malloc: test_out_of_memory
+     * here, and test_alloc_fail for every allocating call. */
     seen[ATTN_ERR_OUT_OF_MEMORY] = 1;
-    for (int i = 0; i <= 12; ++i)
+
+    float w = 0.0f;
+    attn_param p = {"w", &w, NULL, 1, {1, 0, 0, 0}};
+    TRIGGER(attn_params_load(&p, 1, "/nonexistent-dir/w.safetensors"),
+            ATTN_ERR_IO);
+    static const unsigned char zeros[8] = {0};
+    TRIGGER(attn_params_load_buffer(&p, 1, zeros, sizeof zeros),
+            ATTN_ERR_BAD_FILE);
+    /* a well-formed file holding "x" while the list asks for "w" */
+    static const char json[] =
+        "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    unsigned char file[8 + sizeof json - 1 + 4] = {0};
+    file[0] = (unsigned char)(sizeof json - 1);
+    memcpy(file + 8, json, sizeof json - 1);
+    TRIGGER(attn_params_load_buffer(&p, 1, file, sizeof file),
+            ATTN_ERR_PARAM_MISMATCH);
+    attn_optim *opt = NULL;
+    TRIGGER(attn_sgd_create(&p, 1, -1.0f, 0.0f, 0.0f, 0.0f, 0, &opt),
+            ATTN_ERR_BAD_ARGUMENT);
+    assert_null(opt);
+    assert_true(w == 0.0f);
+    for (int i = 0; i < (int)(sizeof seen / sizeof seen[0]); ++i)
         if (!seen[i])
             fail_msg("status %d (%s) not triggered", i,
                      attn_strerror((attn_status)i));
