@@ -52,10 +52,12 @@
  * kv_lens and causal; bias entries for those keep_mask allows.
  *
  * Accuracy: every product is a cblas_sgemm call. The fused path (the
- * default) keeps a running row maximum and computes 2^x with a vectorised
- * polynomial (at most 2 ulp; scale * log2(e) rides in the sgemm alpha);
- * the materialised path subtracts the row maximum and uses expf (glibc:
- * < 1 ulp). Both sum in double per row.
+ * default) keeps a running row maximum and computes e^(s - max) as
+ * 2^((s - max) log2 e) with a vectorised polynomial (at most 2 ulp, plus
+ * one rounding of the product); the materialised path subtracts the row
+ * maximum and uses expf (glibc: < 1 ulp). Both sum in double per row, and
+ * both subtract before exponentiating, so any finite scaled score (up to
+ * FLT_MAX) gives finite weights.
  *
  * Threads: each call runs on desc->num_threads threads (OpenMP), split over
  * (batch, head, query block) in the forward and (batch, kv head, key
