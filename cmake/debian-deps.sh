@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that libattention builds, tests and
 # benchmarks with; does nothing when they are all present.
+#   cmake/debian-deps.sh               build, tests, benchmarks
+#   cmake/debian-deps.sh --hardening   also clang + libFuzzer + LLVM OpenMP
+#                                      (fuzzers, ThreadSanitizer) and valgrind
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev libcmocka-dev libpng-dev
           libjansson-dev libopenblas0-openmp)
+if [ "${1:-}" = "--hardening" ]; then
+    packages+=(clang libclang-rt-14-dev libomp-dev valgrind)
+elif [ $# -gt 0 ]; then
+    echo "usage: cmake/debian-deps.sh [--hardening]" >&2; exit 2
+fi
 
 missing=()
 for p in "${packages[@]}"; do
