@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_grammar.h"
 #include "layout.h"
 #include "params_check.h"
 
@@ -147,14 +148,25 @@ attn_status attn_st_parse_header(const char *json, size_t json_bytes,
     if (json_bytes == 0 || json[0] != '{' || memchr(json, 0, json_bytes) != NULL)
         return ATTN_ERR_BAD_FILE;
     json_error_t error;
+    /* jansson leaves the code unset on some failures: make that "unknown". */
+    memset(&error, 0, sizeof error);
     /* Bounded by json_bytes; duplicate keys would make "which tensor" a
      * guess, and the EOF check (on by default) allows only whitespace
      * after the object, i.e. the padding. */
     h.root = json_loadb(json, json_bytes, JSON_REJECT_DUPLICATES, &error);
-    if (h.root == NULL)
-        return json_error_code(&error) == json_error_out_of_memory
-                   ? ATTN_ERR_OUT_OF_MEMORY
-                   : ATTN_ERR_BAD_FILE;
+    if (h.root == NULL) {
+        /* Codes jansson sets for well-formed grammar it still refuses;
+         * anything else on text that passes the grammar check is a failed
+         * allocation. */
+        const enum json_error_code code = json_error_code(&error);
+        if (!attn_json_grammar_ok(json, json_bytes) ||
+            code == json_error_duplicate_key || code == json_error_invalid_utf8 ||
+            code == json_error_null_character || code == json_error_null_byte_in_key ||
+            code == json_error_numeric_overflow ||
+            code == json_error_stack_overflow)
+            return ATTN_ERR_BAD_FILE;
+        return ATTN_ERR_OUT_OF_MEMORY;
+    }
     attn_status s = json_is_object(h.root) ? collect(h.root, &h)
                                            : ATTN_ERR_BAD_FILE;
     if (s != ATTN_OK) {

@@ -44,13 +44,17 @@ static json_t *entry_json(const attn_param *p, size_t begin, size_t end)
     int bad = shape == NULL || e == NULL;
     for (int i = 0; i < p->ndim && !bad; ++i)
         bad = json_array_append_new(shape, json_integer(p->shape[i])) != 0;
-    bad = bad ||
-          json_object_set_new(e, "dtype", json_string(ATTN_ST_DTYPE_F32)) ||
-          json_object_set_new(e, "shape", shape) ||
-          json_object_set_new(e, "data_offsets",
-                              json_pack("[II]", (json_int_t)begin,
-                                        (json_int_t)end));
+    bad = bad || json_object_set_new(e, "dtype", json_string(ATTN_ST_DTYPE_F32));
+    if (!bad) {
+        /* set_new takes shape even when it fails. */
+        bad = json_object_set_new(e, "shape", shape) != 0;
+        shape = NULL;
+    }
+    bad = bad || json_object_set_new(e, "data_offsets",
+                                     json_pack("[II]", (json_int_t)begin,
+                                               (json_int_t)end));
     if (bad) {
+        json_decref(shape);
         json_decref(e);
         return NULL;
     }
@@ -89,26 +93,32 @@ static attn_status make_header(const attn_param *params, size_t count,
      * unescaped: what serde_json writes, byte for byte, for any name
      * without control characters (whose \u escapes the two may spell
      * differently; they read back the same). */
-    char *text = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    if (text == NULL)
+    /* json_dumpb, not json_dumps: jansson's dump ignores a failed write
+     * of an object key, which json_dumps's growing buffer can hit on an
+     * allocation failure (the key is then silently left out); writing
+     * into a buffer of the size asked for first cannot fail that way. */
+    const size_t len = json_dumpb(root, NULL, 0, JSON_COMPACT);
+    size_t padded;
+    if (len == 0) {
+        json_decref(root);
         return ATTN_ERR_OUT_OF_MEMORY;
-    size_t len = strlen(text), padded;
+    }
     if (!attn_add_size(len, ATTN_ST_HEADER_ALIGN - 1, &padded)) {
-        free(text);
+        json_decref(root);
         return ATTN_ERR_SIZE_OVERFLOW;
     }
     padded -= padded % ATTN_ST_HEADER_ALIGN;
-    /* Never write a file our own loader (and the reference) would refuse. */
     if (padded > ATTN_ST_MAX_HEADER_BYTES) {
-        free(text);
+        json_decref(root);
         return ATTN_ERR_BAD_ARGUMENT;
     }
-    char *grown = realloc(text, padded);
-    if (grown == NULL) {
-        free(text);
+    char *grown = malloc(padded);
+    if (grown == NULL || json_dumpb(root, grown, padded, JSON_COMPACT) != len) {
+        free(grown);
+        json_decref(root);
         return ATTN_ERR_OUT_OF_MEMORY;
     }
+    json_decref(root);
     memset(grown + len, ' ', padded - len);
     *out = grown;
     *out_bytes = padded;

@@ -2,12 +2,15 @@
 # The test suite under valgrind memcheck: every cmocka program once (the
 # default path, plus the materialised-path runs of the attention suites),
 # each under `valgrind --error-exitcode`, definite leaks counted as errors.
-# The thread-count variants, the training run and the consumer-package test
-# are left out: they repeat code the others cover and would take most of
-# the time (valgrind is ~30-50x slower). Installs nothing itself (valgrind
+# Left out: the thread-count variants and test_threads (thread counts are
+# ThreadSanitizer's job, tests/tsan), the training run and the
+# consumer-package test; they repeat code the others cover and would take
+# most of the time (valgrind is ~30-50x slower and runs threads one at a
+# time). Installs nothing itself (valgrind
 # is in cmake/debian-deps.sh).
 #   tests/valgrind/run.sh     build in build-valgrind/ and run
 set -euo pipefail
+skip='_threads[0-9]|^test_threads$|^test_concurrency$|^test_train$|^consumer_package$'
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build="$root/build-valgrind"
 vg="valgrind;--error-exitcode=99;--leak-check=full;--show-leak-kinds=definite"
@@ -15,12 +18,12 @@ vg+=";--errors-for-leak-kinds=definite;--track-origins=yes"
 vg+=";--suppressions=$root/tests/valgrind/suppressions.txt"
 
 flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTENTION_BUILD_BENCH=OFF
-       "-DCMAKE_CROSSCOMPILING_EMULATOR=$vg")
+       -DATTENTION_TEST_TIMEOUT=1200 "-DCMAKE_CROSSCOMPILING_EMULATOR=$vg")
 [ "${CI:-}" = true ] && flags+=(-DATTENTION_WERROR=ON)
 cmake -S "$root" -B "$build" "${flags[@]}"
 cmake --build "$build" -j"$(nproc)"
 # OpenBLAS's own thread pool only adds noise under valgrind; the library's
 # OpenMP threads (2) stay on.
 OPENBLAS_NUM_THREADS=1 ATTN_NUM_THREADS=2 \
-    ctest --test-dir "$build" --output-on-failure -j"$(nproc)" --timeout 900 \
-    -E '_threads[0-9]|^test_train$|^consumer_package$'
+    ctest --test-dir "$build" --output-on-failure -j"$(nproc)" \
+    -E "$skip"
