@@ -50,6 +50,8 @@
 
 #include <attention/attention.h>
 
+#include "testutil.h"
+
 /* ---- the failing allocator ---------------------------------------------- */
 
 void *__real_malloc(size_t size);
@@ -199,23 +201,14 @@ static size_t fa_live(void)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static uint64_t rng_state = 0x0a11fa11u;
-
-static float rnd(void) /* U[-1, 1) */
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    z ^= z >> 31;
-    return (float)((double)(z >> 40) / (double)(1u << 23) - 1.0);
-}
+static tu_rng rng = {0x0a11fa11u};
 
 static float *fvec(size_t n)
 {
     float *x = malloc((n > 0 ? n : 1) * sizeof(float));
     assert_non_null(x);
     for (size_t i = 0; i < n; ++i)
-        x[i] = rnd();
+        x[i] = (float)tu_rng_uniform(&rng, -1.0, 1.0);
     return x;
 }
 
@@ -1099,27 +1092,6 @@ typedef struct st_ctx {
     size_t old_bytes, new_bytes, buffer_bytes;
 } st_ctx;
 
-static unsigned char *read_file(const char *path, size_t *bytes)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        cap *= 2;
-        buf = realloc(buf, cap);
-        assert_non_null(buf);
-    }
-    fclose(f);
-    *bytes = n;
-    return buf;
-}
-
 static void write_file(const char *path, const void *data, size_t bytes)
 {
     FILE *f = fopen(path, "wb");
@@ -1177,7 +1149,7 @@ static void st_setup(st_ctx *c, int big)
     c->count = 4;
     /* The file to load, and what a save must write. */
     assert_int_equal(attn_params_save(c->src, c->count, c->path), ATTN_OK);
-    c->new_file = read_file(c->path, &c->new_bytes);
+    c->new_file = tu_read_file(c->path, &c->new_bytes);
     assert_non_null(c->new_file);
     c->buffer = dup_bytes(c->new_file, c->new_bytes);
     c->buffer_bytes = c->new_bytes;
@@ -1185,7 +1157,7 @@ static void st_setup(st_ctx *c, int big)
     for (size_t i = 0; i < c->n; ++i)
         d[i] = (float)i;
     assert_int_equal(attn_params_save(c->dst, c->count, c->path), ATTN_OK);
-    c->old_file = read_file(c->path, &c->old_bytes);
+    c->old_file = tu_read_file(c->path, &c->old_bytes);
     assert_non_null(c->old_file);
     assert_true(c->old_bytes == c->new_bytes &&
                 memcmp(c->old_file, c->new_file, c->new_bytes) != 0);
@@ -1219,7 +1191,7 @@ static int file_is(const st_ctx *c, const unsigned char *want, size_t want_bytes
                    const char *what)
 {
     size_t bytes = 0;
-    unsigned char *got = read_file(c->path, &bytes);
+    unsigned char *got = tu_read_file(c->path, &bytes);
     int bad = 0;
     if (got == NULL)
         report("%s: the destination file is gone", what), ++bad;

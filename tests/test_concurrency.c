@@ -43,29 +43,22 @@
 
 #include <attention/attention.h>
 
+#include "testutil.h"
+
 #define THREADS_N 4
 #define ITERATIONS 3
 #define LIB_THREADS 2
 
 /* ---- data --------------------------------------------------------------- */
 
-static uint64_t rng_state = 0xc0c0a;
-
-static float rnd(void) /* U[-1, 1) */
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    z ^= z >> 31;
-    return (float)((double)(z >> 40) / (double)(1u << 23) - 1.0);
-}
+static tu_rng rng = {0xc0c0a};
 
 static float *fvec(size_t n)
 {
     float *x = malloc(n * sizeof(float));
     assert_non_null(x);
     for (size_t i = 0; i < n; ++i)
-        x[i] = rnd();
+        x[i] = (float)tu_rng_uniform(&rng, -1.0, 1.0);
     return x;
 }
 

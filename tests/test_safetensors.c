@@ -21,6 +21,8 @@
 
 #include <attention/attention.h>
 
+#include "testutil.h"
+
 #ifndef ATTN_FIXTURE_DIR
 #error "ATTN_FIXTURE_DIR must name tests/fixtures"
 #endif
@@ -105,25 +107,11 @@ static void write_file(const char *path, const void *data, size_t size)
     assert_int_equal(fclose(f), 0);
 }
 
-/* The whole file in a malloc'd buffer. */
+/* The whole file in a malloc'd buffer; the file must exist. */
 static unsigned char *read_file(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    size_t cap = 4096, n = 0;
-    unsigned char *buf = malloc(cap);
+    unsigned char *buf = tu_read_file(path, size);
     assert_non_null(buf);
-    for (;;) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap)
-            break;
-        cap *= 2;
-        buf = realloc(buf, cap);
-        assert_non_null(buf);
-    }
-    assert_int_equal(ferror(f), 0);
-    fclose(f);
-    *size = n;
     return buf;
 }
 

@@ -14,6 +14,28 @@
 
 #include "reference.h"
 
+unsigned char *tu_read_file(const char *path, size_t *bytes)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    unsigned char *buf = malloc(cap);
+    assert_non_null(buf);
+    for (;;) {
+        n += fread(buf + n, 1, cap - n, f);
+        if (n < cap)
+            break;
+        cap *= 2;
+        buf = realloc(buf, cap);
+        assert_non_null(buf);
+    }
+    assert_int_equal(ferror(f), 0);
+    fclose(f);
+    *bytes = n;
+    return buf;
+}
+
 tu_rng tu_rng_make(uint64_t seed)
 {
     tu_rng r;

@@ -32,6 +32,10 @@ double tu_rng_uniform(tu_rng *r, double lo, double hi);
 /* Uniform integer in [0, n). */
 uint64_t tu_rng_below(tu_rng *r, uint64_t n);
 
+/* A whole file in a malloc'd buffer (*bytes its size); NULL when it cannot
+ * be opened. */
+unsigned char *tu_read_file(const char *path, size_t *bytes);
+
 /* Contiguous strides of a (n0, n1, n2, last) tensor. */
 attn_strides tu_contig(int64_t n1, int64_t n2, int64_t last);
 attn_strides tu_strides(int64_t batch, int64_t head, int64_t row);
