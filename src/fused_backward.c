@@ -189,23 +189,28 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
         for (int64_t h = hk * c->p->group; h < (hk + 1) * c->p->group; ++h) {
             const head_offsets o = attn_head_offsets(c->p, b, h);
             const int64_t bh = b * d->q_heads + h;
+            const float *bh_lse = c->lse + bh * d->q_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += bq) {
                 const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
-                /* Keys from kend on are invisible to the whole block. */
-                const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
-                if (kend <= j0)
-                    continue;
-                const int64_t nv = kend - j0 < n ? kend - j0 : n;
-                float *dq = NULL; /* the user's rows, or this chunk's partial */
-                int ld_dq = (int)d->head_dim;
-                if (c->dq && L->chunks == 1) {
-                    dq = c->dq + o.q + i0 * d->q_strides.row;
-                    ld_dq = attn_blas_ld(d->q_strides.row, m, d->head_dim);
-                } else if (c->dq) {
-                    dq = c->partials + (size_t)chunk * (L->partial_bytes / sizeof(float)) +
-                         (bh * d->q_len + i0) * d->head_dim;
+                int64_t r0 = 0, len;
+                for (; (len = attn_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
+                    const int64_t i = i0 + r0;
+                    /* Keys from kend on are invisible to the whole run. */
+                    const int64_t kend = attn_visible_end(d, o.valid, i + len - 1);
+                    if (kend <= j0)
+                        continue;
+                    const int64_t nv = kend - j0 < n ? kend - j0 : n;
+                    float *dq = NULL; /* the user's rows, or this chunk's partial */
+                    int ld_dq = (int)d->head_dim;
+                    if (c->dq && L->chunks == 1) {
+                        dq = c->dq + o.q + i * d->q_strides.row;
+                        ld_dq = attn_blas_ld(d->q_strides.row, len, d->head_dim);
+                    } else if (c->dq) {
+                        dq = c->partials + (size_t)chunk * (L->partial_bytes / sizeof(float)) +
+                             (bh * d->q_len + i) * d->head_dim;
+                    }
+                    tile_grads(c, &o, bh, i, len, j0, nv, dq, ld_dq, P, dS);
                 }
-                tile_grads(c, &o, bh, i0, m, j0, nv, dq, ld_dq, P, dS);
             }
         }
     }
@@ -255,10 +260,17 @@ void attn_fused_backward(const sdpa_plan *p, int threads, const float *q,
     }
     c.tiles = w;
 
-    /* A broadcast dbias is shared by tasks: then one thread does it all,
-     * in task order, which is also the order of any other thread count. */
-    if (dbias && !attn_layout_is_injective(d->batch, d->q_heads, d->q_len,
-                                           d->kv_len, d->bias_strides))
+    /* The gradient of a broadcast input (a stride 0, or rows that overlap)
+     * is shared by tasks: then one thread does it all, in task order, which
+     * is also the order of any other thread count. */
+    if ((dbias && !attn_layout_is_injective(d->batch, d->q_heads, d->q_len,
+                                            d->kv_len, d->bias_strides)) ||
+        (dq && !attn_layout_is_injective(d->batch, d->q_heads, d->q_len,
+                                         d->head_dim, d->q_strides)) ||
+        (dk && !attn_layout_is_injective(d->batch, d->kv_heads, d->kv_len,
+                                         d->head_dim, d->k_strides)) ||
+        (dv && !attn_layout_is_injective(d->batch, d->kv_heads, d->kv_len,
+                                         d->v_head_dim, d->v_strides)))
         threads = 1;
     const int64_t bh = d->batch * d->q_heads;
     attn_parallel_for(bh, threads, rowsum_task, &c);

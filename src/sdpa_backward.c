@@ -188,10 +188,13 @@ static void materialized_backward(const sdpa_plan *p, const float *q,
             const float *bh_lse = lse + (b * d->q_heads + h) * d->q_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
                 const int64_t m = attn_block_rows(d, i0);
-                const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
-                if (kend > 0)
-                    backward_block(d, &o, q, k, v, out, bh_lse + i0, dout, g,
-                                   i0, m, kend, P, dS);
+                int64_t r0 = 0, len;
+                for (; (len = attn_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
+                    const int64_t i = i0 + r0;
+                    const int64_t kend = attn_visible_end(d, o.valid, i + len - 1);
+                    backward_block(d, &o, q, k, v, out, bh_lse + i, dout, g, i,
+                                   len, kend, P, dS);
+                }
             }
         }
 }

@@ -38,6 +38,18 @@ int64_t attn_block_rows(const attn_sdpa_desc *d, int64_t i0)
     return left < ATTN_QUERY_BLOCK ? left : ATTN_QUERY_BLOCK;
 }
 
+int64_t attn_live_rows(const float *lse, int64_t m, int64_t *start)
+{
+    int64_t r = *start;
+    while (r < m && lse[r] == -INFINITY)
+        ++r;
+    *start = r;
+    int64_t end = r;
+    while (end < m && lse[end] != -INFINITY)
+        ++end;
+    return end - r;
+}
+
 int attn_blas_ld(int64_t stride, int64_t rows, int64_t cols)
 {
     return (int)(rows > 1 || stride >= cols ? stride : cols);

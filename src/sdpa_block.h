@@ -36,6 +36,15 @@ void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                      int64_t j0, int64_t n, float *S /* (m, ld) */,
                      int64_t ld);
 
+/*
+ * The next run of rows that saw a key (lse > -INFINITY) at or after *start
+ * among m: moves *start to its first row and returns its length (0 when
+ * none is left). The backward runs its products over such runs only, so a
+ * fully masked row takes part in none of them and NaN in its q or dout
+ * row, or in a key it cannot see, never reaches any gradient.
+ */
+int64_t attn_live_rows(const float *lse /* (m) */, int64_t m, int64_t *start);
+
 /* Zeroes `rows` rows of `cols` floats, `stride` apart. */
 void attn_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols);
 

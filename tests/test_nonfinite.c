@@ -344,6 +344,71 @@ static void test_nonfinite_bias(void **state)
     }
 }
 
+/*
+ * The backward of a fully masked row (found by fuzz_sdpa): row 0 sees no
+ * key, row 1 sees both. NaN in row 0's q and dout, and NaN in a key row 0
+ * cannot see, must reach no gradient: dq row 0 stays exactly 0, and dq
+ * row 1, dk and dv equal those of the same problem with the NaNs replaced
+ * by ordinary numbers (row 0 adds nothing to dk and dv).
+ */
+static void backward_masked_row(const float *q /* (2) */, const float *k /* (2) */,
+                                const float *dout /* (2) */, float *dq /* (2) */,
+                                float *dk /* (2) */, float *dv /* (2) */)
+{
+    static const uint8_t keep[4] = {0, 0, 1, 1};
+    const float v[2] = {1.0f, 2.0f};
+    float out[2], lse[2];
+    attn_sdpa_desc d;
+    TU_CHECK_STATUS(attn_sdpa_desc_init(&d, 1, 1, 1, 2, 2, 1, 1), ATTN_OK);
+    d.algo = tu_algo();
+    d.keep_mask = keep;
+    TU_CHECK_STATUS(attn_sdpa_forward(&d, q, k, v, out, NULL, lse), ATTN_OK);
+    assert_true(lse[0] == -INFINITY && out[0] == 0.0f);
+    memset(dq, 0, 2 * sizeof *dq);
+    memset(dk, 0, 2 * sizeof *dk);
+    memset(dv, 0, 2 * sizeof *dv);
+    TU_CHECK_STATUS(attn_sdpa_backward(&d, q, k, v, out, lse, dout, dq, dk, dv,
+                                       NULL),
+                    ATTN_OK);
+}
+
+static void test_fully_masked_row_backward_ignores_nan(void **state)
+{
+    (void)state;
+    float want_dq[2], want_dk[2], want_dv[2], dq[2], dk[2], dv[2];
+    backward_masked_row((const float[]){0.5f, 1.0f}, (const float[]){1.0f, 2.0f},
+                        (const float[]){3.0f, 1.0f}, want_dq, want_dk, want_dv);
+    assert_true(want_dq[0] == 0.0f && want_dq[1] != 0.0f);
+    assert_true(want_dk[0] != 0.0f && want_dv[0] != 0.0f);
+
+    backward_masked_row((const float[]){NAN, 1.0f}, (const float[]){1.0f, 2.0f},
+                        (const float[]){NAN, 1.0f}, dq, dk, dv);
+    assert_memory_equal(dq, want_dq, sizeof dq);
+    assert_memory_equal(dk, want_dk, sizeof dk);
+    assert_memory_equal(dv, want_dv, sizeof dv);
+}
+
+/* Every row fully masked, NaN in a key: all gradients stay exactly 0. */
+static void test_all_rows_masked_backward_is_zero(void **state)
+{
+    (void)state;
+    static const uint8_t keep[4] = {0, 0, 0, 0};
+    const float q[2] = {1.0f, 2.0f}, k[2] = {1.0f, NAN}, v[2] = {1.0f, NAN};
+    const float dout[2] = {1.0f, NAN};
+    float out[2], lse[2], dq[2] = {0}, dk[2] = {0}, dv[2] = {0};
+    attn_sdpa_desc d;
+    TU_CHECK_STATUS(attn_sdpa_desc_init(&d, 1, 1, 1, 2, 2, 1, 1), ATTN_OK);
+    d.algo = tu_algo();
+    d.keep_mask = keep;
+    TU_CHECK_STATUS(attn_sdpa_forward(&d, q, k, v, out, NULL, lse), ATTN_OK);
+    TU_CHECK_STATUS(attn_sdpa_backward(&d, q, k, v, out, lse, dout, dq, dk, dv,
+                                       NULL),
+                    ATTN_OK);
+    for (int i = 0; i < 2; ++i)
+        assert_true(out[i] == 0.0f && dq[i] == 0.0f && dk[i] == 0.0f &&
+                    dv[i] == 0.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +421,8 @@ int main(void)
         cmocka_unit_test(test_inf_in_key_gives_nan),
         cmocka_unit_test(test_inf_in_value_propagates),
         cmocka_unit_test(test_nonfinite_bias),
+        cmocka_unit_test(test_fully_masked_row_backward_ignores_nan),
+        cmocka_unit_test(test_all_rows_masked_backward_is_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,10 +14,20 @@
  * plain gradient. Gradients of query heads that share a kv head (GQA/MQA)
  * are summed into that kv head. dq, dk and dv have the layouts (strides) of
  * q, k and v; dout that of out; dbias that of the bias (bias_strides), so a
- * broadcast bias gets the sum over the dimensions it is broadcast along.
+ * broadcast bias gets the sum over the dimensions it is broadcast along,
+ * and so does a q, k or v broadcast with a zero stride (such calls run on
+ * one thread: their gradient rows are shared).
  * dbias is the gradient with respect to an additive bias whether or not
- * desc->bias is set (it is dS itself). Masked (query, key) pairs and fully
- * masked rows contribute exactly zero, never NaN.
+ * desc->bias is set (it is dS itself).
+ *
+ * Fully masked rows (lse = -INFINITY) take part in no product: their q,
+ * out and dout rows enter no result, their dq and dbias rows get nothing
+ * added, and they add nothing to dk and dv, so NaN or Inf anywhere cannot
+ * reach them or come from them. Masked pairs of other rows have dS = 0
+ * and P = 0 exactly; but as in the forward ("What is read" in
+ * <attention/sdpa.h>), a NaN or Inf stored in a key or value row inside
+ * the range read for a query block reaches that block's gradients through
+ * 0 * NaN in the products.
  *
  * Memory: P is recomputed from Q, K and the forward's lse, one tile at a
  * time (fused: a query block against a key tile; materialised: 64 query

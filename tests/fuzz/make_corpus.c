@@ -1,0 +1,307 @@
+/*
+ * Writes the seed corpora of the fuzzers into <dir>/{sdpa,mha,heads,
+ * safetensors}/ (usage: fuzz_make_corpus <dir>). The files are checked in
+ * under tests/fuzz/corpus/; rerun through make_corpus.sh after changing
+ * an input format. Byte layouts: sdpa_case.h, fuzz_mha.c, fuzz_heads.c;
+ * safetensors seeds are whole files.
+ */
+/* mkdir: POSIX. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <attention/mha.h>
+#include <attention/safetensors.h>
+
+static const char *root;
+
+static void write_seed(const char *what, const char *name, const void *bytes,
+                       size_t n)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s/%s", root, what, name);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL || fwrite(bytes, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+/* ---- sdpa (see sdpa_case.h) ------------------------------------------------ */
+
+typedef struct sdpa_seed {
+    const char *name;
+    unsigned B, Hq, hkv_index, Tq, Tk, d, dv, scale, causal, flags, layouts,
+        pad, keep_mode, keep_density, bias_mode, inf_density, kv0, kv1;
+    unsigned special[7]; /* count, then (tensor, index, code) */
+} sdpa_seed;
+
+enum { KV = 1, KEEP = 2, BIAS = 4, W = 8, LSE = 16, BWD = 32, GUARD = 64,
+       SPECIAL = 128 };
+
+static void sdpa_bytes(const sdpa_seed *s, unsigned probe, unsigned detail,
+                       unsigned char b[64], size_t *n)
+{
+    const unsigned v[] = {s->B - 1, s->Hq - 1, s->hkv_index, s->Tq - 1,
+                          s->Tk - 1, s->d - 1, s->dv - 1, s->scale, s->causal,
+                          s->flags, s->layouts, s->pad, s->keep_mode,
+                          s->keep_density, s->bias_mode, s->inf_density,
+                          s->kv0, s->kv1};
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; ++i)
+        b[k++] = (unsigned char)v[i];
+    for (int i = 0; i < 8; ++i) /* data seed */
+        b[k++] = (unsigned char)(0x5A + 17 * i + s->Tq);
+    b[k++] = (unsigned char)probe;
+    b[k++] = (unsigned char)detail;
+    b[k++] = (unsigned char)s->special[0];
+    for (unsigned i = 0; i < s->special[0] && i < 2; ++i) {
+        b[k++] = (unsigned char)s->special[1 + 3 * i];
+        b[k++] = (unsigned char)(s->special[2 + 3 * i] & 0xFF);
+        b[k++] = (unsigned char)(s->special[2 + 3 * i] >> 8);
+        b[k++] = (unsigned char)s->special[3 + 3 * i];
+    }
+    *n = k;
+}
+
+static const sdpa_seed sdpa_seeds[] = {
+    /* name            B Hq hi Tq Tk  d dv sc ca flags layouts pad km kd bm id kv0 kv1 */
+    {"plain",          1, 1, 0, 8, 8, 16, 16, 0, 0, W | LSE, 0, 0x10, 0, 0, 0, 0, 0, 0, {0}},
+    {"causal-tl-bwd",  2, 2, 1, 17, 17, 8, 8, 0, 1, W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 0, 0, {0}},
+    {"causal-br-tk-gt-tq", 1, 2, 0, 5, 40, 12, 6, 0, 2, KV | LSE | BWD, 0, 0x20, 0, 0, 0, 0, 33, 7, {0}},
+    {"kv-lens-zero",   2, 1, 0, 9, 13, 4, 5, 0, 0, KV | W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 0, 13, {0}},
+    {"keep-per-batch", 2, 2, 0, 11, 19, 7, 7, 0, 0, KEEP | W | LSE | BWD, 0, 0x10, 2, 128, 0, 0, 0, 0, {0}},
+    {"keep-row-guard", 1, 3, 0, 6, 30, 5, 9, 0, 0, KEEP | W | GUARD | BWD | LSE, 0, 0x10, 4, 200, 0, 0, 0, 0, {0}},
+    {"bias-full-neginf", 1, 2, 1, 12, 12, 8, 8, 0, 0, BIAS | W | LSE | BWD, 0, 0x10, 0, 0, 1, 64, 0, 0, {0}},
+    {"all-masks",      2, 4, 1, 23, 31, 9, 11, 0, 2, 0x3F, 0, 0x21, 3, 180, 5, 40, 20, 31, {0}},
+    {"mqa-bthd",       2, 4, 0, 10, 14, 6, 6, 0, 1, W | LSE | BWD, 0x55, 0x10, 0, 0, 0, 0, 0, 0, {0}},
+    {"gqa-padded",     1, 4, 1, 7, 9, 5, 3, 0, 0, LSE | BWD | GUARD, 0xAA, 0x2F, 0, 0, 0, 0, 0, 0, {0}},
+    {"broadcast-inputs", 2, 2, 0, 6, 6, 4, 4, 0, 0, W | LSE | BWD, 0xFF, 0x20, 1, 128, 0, 0, 0, 0, {0}},
+    {"large-blocks",   2, 4, 1, 70, 70, 33, 33, 0, 1, W | LSE | BWD, 0, 0x20, 0, 0, 0, 0, 0, 0, {0}},
+    {"tiny",           1, 1, 0, 1, 1, 1, 1, 0, 2, KV | W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 1, 1, {0}},
+    {"scale-small",    1, 1, 0, 16, 16, 32, 8, 1, 0, W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 0, 0, {0}},
+    {"scale-large",    1, 2, 1, 16, 66, 3, 8, 12, 1, W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 0, 0, {0}},
+    {"specials",       1, 2, 0, 8, 8, 4, 4, 0, 0, BIAS | W | LSE | BWD | SPECIAL, 0, 0x10, 0, 0, 1, 30, 0, 0,
+     {2, 0, 5, 0, 3, 17, 2}},
+    {"nan-key-masked", 2, 1, 0, 4, 12, 4, 4, 0, 1, KV | W | LSE | BWD | SPECIAL, 0, 0x10, 0, 0, 0, 0, 3, 12,
+     {1, 1, 40, 0}},
+    /* Library bug: every row masked by keep_mask (density 0), a NaN in
+     * key 1: the backward gives dq = NaN instead of 0. */
+    {"regress-masked-row-nan", 1, 1, 0, 2, 2, 1, 1, 0, 0, KEEP | LSE | BWD | SPECIAL, 0, 0x10, 0, 0, 0, 0, 0, 0,
+     {1, 1, 1, 0}},
+};
+
+static void sdpa_corpus(void)
+{
+    unsigned char b[64];
+    size_t n;
+    char name[64];
+    const size_t count = sizeof sdpa_seeds / sizeof sdpa_seeds[0];
+    for (size_t i = 0; i < count; ++i) {
+        sdpa_bytes(&sdpa_seeds[i], (unsigned)i, (unsigned)(i * 37), b, &n);
+        write_seed("sdpa", sdpa_seeds[i].name, b, n);
+    }
+    /* Every error probe once, on the all-masks case. */
+    for (unsigned p = 0; p < 25; ++p) {
+        sdpa_bytes(&sdpa_seeds[7], p, p * 29 + 3, b, &n);
+        snprintf(name, sizeof name, "probe-%02u", p);
+        write_seed("sdpa", name, b, n);
+    }
+}
+
+/* ---- mha (see fuzz_mha.c) ---------------------------------------------------- */
+
+static void mha_corpus(void)
+{
+    static const struct {
+        const char *name;
+        unsigned char b[21];
+    } seeds[] = {
+        /*          H-1 dh-1 kc vc flags B-1 Tq-1 Tk-1 ca modes dens kv0 kv1 seed */
+        {"self-bias-bwd", {1, 3, 0, 0, 0x83, 1, 4, 4, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}},
+        {"cross-kdim-vdim", {1, 1, 4, 6, 0xA5, 1, 3, 8, 2, 0, 0, 5, 2, 9, 8, 7, 6, 5, 4, 3, 2}},
+        {"averaged-masks", {2, 2, 0, 0, 0xF9, 0, 6, 9, 1, 0x21, 170, 7, 9, 4, 4, 4, 4, 4, 4, 4, 4}},
+        {"one-head-e1", {0, 0, 0, 0, 0x80, 0, 2, 3, 0, 0, 0, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7}},
+        {"e32-long", {3, 7, 0, 0, 0xE1, 1, 11, 11, 1, 0x13, 200, 11, 4, 1, 1, 2, 3, 5, 8, 13, 21}},
+        {"kv-lens-zero", {1, 2, 3, 0, 0x85, 1, 5, 6, 0, 0, 0, 0, 6, 2, 7, 1, 8, 2, 8, 1, 8}},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; ++i)
+        write_seed("mha", seeds[i].name, seeds[i].b, sizeof seeds[i].b);
+}
+
+/* ---- heads (see fuzz_heads.c) -------------------------------------------------- */
+
+static void heads_corpus(void)
+{
+    static const struct {
+        const char *name;
+        unsigned char b[15];
+    } seeds[] = {
+        /*              B-1 T-1 H-1 dh-1 probe detail flags seed */
+        {"round-trip", {1, 6, 3, 2, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}},
+        {"guard-adjacent", {2, 19, 7, 8, 0, 1, 3, 9, 9, 9, 9, 9, 9, 9, 9}},
+        {"null-src", {0, 2, 1, 1, 1, 2, 0, 1, 1, 1, 1, 1, 1, 1, 1}},
+        {"null-dst", {0, 2, 1, 1, 2, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1}},
+        {"bad-dim", {0, 2, 1, 1, 3, 0x94, 0, 1, 1, 1, 1, 1, 1, 1, 1}},
+        {"mismatch", {1, 3, 2, 3, 4, 6, 0, 1, 1, 1, 1, 1, 1, 1, 1}},
+        {"overlap", {1, 3, 2, 3, 5, 0x42, 0, 1, 1, 1, 1, 1, 1, 1, 1}},
+        {"overflow", {0, 0, 1, 0, 6, 0x10, 0, 1, 1, 1, 1, 1, 1, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; ++i)
+        write_seed("heads", seeds[i].name, seeds[i].b, sizeof seeds[i].b);
+}
+
+/* ---- safetensors ------------------------------------------------------------------ */
+
+/* Saved with attn_params_save, then copied into the corpus. */
+static void save_seed(const char *name, const attn_param *p, size_t count)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/safetensors/%s", root, name);
+    if (attn_params_save(p, count, path) != ATTN_OK) {
+        fprintf(stderr, "cannot save %s\n", path);
+        exit(1);
+    }
+}
+
+static void put_le32(unsigned char *p, float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    for (int i = 0; i < 4; ++i)
+        p[i] = (unsigned char)(x >> (8 * i));
+}
+
+/* As tests/test_safetensors.c assembles its table: header length (the
+ * true one unless fake_len), JSON, data_bytes of (i * 0.5 - 3.25). */
+static void table_seed(const char *name, const char *json, size_t json_len,
+                       int fake_len, uint64_t header_len, size_t data_bytes)
+{
+    if (json_len == 0)
+        json_len = strlen(json);
+    if (!fake_len)
+        header_len = json_len;
+    const size_t n = 8 + json_len + data_bytes;
+    unsigned char *b = calloc(n + 4, 1);
+    if (b == NULL)
+        exit(1);
+    for (int i = 0; i < 8; ++i)
+        b[i] = (unsigned char)(header_len >> (8 * i));
+    memcpy(b + 8, json, json_len);
+    for (size_t i = 0; i * 4 < data_bytes; ++i)
+        put_le32(b + 8 + json_len + 4 * i, (float)i * 0.5f - 3.25f);
+    char file[128];
+    snprintf(file, sizeof file, "table-%s", name);
+    write_seed("safetensors", file, b, n);
+    free(b);
+}
+
+#define ENTRY(name, dtype, shape, offsets)                                  \
+    "\"" name "\":{\"dtype\":" dtype ",\"shape\":" shape                     \
+    ",\"data_offsets\":" offsets "}"
+#define A_OK ENTRY("a", "\"F32\"", "[2,3]", "[0,24]")
+#define B_OK ENTRY("b", "\"F32\"", "[4]", "[24,40]")
+#define VALID "{" A_OK "," B_OK "}"
+#define WITH_A(dtype, shape, offsets) \
+    "{" ENTRY("a", dtype, shape, offsets) "," B_OK "}"
+#define T(name, json, data) table_seed(name, json, 0, 0, 0, data)
+#define T_LEN(name, json, len, data) table_seed(name, json, 0, 1, len, data)
+
+static void safetensors_corpus(void)
+{
+    float a[6] = {1, -2, 3.5f, 0, -0.0f, 1e-40f}, b[4] = {9, 8, 7, 6};
+    float w[3 * 4 * 5 * 2];
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; ++i)
+        w[i] = (float)i / 7.0f;
+    attn_param ab[2] = {{"a", a, NULL, 2, {2, 3}}, {"b", b, NULL, 1, {4}}};
+    save_seed("saved-a-b", ab, 2);
+    attn_param four = {"w.4d", w, NULL, 4, {3, 4, 5, 2}};
+    save_seed("saved-4d", &four, 1);
+    attn_param utf8 = {"caf\xc3\xa9.\xe2\x82\xac", b, NULL, 1, {4}};
+    save_seed("saved-utf8-name", &utf8, 1);
+    attn_mha *layer;
+    const attn_param *p;
+    size_t count;
+    if (attn_mha_create(4, 2, 3, 5, 1, 7, &layer) != ATTN_OK ||
+        attn_mha_params(layer, &p, &count) != ATTN_OK)
+        exit(1);
+    save_seed("saved-mha-cross", p, count);
+    attn_mha_destroy(layer);
+
+    /* A representative part of the malformed-file table. */
+    T("valid", VALID, 40);
+    T("padded", VALID " \t\r\n", 40);
+    T("metadata-first", "{\"__metadata__\":{\"format\":\"pt\"}," A_OK "," B_OK "}", 40);
+    T("reversed-keys", "{" B_OK "," A_OK "}", 40);
+    T("unknown-field", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":"
+      "[0,24],\"x\":[1]}," B_OK "}", 40);
+    write_seed("safetensors", "table-seven-bytes", "\x58\0\0\0\0\0\0", 7);
+    T_LEN("header-len-0", "", 0, 0);
+    T_LEN("header-len-huge", VALID, UINT64_MAX, 40);
+    T_LEN("header-len-over-cap", VALID, 100000001, 40);
+    T_LEN("header-len-past-file", VALID, sizeof VALID - 1 + 41, 40);
+    T_LEN("header-len-cuts-json", VALID, sizeof VALID - 2, 40);
+    T("not-json", "{not json}", 40);
+    T("json-array", "[1,2]", 40);
+    T("leading-space", " " VALID, 40);
+    T("trailing-text", VALID "x", 40);
+    table_seed("nul-after-object", VALID "\0   ", sizeof VALID + 3, 0, 0, 40);
+    T("escaped-nul-key", "{\"a\\u0000\":{\"dtype\":\"F32\",\"shape\":[2,3],"
+      "\"data_offsets\":[0,24]}," B_OK "}", 40);
+    T("bad-utf8-key", "{\"\xff\":{\"dtype\":\"F32\",\"shape\":[2,3],"
+      "\"data_offsets\":[0,24]}," B_OK "}", 40);
+    T("duplicate-name", "{" A_OK "," A_OK "," B_OK "}", 40);
+    T("duplicate-in-metadata", "{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"},"
+      A_OK "," B_OK "}", 40);
+    T("entry-null", "{\"a\":null," B_OK "}", 40);
+    T("dtype-missing", "{\"a\":{\"shape\":[2,3],\"data_offsets\":[0,24]}," B_OK "}", 40);
+    T("shape-negative", WITH_A("\"F32\"", "[-2,3]", "[0,24]"), 40);
+    T("shape-real", WITH_A("\"F32\"", "[2.0,3]", "[0,24]"), 40);
+    T("shape-overflow", WITH_A("\"F32\"", "[4294967296,4294967296,4]", "[0,24]"), 40);
+    T("shape-past-64-bits", WITH_A("\"F32\"", "[18446744073709551616]", "[0,24]"), 40);
+    T("offsets-three", WITH_A("\"F32\"", "[2,3]", "[0,24,24]"), 40);
+    T("offsets-reversed", WITH_A("\"F32\"", "[2,3]", "[24,0]"), 40);
+    T("offsets-near-2-63", WITH_A("\"F32\"", "[2,3]", "[0,9223372036854775807]"), 40);
+    T("bytes-short", "{" ENTRY("a", "\"F32\"", "[2,3]", "[0,20]") ","
+      ENTRY("b", "\"F32\"", "[4]", "[20,36]") "}", 36);
+    T("data-short", VALID, 36);
+    T("trailing-byte", VALID, 41);
+    T("overlap", "{" ENTRY("a", "\"F32\"", "[2,3]", "[0,24]") ","
+      ENTRY("b", "\"F32\"", "[4]", "[16,32]") "}", 32);
+    T("hole", "{" ENTRY("a", "\"F32\"", "[2,3]", "[0,24]") ","
+      ENTRY("b", "\"F32\"", "[4]", "[28,44]") "}", 44);
+    T("dtype-f16", "{" ENTRY("a", "\"F16\"", "[2,3]", "[0,12]") ","
+      ENTRY("b", "\"F32\"", "[4]", "[12,28]") "}", 28);
+    T("dtype-i32", WITH_A("\"I32\"", "[2,3]", "[0,24]"), 40);
+    T("metadata-number", "{\"__metadata__\":{\"format\":1}," A_OK "," B_OK "}", 40);
+    T("missing-name", "{" A_OK "}", 24);
+    T("extra-empty-tensor", "{" A_OK "," B_OK "," ENTRY("c", "\"F32\"", "[0]",
+      "[40,40]") "}", 40);
+    T("shape-transposed", WITH_A("\"F32\"", "[3,2]", "[0,24]"), 40);
+    T("shape-rank-5", WITH_A("\"F32\"", "[1,1,1,2,3]", "[0,24]"), 40);
+    T("scalar-shape", "{" ENTRY("a", "\"F32\"", "[]", "[0,4]") ","
+      ENTRY("b", "\"F32\"", "[4]", "[4,20]") "}", 20);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s <corpus dir>\n", argv[0]);
+        return 2;
+    }
+    root = argv[1];
+    const char *dirs[] = {"sdpa", "mha", "heads", "safetensors"};
+    char path[512];
+    mkdir(root, 0777);
+    for (int i = 0; i < 4; ++i) {
+        snprintf(path, sizeof path, "%s/%s", root, dirs[i]);
+        mkdir(path, 0777);
+    }
+    sdpa_corpus();
+    mha_corpus();
+    heads_corpus();
+    safetensors_corpus();
+    return 0;
+}

@@ -1,0 +1,267 @@
+#include "sdpa_case.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_input.h"
+
+/*
+ * Strides of a (n0, n1, n2, last) input or output tensor:
+ *   0 contiguous (n0, n1, n2, last)
+ *   1 (n0, n2, n1, last), e.g. (B, T, H, d) straight from a projection
+ *   2 contiguous plus padding after each row, head and batch
+ *   3 inputs: batch stride 0 (one tensor shared by every batch);
+ *     outputs: head-major (n1, n0, n2, last)
+ */
+static attn_strides layout_of(int mode, int is_output, int64_t n0, int64_t n1,
+                              int64_t n2, int64_t last, unsigned pad)
+{
+    attn_strides s;
+    const int64_t pr = pad & 3, ph = (pad >> 2) & 3;
+    (void)n0;
+    switch (mode) {
+    case 1:
+        s.head = last;
+        s.row = n1 * last;
+        s.batch = n2 * n1 * last;
+        break;
+    case 2:
+        s.row = last + pr;
+        s.head = n2 * s.row + ph;
+        s.batch = n1 * s.head + pr + ph;
+        break;
+    case 3:
+        s.row = last;
+        if (is_output) {
+            s.batch = n2 * last;
+            s.head = n0 * n2 * last;
+        } else {
+            s.head = n2 * last;
+            s.batch = 0;
+        }
+        break;
+    default:
+        s.row = last;
+        s.head = n2 * last;
+        s.batch = n1 * n2 * last;
+        break;
+    }
+    return s;
+}
+
+/*
+ * Strides of keep_mask or bias over (B, Hq, Tq, Tk):
+ *   0 one (Tq, Tk) matrix (the descriptor default)   1 full
+ *   2 per batch, broadcast over heads                3 per head, over batch
+ *   4 one row of Tk for every query (key padding)    5 full, padded rows
+ */
+static attn_strides mask_strides(int mode, int64_t H, int64_t Tq, int64_t Tk)
+{
+    attn_strides s = {0, 0, Tk};
+    switch (mode) {
+    case 1: s.head = Tq * Tk; s.batch = H * s.head; break;
+    case 2: s.batch = Tq * Tk; break;
+    case 3: s.head = Tq * Tk; break;
+    case 4: s.row = 0; break;
+    case 5: s.row = Tk + 3; s.head = Tq * s.row; s.batch = H * s.head; break;
+    default: break;
+    }
+    return s;
+}
+
+/* The special values an input may receive (flag FLAG_SPECIAL). */
+static float special_value(unsigned code)
+{
+    switch (code % 8) {
+    case 0: return NAN;
+    case 1: return INFINITY;
+    case 2: return -INFINITY;
+    case 3: return 1e30f;
+    case 4: return -1e30f;
+    case 5: return 0.0f;
+    case 6: return 1e-40f;    /* subnormal */
+    default: return -0.0f;
+    }
+}
+
+/* A tensor's span filled with values in [-bound, bound], gaps NaN (the
+ * library must never read a gap). */
+static float *make_tensor(fz_shape sh, fuzz_rng *r, float bound, int guard)
+{
+    const size_t n = fz_span(sh);
+    float *x = fz_alloc(n * sizeof *x, guard);
+    uint8_t *mark = malloc(n);
+    FUZZ_REQUIRE(mark != NULL);
+    fz_mark(sh, mark);
+    for (size_t i = 0; i < n; ++i)
+        x[i] = mark[i] ? fr_value(r, bound) : NAN;
+    free(mark);
+    return x;
+}
+
+static float *copy_of(const float *x, size_t n)
+{
+    if (x == NULL)
+        return NULL;
+    float *y = malloc(n * sizeof *y);
+    FUZZ_REQUIRE(y != NULL);
+    memcpy(y, x, n * sizeof *y);
+    return y;
+}
+
+/* Modest and finite (bias may also be -INFINITY, a documented mask). */
+static int tame(const float *x, fz_shape sh, int allow_neg_inf)
+{
+    for (int64_t a = 0; a < sh.n0; ++a)
+        for (int64_t b = 0; b < sh.n1; ++b)
+            for (int64_t t = 0; t < sh.n2; ++t)
+                for (int64_t i = 0; i < sh.last; ++i) {
+                    const float v = x[fz_at(sh, a, b, t, i)];
+                    if (!(fabsf(v) <= 1e6f) && !(allow_neg_inf && v == -INFINITY))
+                        return 0;
+                }
+    return 1;
+}
+
+/* Keys and values past kv_lens[b] are documented as never read: make
+ * them NaN, unless the batches share their rows (batch stride 0). */
+static void poison_past_kv_lens(const sdpa_case *c, float *x, fz_shape sh)
+{
+    if (c->d.kv_lens == NULL || (sh.s.batch == 0 && sh.n0 > 1))
+        return;
+    for (int64_t b = 0; b < sh.n0; ++b)
+        for (int64_t h = 0; h < sh.n1; ++h)
+            for (int64_t j = c->kv_lens[b]; j < sh.n2; ++j)
+                for (int64_t i = 0; i < sh.last; ++i)
+                    x[fz_at(sh, b, h, j, i)] = NAN;
+}
+
+static void inject_specials(sdpa_case *c, fuzz_input *in)
+{
+    const unsigned count = fi_u8(in) % 8;
+    for (unsigned n = 0; n < count; ++n) {
+        const unsigned which = fi_u8(in) % 5;
+        const unsigned index = fi_u16(in);
+        const float value = special_value(fi_u8(in));
+        float *x[5] = {c->q, c->k, c->v, c->bias, c->dout};
+        const fz_shape sh[5] = {c->qs, c->ks, c->vs, c->bias_sh, c->os};
+        if ((c->flags & FLAG_SPECIAL) && x[which] != NULL)
+            x[which][index % fz_span(sh[which])] = value;
+    }
+}
+
+void sdpa_case_decode(sdpa_case *c, const uint8_t *data, size_t size)
+{
+    fuzz_input in;
+    fi_init(&in, data, size);
+    memset(c, 0, sizeof *c);
+
+    const int64_t B = fi_range(&in, 1, SDPA_MAX_B);
+    const int64_t Hq = fi_range(&in, 1, SDPA_MAX_H);
+    int64_t divisors[SDPA_MAX_H], nd = 0;
+    for (int64_t h = 1; h <= Hq; ++h)
+        if (Hq % h == 0)
+            divisors[nd++] = h;
+    const int64_t Hkv = divisors[fi_u8(&in) % nd];
+    const int64_t Tq = fi_range(&in, 1, SDPA_MAX_T);
+    const int64_t Tk = fi_range(&in, 1, SDPA_MAX_T);
+    const int64_t D = fi_range(&in, 1, SDPA_MAX_D);
+    const int64_t Dv = fi_range(&in, 1, SDPA_MAX_D);
+    attn_sdpa_desc *d = &c->d;
+    FUZZ_REQUIRE(attn_sdpa_desc_init(d, B, Hq, Hkv, Tq, Tk, D, Dv) == ATTN_OK);
+    const unsigned scale_code = fi_u8(&in);
+    if (scale_code != 0)
+        d->scale *= (float)exp2(((int)(scale_code % 13) - 8) / 2.0);
+    d->causal = (attn_causal)(fi_u8(&in) % 3);
+    c->flags = fi_u8(&in);
+    const int guard = (c->flags & FLAG_GUARD) != 0;
+    const unsigned layouts = fi_u8(&in);
+    const unsigned pad = fi_u8(&in);
+    c->threads = 1 + (int)((pad >> 4) % 3);
+
+    d->q_strides = layout_of(layouts & 3, 0, B, Hq, Tq, D, pad);
+    d->k_strides = layout_of(layouts >> 2 & 3, 0, B, Hkv, Tk, D, pad);
+    d->v_strides = layout_of(layouts >> 4 & 3, 0, B, Hkv, Tk, Dv, pad);
+    d->out_strides = layout_of(layouts >> 6 & 3, 1, B, Hq, Tq, Dv, pad);
+    c->qs = fz_shape_of(B, Hq, Tq, D, d->q_strides);
+    c->ks = fz_shape_of(B, Hkv, Tk, D, d->k_strides);
+    c->vs = fz_shape_of(B, Hkv, Tk, Dv, d->v_strides);
+    c->os = fz_shape_of(B, Hq, Tq, Dv, d->out_strides);
+
+    const unsigned keep_mode = fi_u8(&in) % 6, keep_density = fi_u8(&in);
+    const unsigned bias_mode = fi_u8(&in) % 6, inf_density = fi_u8(&in);
+    /* bias_strides also shape dbias, which the backward always computes. */
+    d->keep_strides = mask_strides((int)keep_mode, Hq, Tq, Tk);
+    d->bias_strides = mask_strides((int)bias_mode, Hq, Tq, Tk);
+    c->keep_sh = fz_shape_of(B, Hq, Tq, Tk, d->keep_strides);
+    c->bias_sh = fz_shape_of(B, Hq, Tq, Tk, d->bias_strides);
+    for (int64_t b = 0; b < SDPA_MAX_B; ++b)
+        c->kv_lens[b] = fi_range(&in, 0, Tk);
+    if (c->flags & FLAG_KV_LENS)
+        d->kv_lens = c->kv_lens;
+
+    fuzz_rng rng = {fi_u64(&in)};
+    c->probe = fi_u8(&in);
+    c->probe_detail = fi_u8(&in);
+
+    c->q = make_tensor(c->qs, &rng, 2.0f, guard);
+    c->k = make_tensor(c->ks, &rng, 2.0f, guard);
+    c->v = make_tensor(c->vs, &rng, 2.0f, guard);
+    c->dout = make_tensor(c->os, &rng, 1.0f, guard);
+    if (c->flags & FLAG_KEEP) {
+        const size_t n = fz_span(c->keep_sh);
+        c->keep = fz_alloc(n, guard);
+        for (size_t i = 0; i < n; ++i)
+            c->keep[i] = (uint8_t)(fr_chance(&rng, keep_density)
+                                       ? 1 + fr_next(&rng) % 255 : 0);
+        d->keep_mask = c->keep;
+    }
+    if (c->flags & FLAG_BIAS) {
+        c->bias = make_tensor(c->bias_sh, &rng, 2.0f, guard);
+        const size_t n = fz_span(c->bias_sh);
+        for (size_t i = 0; i < n; ++i)
+            if (!isnan(c->bias[i]) && fr_chance(&rng, inf_density / 4))
+                c->bias[i] = -INFINITY;
+        d->bias = c->bias;
+    }
+    inject_specials(c, &in);
+    c->finite = tame(c->q, c->qs, 0) && tame(c->k, c->ks, 0) &&
+                tame(c->v, c->vs, 0) &&
+                (c->bias == NULL || tame(c->bias, c->bias_sh, 1));
+    c->dout_finite = tame(c->dout, c->os, 0);
+    poison_past_kv_lens(c, c->k, c->ks);
+    poison_past_kv_lens(c, c->v, c->vs);
+
+    c->q0 = copy_of(c->q, fz_span(c->qs));
+    c->k0 = copy_of(c->k, fz_span(c->ks));
+    c->v0 = copy_of(c->v, fz_span(c->vs));
+    c->bias0 = copy_of(c->bias, fz_span(c->bias_sh));
+}
+
+static int same_bits(const float *a, const float *b, size_t n)
+{
+    return a == NULL || memcmp(a, b, n * sizeof *a) == 0;
+}
+
+int sdpa_case_inputs_intact(const sdpa_case *c)
+{
+    return same_bits(c->q0, c->q, fz_span(c->qs)) &&
+           same_bits(c->k0, c->k, fz_span(c->ks)) &&
+           same_bits(c->v0, c->v, fz_span(c->vs)) &&
+           same_bits(c->bias0, c->bias, fz_span(c->bias_sh));
+}
+
+void sdpa_case_free(sdpa_case *c)
+{
+    fz_free(c->q);
+    fz_free(c->k);
+    fz_free(c->v);
+    fz_free(c->dout);
+    fz_free(c->keep);
+    fz_free(c->bias);
+    free(c->q0);
+    free(c->k0);
+    free(c->v0);
+    free(c->bias0);
+}
