@@ -190,3 +190,16 @@ int fz_is_poison(float x)
     memcpy(&bits, &x, sizeof bits);
     return bits == FZ_POISON_BITS;
 }
+
+int fz_gaps_untouched(const float *x, fz_shape sh)
+{
+    const size_t n = fz_span(sh);
+    uint8_t *mark = malloc(n);
+    FUZZ_REQUIRE(mark != NULL);
+    fz_mark(sh, mark);
+    int ok = 1;
+    for (size_t i = 0; i < n && ok; ++i)
+        ok = mark[i] || fz_is_poison(x[i]);
+    free(mark);
+    return ok;
+}

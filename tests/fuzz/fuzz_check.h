@@ -79,4 +79,8 @@ void fz_poison(float *x, size_t n);
 #define FZ_POISON_BITS 0x7FC0DEADu
 int fz_is_poison(float x);
 
+/* Nonzero when every gap of x's layout (sh) still holds the poison:
+ * nothing was written there. */
+int fz_gaps_untouched(const float *x /* (fz_span(sh)) */, fz_shape sh);
+
 #endif /* ATTN_FUZZ_CHECK_H */
