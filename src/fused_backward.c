@@ -113,21 +113,6 @@ static void rowsum_task(const void *arg, int64_t bh, int thread)
     }
 }
 
-/* P = exp(S - lse) in place (zero for rows that saw nothing), then
- * dS = P * (dP - D) in place of dP, exactly 0 where P is 0. */
-static void softmax_grad(float *P, float *dS, int64_t m, int64_t n, int64_t ld,
-                         const float *lse /* (m) */, const float *D /* (m) */)
-{
-    attn_tile_exp_shift(P, m, n, ld, lse);
-    for (int64_t r = 0; r < m; ++r) {
-        float *p = P + r * ld, *ds = dS + r * ld;
-        if (lse[r] == -INFINITY)
-            memset(p, 0, (size_t)n * sizeof *p);
-        for (int64_t j = 0; j < n; ++j)
-            ds[j] = p[j] == 0.0f ? 0.0f : p[j] * (ds[j] - D[r]);
-    }
-}
-
 /* One (query block, key tile) of one query head: the five products. */
 static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
                        int64_t i0, int64_t m, int64_t j0, int64_t n,
@@ -147,8 +132,8 @@ static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
     attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, P, ld);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)Dv, 1.0f, do_blk, ldo, v_tile, ldv, 0.0f, dS, (int)ld);
-    softmax_grad(P, dS, m, n, ld, c->lse + bh * d->q_len + i0,
-                 c->D + bh * d->q_len + i0);
+    attn_tile_softmax_grad(P, dS, m, n, ld, c->lse + bh * d->q_len + i0,
+                           c->D + bh * d->q_len + i0);
 
     if (c->dbias)
         for (int64_t r = 0; r < m; ++r) {

@@ -109,6 +109,14 @@ VEC_INLINE vf load_tail(const float *x, int64_t n)
     return v;
 }
 
+/* The last n < LANES entries, padded with zeros. */
+VEC_INLINE vf load_tail_zero(const float *x, int64_t n)
+{
+    vf v = splat(0.0f);
+    memcpy(&v, x, (size_t)n * sizeof(float));
+    return v;
+}
+
 VEC_INLINE void store_tail(float *x, vf v, int64_t n)
 {
     memcpy(x, &v, (size_t)n * sizeof(float));
@@ -257,4 +265,38 @@ void attn_tile_exp_shift(float *S, int64_t m, int64_t n, int64_t ld,
 {
     for (int64_t r = 0; r < m; ++r)
         exp_row(S + r * ld, n, shift[r]);
+}
+
+/* dS = P * (dP - D), and 0 where P is 0 even if dP is not finite. */
+VEC_INLINE vf grad_of(vf p, vf dp, vf D)
+{
+    const vf zero = splat(0.0f);
+    return select(p == zero, zero, p * (dp - D));
+}
+
+ATTN_CLONES
+void attn_tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
+                            int64_t ld, const float *lse, const float *D)
+{
+    for (int64_t r = 0; r < m; ++r) {
+        float *p = P + r * ld, *ds = dS + r * ld;
+        if (lse[r] == -INFINITY) {
+            memset(p, 0, (size_t)n * sizeof *p);
+            memset(ds, 0, (size_t)n * sizeof *ds);
+            continue;
+        }
+        const vf shift = splat(lse[r]), dd = splat(D[r]);
+        int64_t j = 0;
+        for (; j + LANES <= n; j += LANES) {
+            const vf pv = exp_from(loadu(p + j), shift);
+            storeu(p + j, pv);
+            storeu(ds + j, grad_of(pv, loadu(ds + j), dd));
+        }
+        if (j < n) {
+            const vf pv = exp_from(load_tail(p + j, n - j), shift);
+            store_tail(p + j, pv, n - j);
+            store_tail(ds + j, grad_of(pv, load_tail_zero(ds + j, n - j), dd),
+                       n - j);
+        }
+    }
 }

@@ -44,4 +44,11 @@ void attn_tile_softmax(float *S /* (m, ld) */, int64_t m, int64_t n,
 void attn_tile_exp_shift(float *S /* (m, ld) */, int64_t m, int64_t n,
                          int64_t ld, const float *shift /* (m) */);
 
+/* The backward's pass over one tile: P = e^(S - lse[r]) in place of the
+ * scores (0 in rows with lse = -INFINITY), then dS = P * (dP - D[r]) in
+ * place of dP = dout V^T, exactly 0 wherever P is 0. */
+void attn_tile_softmax_grad(float *P /* (m, ld) */, float *dS /* (m, ld) */,
+                            int64_t m, int64_t n, int64_t ld,
+                            const float *lse /* (m) */, const float *D /* (m) */);
+
 #endif /* ATTN_SRC_TILE_SOFTMAX_H */
