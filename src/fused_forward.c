@@ -186,7 +186,9 @@ static void forward_task(const void *arg, int64_t task, int thread)
     const int64_t bh = task / c->q_blocks;
     const int64_t b = bh / d->q_heads, h = bh % d->q_heads;
     const int64_t bq = c->blocks.q, bk = c->blocks.k, dv = d->v_head_dim;
-    const int64_t i0 = (task % c->q_blocks) * bq;
+    /* Last query block first: under a causal mask it is the costliest, and
+     * handing out the large tasks first evens out the threads' ends. */
+    const int64_t i0 = (c->q_blocks - 1 - task % c->q_blocks) * bq;
     const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
     const head_offsets o = attn_head_offsets(c->p, b, h);
     const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
