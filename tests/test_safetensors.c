@@ -21,6 +21,7 @@
 
 #include <attention/attention.h>
 
+#include "safetensors_json.h"
 #include "testutil.h"
 
 #ifndef ATTN_FIXTURE_DIR
@@ -220,18 +221,7 @@ static int targets_loaded(const targets *t)
     return 1;
 }
 
-/* ---- the malformed-file table ---------------------------------------------- */
-
-/* Entry of "a" / "b" with the given JSON fragments. */
-#define ENTRY(name, dtype, shape, offsets)                                  \
-    "\"" name "\":{\"dtype\":" dtype ",\"shape\":" shape                     \
-    ",\"data_offsets\":" offsets "}"
-#define A_OK ENTRY("a", "\"F32\"", "[2,3]", "[0,24]")
-#define B_OK ENTRY("b", "\"F32\"", "[4]", "[24,40]")
-#define VALID "{" A_OK "," B_OK "}"
-/* "a" with another field, "b" as usual. */
-#define WITH_A(dtype, shape, offsets) \
-    "{" ENTRY("a", dtype, shape, offsets) "," B_OK "}"
+/* ---- the malformed-file table (JSON fragments: safetensors_json.h) -------- */
 
 typedef struct file_case {
     const char *what;

@@ -15,6 +15,8 @@
 #include <attention/mha.h>
 #include <attention/safetensors.h>
 
+#include "safetensors_json.h"
+
 static const char *root;
 
 static void write_seed(const char *what, const char *name, const void *bytes,
@@ -198,14 +200,6 @@ static void table_seed(const char *name, const char *json, size_t json_len,
     free(b);
 }
 
-#define ENTRY(name, dtype, shape, offsets)                                  \
-    "\"" name "\":{\"dtype\":" dtype ",\"shape\":" shape                     \
-    ",\"data_offsets\":" offsets "}"
-#define A_OK ENTRY("a", "\"F32\"", "[2,3]", "[0,24]")
-#define B_OK ENTRY("b", "\"F32\"", "[4]", "[24,40]")
-#define VALID "{" A_OK "," B_OK "}"
-#define WITH_A(dtype, shape, offsets) \
-    "{" ENTRY("a", dtype, shape, offsets) "," B_OK "}"
 #define T(name, json, data) table_seed(name, json, 0, 0, 0, data)
 #define T_LEN(name, json, len, data) table_seed(name, json, 0, 1, len, data)
 
