@@ -18,11 +18,11 @@ int attn_blas_may_thread(void)
     return openblas_get_parallel() == 1 && openblas_get_num_threads() > 1;
 }
 
-attn_blocks attn_fused_blocks(const attn_sdpa_desc *d)
+attn_blocks attn_fused_blocks(const attn_sdpa_desc *d, int blas_threads)
 {
     const int64_t D = d->head_dim > d->v_head_dim ? d->head_dim : d->v_head_dim;
     attn_blocks b;
-    if (attn_blas_may_thread()) {
+    if (blas_threads) {
         b.q = 64;
         b.k = OPENBLAS_UNTHREADED_MNK / (b.q * D);
         b.k = b.k >= 32 ? b.k & ~(int64_t)15 : (b.k > 0 ? b.k : 1);

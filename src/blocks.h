@@ -29,10 +29,11 @@ int attn_blas_may_thread(void);
  *    multiply-add against Q = 128 (+8 % forward speed with AVX-512
  *    kernels); a causal mask takes Q = 128, whose diagonal tiles waste
  *    half as much (the backward also takes 128: it keeps two tiles);
- *  - when attn_blas_may_thread(): 64 queries x K keys with 64 K D <= 2^18,
- *    so OpenBLAS keeps every tile product on the calling thread;
+ *  - when blas_threads (attn_blas_may_thread() as the call read it once):
+ *    64 queries x K keys with 64 K D <= 2^18, so OpenBLAS keeps every tile
+ *    product on the calling thread;
  *  - never more than Tq or Tk.
  */
-attn_blocks attn_fused_blocks(const attn_sdpa_desc *d);
+attn_blocks attn_fused_blocks(const attn_sdpa_desc *d, int blas_threads);
 
 #endif /* ATTN_SRC_BLOCKS_H */

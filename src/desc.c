@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "blocks.h"
 #include "layout.h"
 #include "parallel.h"
 
@@ -148,8 +149,9 @@ static attn_status compute_spans(sdpa_plan *p)
     size_t ws;
     if (!attn_mul_size((size_t)qb, (size_t)d->kv_len, &ws) ||
         !attn_mul_size(ws, sizeof(float), &ws) ||
-        !attn_add_size(ws, ATTN_WORKSPACE_ALIGN, &p->workspace_bytes))
+        ws > SIZE_MAX - ATTN_WORKSPACE_ALIGN)
         return ATTN_ERR_SIZE_OVERFLOW;
+    p->tile_bytes = attn_workspace_round(ws);
     return ATTN_OK;
 }
 
@@ -191,19 +193,8 @@ attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
         return s;
     plan->group = d->q_heads / d->kv_heads;
     plan->threads = attn_threads_resolve(d->num_threads);
+    plan->blas_threads = attn_blas_may_thread();
     return ATTN_OK;
-}
-
-float *attn_workspace_floats(void *p)
-{
-    const uintptr_t a = ((uintptr_t)p + ATTN_WORKSPACE_ALIGN - 1) &
-                        ~(uintptr_t)(ATTN_WORKSPACE_ALIGN - 1);
-    return (float *)a;
-}
-
-size_t attn_workspace_round(size_t n)
-{
-    return (n + ATTN_WORKSPACE_ALIGN - 1) & ~(size_t)(ATTN_WORKSPACE_ALIGN - 1);
 }
 
 void attn_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,

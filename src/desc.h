@@ -8,12 +8,11 @@
 #include <attention/sdpa.h>
 
 #include "layout.h"
+#include "workspace.h"
 
 /* Query rows the materialised path scores at once: bounds its workspace
  * to ATTN_QUERY_BLOCK * Tk floats whatever Tq is. */
 #define ATTN_QUERY_BLOCK 64
-/* Slack so the workspace can be aligned to a cache line. */
-#define ATTN_WORKSPACE_ALIGN 64
 
 /* A validated descriptor and the byte spans of its tensors. */
 typedef struct sdpa_plan {
@@ -24,19 +23,16 @@ typedef struct sdpa_plan {
     size_t weights_bytes;   /* (B, Hq, Tq, Tk) floats */
     size_t lse_bytes;       /* (B, Hq, Tq) floats */
     int weights_overflow;   /* weights_bytes does not fit size_t */
-    size_t workspace_bytes; /* one materialised tile + alignment slack */
+    size_t tile_bytes;      /* one materialised (ATTN_QUERY_BLOCK, Tk) float
+                               tile, rounded to ATTN_WORKSPACE_ALIGN */
+    /* Process state, read once per call (never again inside it, so that
+     * the tiles a call sizes are the tiles it uses): */
     int threads;            /* resolved from num_threads */
+    int blas_threads;       /* attn_blas_may_thread() */
 } sdpa_plan;
 
 /* Bytes spanned by a (B, Hq, Tq, Tk) float tensor with bias_strides. */
 attn_status attn_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes);
-
-/* n rounded up to a multiple of ATTN_WORKSPACE_ALIGN: workspace pieces
- * placed one after another stay aligned. */
-size_t attn_workspace_round(size_t n);
-
-/* The first ATTN_WORKSPACE_ALIGN-aligned float at or after p. */
-float *attn_workspace_floats(void *p);
 
 /* The ranges of the inputs every attention call reads: q, k, v, then
  * keep_mask, bias and kv_lens (empty when unset). */
@@ -44,7 +40,8 @@ float *attn_workspace_floats(void *p);
 void attn_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
                             const float *v, attn_range ranges[ATTN_SDPA_INPUTS]);
 
-/* Runs every check that needs only the descriptor (and kv_lens). */
+/* Runs every check that needs only the descriptor (and kv_lens), and
+ * reads the process state the call depends on. */
 attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan);
 
 #endif /* ATTN_SRC_DESC_H */

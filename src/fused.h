@@ -7,24 +7,28 @@
 #include "blocks.h"
 #include "desc.h"
 #include "layout.h"
+#include "workspace.h"
 
 /* Largest query tile attn_fused_blocks picks: sizes per-row stack arrays. */
 #define ATTN_FUSED_MAX_BQ 512
 
-/* Workspace of attn_fused_forward on `threads` threads. */
-attn_status attn_fused_forward_workspace(const sdpa_plan *p, int threads,
-                                         size_t *bytes);
+/* Workspace of attn_fused_forward with the tiles blas_threads gives. */
+attn_status attn_fused_forward_shape(const sdpa_plan *p, int blas_threads,
+                                     attn_ws_shape *shape);
 
-/* Forward on checked arguments; weights and lse may be NULL. */
+/* Forward on checked arguments, with the tiles of p->blas_threads, on
+ * `threads` threads that the workspace has room for; weights and lse may
+ * be NULL. */
 void attn_fused_forward(const sdpa_plan *p, int threads, const float *q,
                         const float *k, const float *v, float *out,
                         float *weights, float *lse, void *workspace);
 
-/* Workspace of attn_fused_backward on `threads` threads. */
-attn_status attn_fused_backward_workspace(const sdpa_plan *p, int threads,
-                                          size_t *bytes);
+/* Workspace of attn_fused_backward with the tiles blas_threads gives. */
+attn_status attn_fused_backward_shape(const sdpa_plan *p, int blas_threads,
+                                      attn_ws_shape *shape);
 
-/* Backward on checked arguments; each of dq, dk, dv, dbias may be NULL. */
+/* Backward on checked arguments, as the forward; each of dq, dk, dv, dbias
+ * may be NULL. */
 void attn_fused_backward(const sdpa_plan *p, int threads, const float *q,
                          const float *k, const float *v, const float *out,
                          const float *lse, const float *dout, float *dq,

@@ -42,10 +42,11 @@ typedef struct bwd_layout {
     size_t partial_bytes;   /* one chunk's dQ: (B, Hq, Tq, d) floats */
 } bwd_layout;
 
-static attn_status layout_of(const sdpa_plan *p, bwd_layout *L)
+static attn_status layout_of(const sdpa_plan *p, int blas_threads,
+                             bwd_layout *L)
 {
     const attn_sdpa_desc *d = &p->d;
-    L->blocks = attn_fused_blocks(d);
+    L->blocks = attn_fused_blocks(d, blas_threads);
     if (L->blocks.q > 128) /* P and dS tiles both stay in L2 (see blocks.h) */
         L->blocks.q = 128;
     if (L->blocks.k > 256) /* four key-side tiles stay in L2 */
@@ -70,18 +71,18 @@ static attn_status layout_of(const sdpa_plan *p, bwd_layout *L)
     return ATTN_OK;
 }
 
-attn_status attn_fused_backward_workspace(const sdpa_plan *p, int threads,
-                                          size_t *bytes)
+/* Workspace: D and the dQ partials shared, P and dS tiles per thread. */
+attn_status attn_fused_backward_shape(const sdpa_plan *p, int blas_threads,
+                                      attn_ws_shape *shape)
 {
     bwd_layout L;
-    attn_status s = layout_of(p, &L);
-    size_t n;
+    attn_status s = layout_of(p, blas_threads, &L);
     if (s != ATTN_OK)
         return s;
-    if (!attn_mul_size(2 * L.tile_bytes, (size_t)threads, &n) ||
-        !attn_add_size(n, L.rows_bytes, &n) ||
-        !attn_add_size(n, L.chunks > 1 ? (size_t)L.chunks * L.partial_bytes : 0, &n) ||
-        !attn_add_size(n, ATTN_WORKSPACE_ALIGN, bytes))
+    if (!attn_add_size(L.rows_bytes,
+                       L.chunks > 1 ? (size_t)L.chunks * L.partial_bytes : 0,
+                       &shape->shared) ||
+        !attn_mul_size(L.tile_bytes, 2, &shape->per_thread))
         return ATTN_ERR_SIZE_OVERFLOW;
     return ATTN_OK;
 }
@@ -229,7 +230,7 @@ void attn_fused_backward(const sdpa_plan *p, int threads, const float *q,
 {
     const attn_sdpa_desc *d = &p->d;
     bwd_ctx c;
-    layout_of(p, &c.L); /* checked by attn_fused_backward_workspace */
+    layout_of(p, p->blas_threads, &c.L); /* checked by attn_fused_backward_shape */
     c.p = p;
     c.q = q; c.k = k; c.v = v; c.out = out; c.lse = lse; c.dout = dout;
     c.dq = dq; c.dk = dk; c.dv = dv; c.dbias = dbias;

@@ -45,15 +45,13 @@ static size_t scratch_bytes(const attn_blocks *b, int64_t dv)
     return s;
 }
 
-attn_status attn_fused_forward_workspace(const sdpa_plan *p, int threads,
-                                         size_t *bytes)
+attn_status attn_fused_forward_shape(const sdpa_plan *p, int blas_threads,
+                                     attn_ws_shape *shape)
 {
-    const attn_blocks b = attn_fused_blocks(&p->d);
-    const size_t one = scratch_bytes(&b, p->d.v_head_dim);
-    if (one == 0 || !attn_mul_size(one, (size_t)threads, bytes) ||
-        !attn_add_size(*bytes, ATTN_WORKSPACE_ALIGN, bytes))
-        return ATTN_ERR_SIZE_OVERFLOW;
-    return ATTN_OK;
+    const attn_blocks b = attn_fused_blocks(&p->d, blas_threads);
+    shape->shared = 0;
+    shape->per_thread = scratch_bytes(&b, p->d.v_head_dim);
+    return shape->per_thread ? ATTN_OK : ATTN_ERR_SIZE_OVERFLOW;
 }
 
 static fwd_scratch carve(void *workspace, const attn_blocks *b, int64_t dv,
@@ -227,7 +225,7 @@ void attn_fused_forward(const sdpa_plan *p, int threads, const float *q,
 {
     fwd_ctx c;
     c.p = p;
-    c.blocks = attn_fused_blocks(&p->d);
+    c.blocks = attn_fused_blocks(&p->d, p->blas_threads);
     c.q_blocks = (p->d.q_len + c.blocks.q - 1) / c.blocks.q;
     c.q = q;
     c.k = k;

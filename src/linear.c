@@ -6,6 +6,7 @@
 #include <cblas.h>
 
 #include "layout.h"
+#include "linear_run.h"
 
 /* Byte sizes of x, w, y; checks dimensions and the BLAS int range. */
 typedef struct linear_sizes {
@@ -46,18 +47,24 @@ attn_status attn_linear_forward(const float *x, const float *w, const float *b,
                                  attn_range_of(b, s.b)};
     if (attn_outputs_alias(outputs, 1, inputs, 3))
         return ATTN_ERR_ALIASING;
+    attn_linear_forward_run(x, w, b, y, rows, in_features, out_features);
+    return ATTN_OK;
+}
 
+void attn_linear_forward_run(const float *x, const float *w, const float *b,
+                             float *y, int64_t rows, int64_t in_features,
+                             int64_t out_features)
+{
     float beta = 0.0f;
     if (b != NULL) {
         /* Start every row at the bias and let sgemm add x W^T to it. */
         for (int64_t r = 0; r < rows; ++r)
-            memcpy(y + r * out_features, b, s.b);
+            memcpy(y + r * out_features, b, (size_t)out_features * sizeof *b);
         beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows,
                 (int)out_features, (int)in_features, 1.0f, x, (int)in_features,
                 w, (int)in_features, beta, y, (int)out_features);
-    return ATTN_OK;
 }
 
 attn_status attn_linear_backward(const float *x, const float *w,
@@ -78,7 +85,15 @@ attn_status attn_linear_backward(const float *x, const float *w,
                                  attn_range_of(dy, s.y)};
     if (attn_outputs_alias(outputs, 3, inputs, 3))
         return ATTN_ERR_ALIASING;
+    attn_linear_backward_run(x, w, dy, dx, dw, db, rows, in_features,
+                             out_features);
+    return ATTN_OK;
+}
 
+void attn_linear_backward_run(const float *x, const float *w, const float *dy,
+                              float *dx, float *dw, float *db, int64_t rows,
+                              int64_t in_features, int64_t out_features)
+{
     const int n = (int)rows, in = (int)in_features, out = (int)out_features;
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out,
@@ -90,5 +105,4 @@ attn_status attn_linear_backward(const float *x, const float *w,
         for (int64_t r = 0; r < rows; ++r)
             for (int64_t j = 0; j < out_features; ++j)
                 db[j] += dy[r * out_features + j];
-    return ATTN_OK;
 }

@@ -99,6 +99,7 @@ attn_status attn_mha_create(int64_t embed_dim, int64_t num_heads,
         free(m);
         return ATTN_ERR_OUT_OF_MEMORY;
     }
+    m->total = total;
     m->embed_dim = embed_dim;
     m->num_heads = num_heads;
     m->kdim = kdim;

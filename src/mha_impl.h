@@ -16,6 +16,7 @@ struct attn_mha {
     int64_t embed_dim, num_heads, kdim, vdim;
     int bias;
     float *storage;         /* every parameter, then every gradient */
+    size_t total;           /* floats of the parameters (and of the gradients) */
     mha_tensors w, g;
     attn_param params[6];
     size_t param_count;
@@ -31,14 +32,22 @@ struct attn_mha_state {
     void *workspace;        /* attention forward/backward workspace */
     size_t workspace_bytes;
     float *head_weights;    /* (B, H, Tq, Tk), made on first averaged call */
-    attn_mha_masks masks;   /* of the last forward */
+    size_t head_weights_bytes;
+    attn_mha_options options; /* of the last forward, full size */
+    const attn_mha *layer;  /* the last forward's layer, or NULL */
     int has_forward;        /* a forward has filled q, k, v, attn, lse */
     void *block;            /* the allocation behind q .. dattn */
+    size_t block_bytes;
 };
 
+/* A caller's options (NULL: the defaults) as a full-size struct. */
+attn_status attn_mha_options_load(const attn_mha_options *user, int64_t kv_len,
+                                  attn_mha_options *options);
+
 /* The attention descriptor of a layer call: (B, T, H, dh) strides into the
- * (B, T, E) projections, scale 1/sqrt(dh), the call's masks. */
+ * (B, T, E) projections, scale 1/sqrt(dh), the call's (loaded) options. */
 attn_status attn_mha_desc(const attn_mha_state *state,
-                          const attn_mha_masks *masks, attn_sdpa_desc *desc);
+                          const attn_mha_options *options,
+                          attn_sdpa_desc *desc);
 
 #endif /* ATTN_SRC_MHA_IMPL_H */

@@ -8,8 +8,8 @@
 #include "layout.h"
 #include "mha_impl.h"
 
-attn_status attn_mha_desc(const attn_mha_state *st, const attn_mha_masks *masks,
-                          attn_sdpa_desc *d)
+attn_status attn_mha_desc(const attn_mha_state *st,
+                          const attn_mha_options *o, attn_sdpa_desc *d)
 {
     const int64_t E = st->embed_dim, H = st->num_heads, dh = E / H;
     attn_status s = attn_sdpa_desc_init(d, st->batch, H, H, st->q_len,
@@ -22,18 +22,39 @@ attn_status attn_mha_desc(const attn_mha_state *st, const attn_mha_masks *masks,
     d->out_strides = q;
     d->k_strides = kv;
     d->v_strides = kv;
-    if (masks != NULL) {
-        d->causal = masks->causal;
-        d->kv_lens = masks->kv_lens;
-        d->keep_mask = masks->keep_mask;
-        d->bias = masks->bias;
-        const attn_strides zero = {0, 0, 0};
-        const int keep_default = !memcmp(&masks->keep_strides, &zero, sizeof zero);
-        const int bias_default = !memcmp(&masks->bias_strides, &zero, sizeof zero);
-        if (!keep_default)
-            d->keep_strides = masks->keep_strides;
-        if (!bias_default)
-            d->bias_strides = masks->bias_strides;
+    d->causal = o->causal;
+    d->kv_lens = o->kv_lens;
+    d->keep_mask = o->keep_mask;
+    d->keep_strides = o->keep_strides;
+    d->bias = o->bias;
+    d->bias_strides = o->bias_strides;
+    d->num_threads = o->num_threads;
+    d->algo = o->algo;
+    return ATTN_OK;
+}
+
+/* Workspace bytes for every call the state can meet: either algorithm,
+ * forward or backward, whatever the BLAS's threading (the size queries
+ * answer for both tile choices). */
+static attn_status workspace_bytes(const attn_mha_state *st, size_t *bytes)
+{
+    static const attn_algo algos[] = {ATTN_ALGO_FUSED, ATTN_ALGO_MATERIALIZED};
+    attn_mha_options o;
+    attn_sdpa_desc d;
+    attn_status s;
+    *bytes = 0;
+    for (size_t a = 0; a < sizeof algos / sizeof algos[0]; ++a) {
+        size_t fwd, bwd;
+        attn_mha_options_load(NULL, st->kv_len, &o);
+        o.algo = algos[a];
+        if ((s = attn_mha_desc(st, &o, &d)) ||
+            (s = attn_sdpa_workspace_size(&d, &fwd)) ||
+            (s = attn_sdpa_backward_workspace_size(&d, &bwd)))
+            return s;
+        if (fwd > *bytes)
+            *bytes = fwd;
+        if (bwd > *bytes)
+            *bytes = bwd;
     }
     return ATTN_OK;
 }
@@ -81,17 +102,13 @@ attn_status attn_mha_state_create(const attn_mha *layer, int64_t batch,
     st->q_len = q_len;
     st->kv_len = kv_len;
 
-    attn_sdpa_desc d;
-    size_t fwd, bwd;
-    attn_status s;
-    if ((s = attn_mha_desc(st, NULL, &d)) ||
-        (s = attn_sdpa_workspace_size(&d, &fwd)) ||
-        (s = attn_sdpa_backward_workspace_size(&d, &bwd))) {
+    attn_status s = workspace_bytes(st, &st->workspace_bytes);
+    if (s != ATTN_OK) {
         free(st);
         return s;
     }
-    st->workspace_bytes = fwd > bwd ? fwd : bwd;
     st->block = malloc(total);
+    st->block_bytes = total;
     st->workspace = malloc(st->workspace_bytes);
     if (st->block == NULL || st->workspace == NULL) {
         attn_mha_state_destroy(st);

@@ -13,11 +13,11 @@
 #include <cblas.h>
 
 #include "desc.h"
-#include "blocks.h"
 #include "fused.h"
 #include "parallel.h"
 #include "layout.h"
 #include "sdpa_block.h"
+#include "sdpa_run.h"
 #include "softmax_row.h"
 
 /* Softmax and weights * V for one query block whose scores are in S;
@@ -56,21 +56,36 @@ static attn_algo forward_algo(const sdpa_plan *p)
                                                : ATTN_ALGO_FUSED;
 }
 
-/* One thread's materialised tile, rounded to keep the next one aligned. */
-static size_t materialized_slot(const sdpa_plan *p)
+/* The forward's workspace with the tiles blas_threads gives: per thread a
+ * fused scratch, or one materialised tile. */
+static attn_status forward_shape(const sdpa_plan *p, int blas_threads,
+                                 attn_ws_shape *shape)
 {
-    return attn_workspace_round(p->workspace_bytes - ATTN_WORKSPACE_ALIGN);
+    if (forward_algo(p) == ATTN_ALGO_FUSED)
+        return attn_fused_forward_shape(p, blas_threads, shape);
+    shape->shared = 0;
+    shape->per_thread = p->tile_bytes;
+    return ATTN_OK;
 }
 
-static attn_status forward_workspace(const sdpa_plan *p, attn_algo algo,
-                                     size_t *bytes)
+/* Room for `threads` threads whichever tiles the call will take: the
+ * answer cannot go stale when the BLAS's threading changes. */
+static attn_status forward_bytes(const sdpa_plan *p, int threads, size_t *bytes)
 {
-    if (algo == ATTN_ALGO_FUSED)
-        return attn_fused_forward_workspace(p, p->threads, bytes);
-    if (!attn_mul_size(materialized_slot(p), (size_t)p->threads, bytes) ||
-        !attn_add_size(*bytes, ATTN_WORKSPACE_ALIGN, bytes))
-        return ATTN_ERR_SIZE_OVERFLOW;
-    return ATTN_OK;
+    attn_ws_shape a, b;
+    attn_status s;
+    if ((s = forward_shape(p, 0, &a)) || (s = forward_shape(p, 1, &b)))
+        return s;
+    return attn_ws_bytes(attn_ws_shape_max(a, b), threads, bytes);
+}
+
+/* Threads the forward wants. The materialised path's products are too
+ * large to stay unthreaded in a threading BLAS: then one thread of ours,
+ * and the BLAS's threads inside (blocks.h). */
+static int forward_threads(const sdpa_plan *p)
+{
+    return forward_algo(p) == ATTN_ALGO_MATERIALIZED && p->blas_threads
+               ? 1 : p->threads;
 }
 
 attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
@@ -81,16 +96,16 @@ attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
         return ATTN_ERR_NULL_POINTER;
     if ((s = attn_sdpa_plan_make(desc, &p)))
         return s;
-    return forward_workspace(&p, forward_algo(&p), bytes);
+    return forward_bytes(&p, p.threads, bytes);
 }
 
-/* Everything a forward call touches, checked against each other. The
- * allocating entry point passes no workspace (need_ws = 0 bytes). */
+/* Everything a forward call touches, checked against each other (ws may
+ * be NULL: the allocating entry point). */
 static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
                                          const float *k, const float *v,
                                          float *out, float *weights,
                                          float *lse, const void *ws,
-                                         size_t ws_bytes, size_t need_ws)
+                                         size_t ws_bytes)
 {
     if (q == NULL || k == NULL || v == NULL || out == NULL)
         return ATTN_ERR_NULL_POINTER;
@@ -106,12 +121,26 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
     attn_sdpa_input_ranges(p, q, k, v, inputs);
     if (attn_outputs_alias(outputs, 4, inputs, ATTN_SDPA_INPUTS))
         return ATTN_ERR_ALIASING;
-    if (!need_ws)
-        return ATTN_OK;
+    return ATTN_OK;
+}
+
+/* Threads the forward runs on in a caller's workspace: what it wants, as
+ * far as the workspace has room. One thread's share of the size query's
+ * answer is the least a workspace may have, whatever the process state. */
+static attn_status forward_ws_threads(const sdpa_plan *p, const void *ws,
+                                      size_t ws_bytes, int *threads)
+{
+    attn_ws_shape shape;
+    size_t least;
+    attn_status s;
+    if ((s = forward_bytes(p, 1, &least)) ||
+        (s = forward_shape(p, p->blas_threads, &shape)))
+        return s;
     if (ws == NULL)
         return ATTN_ERR_NULL_POINTER;
-    if (ws_bytes < need_ws)
+    if (ws_bytes < least)
         return ATTN_ERR_WORKSPACE_TOO_SMALL;
+    *threads = attn_ws_threads(shape, ws_bytes, forward_threads(p));
     return ATTN_OK;
 }
 
@@ -133,7 +162,7 @@ static void materialized_task(const void *arg, int64_t task, int thread)
     const int64_t m = attn_block_rows(d, i0);
     const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
     float *S = (float *)((char *)attn_workspace_floats(c->workspace) +
-                         (size_t)thread * materialized_slot(c->p));
+                         (size_t)thread * c->p->tile_bytes);
     int64_t ld = kend > 0 ? kend : 1;
     if (c->weights) {
         S = c->weights + (bh * d->q_len + i0) * d->kv_len;
@@ -147,20 +176,27 @@ static void materialized_task(const void *arg, int64_t task, int thread)
         memcpy(c->lse + bh * d->q_len + i0, row_lse, (size_t)m * sizeof *c->lse);
 }
 
-/* The forward proper, on checked arguments. */
-static void forward(const sdpa_plan *p, attn_algo algo, const float *q,
-                    const float *k, const float *v, float *out, float *weights,
-                    float *lse, void *workspace)
+attn_status attn_sdpa_forward_check(const sdpa_plan *p, const float *q,
+                                    const float *k, const float *v,
+                                    float *out, float *weights, float *lse,
+                                    const void *workspace,
+                                    size_t workspace_bytes, int *threads)
 {
-    if (algo == ATTN_ALGO_FUSED) {
-        attn_fused_forward(p, p->threads, q, k, v, out, weights, lse, workspace);
+    attn_status s = check_forward_buffers(p, q, k, v, out, weights, lse,
+                                          workspace, workspace_bytes);
+    return s ? s : forward_ws_threads(p, workspace, workspace_bytes, threads);
+}
+
+void attn_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
+                           const float *k, const float *v, float *out,
+                           float *weights, float *lse, void *workspace)
+{
+    if (forward_algo(p) == ATTN_ALGO_FUSED) {
+        attn_fused_forward(p, threads, q, k, v, out, weights, lse, workspace);
         return;
     }
     const materialized_ctx c = {p, (p->d.q_len + ATTN_QUERY_BLOCK - 1) / ATTN_QUERY_BLOCK,
                                 q, k, v, out, weights, lse, workspace};
-    /* Its products are too large to stay unthreaded in a threading BLAS:
-     * then one thread of ours, and the BLAS's threads inside (blocks.h). */
-    const int threads = attn_blas_may_thread() ? 1 : p->threads;
     attn_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
                       materialized_task, &c);
 }
@@ -172,13 +208,12 @@ attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
 {
     sdpa_plan p;
     attn_status s;
-    size_t need;
+    int threads;
     if ((s = attn_sdpa_plan_make(desc, &p)) ||
-        (s = forward_workspace(&p, forward_algo(&p), &need)) ||
-        (s = check_forward_buffers(&p, q, k, v, out, weights, lse, workspace,
-                                   workspace_bytes, need)))
+        (s = attn_sdpa_forward_check(&p, q, k, v, out, weights, lse, workspace,
+                                     workspace_bytes, &threads)))
         return s;
-    forward(&p, forward_algo(&p), q, k, v, out, weights, lse, workspace);
+    attn_sdpa_forward_run(&p, threads, q, k, v, out, weights, lse, workspace);
     return ATTN_OK;
 }
 
@@ -187,16 +222,18 @@ attn_status attn_sdpa_forward(const attn_sdpa_desc *desc, const float *q,
                               float *weights, float *lse)
 {
     sdpa_plan p;
+    attn_ws_shape shape;
     attn_status s;
     size_t need;
     if ((s = attn_sdpa_plan_make(desc, &p)) ||
-        (s = forward_workspace(&p, forward_algo(&p), &need)) ||
-        (s = check_forward_buffers(&p, q, k, v, out, weights, lse, NULL, 0, 0)))
+        (s = check_forward_buffers(&p, q, k, v, out, weights, lse, NULL, 0)) ||
+        (s = forward_shape(&p, p.blas_threads, &shape)) ||
+        (s = attn_ws_bytes(shape, forward_threads(&p), &need)))
         return s;
     void *ws = malloc(need);
     if (ws == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
-    forward(&p, forward_algo(&p), q, k, v, out, weights, lse, ws);
+    attn_sdpa_forward_run(&p, forward_threads(&p), q, k, v, out, weights, lse, ws);
     free(ws);
     return ATTN_OK;
 }

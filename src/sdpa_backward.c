@@ -16,18 +16,30 @@
 #include "fused.h"
 #include "layout.h"
 #include "sdpa_block.h"
+#include "sdpa_run.h"
 
-/* Materialised: two (ATTN_QUERY_BLOCK, Tk) tiles, P and dP, plus
- * alignment slack. Fused: see fused_backward.c. */
-static attn_status backward_workspace(const sdpa_plan *p, size_t *bytes)
+/* The backward's workspace with the tiles blas_threads gives.
+ * Materialised: two (ATTN_QUERY_BLOCK, Tk) tiles, P and dS, on one thread.
+ * Fused: see fused_backward.c. */
+static attn_status backward_shape(const sdpa_plan *p, int blas_threads,
+                                  attn_ws_shape *shape)
 {
     if (p->d.algo != ATTN_ALGO_MATERIALIZED)
-        return attn_fused_backward_workspace(p, p->threads, bytes);
-    size_t tile = p->workspace_bytes - ATTN_WORKSPACE_ALIGN;
-    if (!attn_mul_size(tile, 2, bytes) ||
-        !attn_add_size(*bytes, 2 * ATTN_WORKSPACE_ALIGN, bytes))
-        return ATTN_ERR_SIZE_OVERFLOW;
-    return ATTN_OK;
+        return attn_fused_backward_shape(p, blas_threads, shape);
+    shape->per_thread = 0;
+    return attn_mul_size(p->tile_bytes, 2, &shape->shared)
+               ? ATTN_OK : ATTN_ERR_SIZE_OVERFLOW;
+}
+
+/* Room for `threads` threads whichever tiles the call will take. */
+static attn_status backward_bytes(const sdpa_plan *p, int threads,
+                                  size_t *bytes)
+{
+    attn_ws_shape a, b;
+    attn_status s;
+    if ((s = backward_shape(p, 0, &a)) || (s = backward_shape(p, 1, &b)))
+        return s;
+    return attn_ws_bytes(attn_ws_shape_max(a, b), threads, bytes);
 }
 
 attn_status attn_sdpa_backward_workspace_size(const attn_sdpa_desc *desc,
@@ -39,7 +51,7 @@ attn_status attn_sdpa_backward_workspace_size(const attn_sdpa_desc *desc,
         return ATTN_ERR_NULL_POINTER;
     if ((s = attn_sdpa_plan_make(desc, &p)))
         return s;
-    return backward_workspace(&p, bytes);
+    return backward_bytes(&p, p.threads, bytes);
 }
 
 typedef struct grads {
@@ -50,8 +62,7 @@ static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
                                           const float *k, const float *v,
                                           const float *out, const float *lse,
                                           const float *dout, const grads *g,
-                                          const void *ws, size_t ws_bytes,
-                                          int with_ws)
+                                          const void *ws, size_t ws_bytes)
 {
     if (q == NULL || k == NULL || v == NULL || out == NULL || lse == NULL ||
         dout == NULL)
@@ -77,16 +88,25 @@ static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
     inputs[ATTN_SDPA_INPUTS + 2] = attn_range_of(dout, p->out_bytes);
     if (attn_outputs_alias(outputs, 5, inputs, ATTN_SDPA_INPUTS + 3))
         return ATTN_ERR_ALIASING;
-    if (!with_ws)
-        return ATTN_OK;
+    return ATTN_OK;
+}
+
+/* Threads the backward runs on in a caller's workspace (as the forward's
+ * in sdpa.c): one thread's share of the size query's answer at least. */
+static attn_status backward_ws_threads(const sdpa_plan *p, const void *ws,
+                                       size_t ws_bytes, int *threads)
+{
+    attn_ws_shape shape;
+    size_t least;
+    attn_status s;
+    if ((s = backward_bytes(p, 1, &least)) ||
+        (s = backward_shape(p, p->blas_threads, &shape)))
+        return s;
     if (ws == NULL)
         return ATTN_ERR_NULL_POINTER;
-    size_t need;
-    attn_status s = backward_workspace(p, &need);
-    if (s != ATTN_OK)
-        return s;
-    if (ws_bytes < need)
+    if (ws_bytes < least)
         return ATTN_ERR_WORKSPACE_TOO_SMALL;
+    *threads = attn_ws_threads(shape, ws_bytes, p->threads);
     return ATTN_OK;
 }
 
@@ -177,10 +197,7 @@ static void materialized_backward(const sdpa_plan *p, const float *q,
 {
     const attn_sdpa_desc *d = &p->d;
     float *P = attn_workspace_floats(workspace);
-    /* The forward's tile size: min(Tq, ATTN_QUERY_BLOCK) rows of Tk. */
-    const size_t tile_floats =
-        (p->workspace_bytes - ATTN_WORKSPACE_ALIGN) / sizeof(float);
-    float *dS = attn_workspace_floats(P + tile_floats);
+    float *dS = P + p->tile_bytes / sizeof(float);
 
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
@@ -199,15 +216,32 @@ static void materialized_backward(const sdpa_plan *p, const float *q,
         }
 }
 
-static void backward(const sdpa_plan *p, const float *q, const float *k,
-                     const float *v, const float *out, const float *lse,
-                     const float *dout, const grads *g, void *workspace)
+attn_status attn_sdpa_backward_check(const sdpa_plan *p, const float *q,
+                                     const float *k, const float *v,
+                                     const float *out, const float *lse,
+                                     const float *dout, float *dq, float *dk,
+                                     float *dv, float *dbias,
+                                     const void *workspace,
+                                     size_t workspace_bytes, int *threads)
 {
+    const grads g = {dq, dk, dv, dbias};
+    attn_status s = check_backward_buffers(p, q, k, v, out, lse, dout, &g,
+                                           workspace, workspace_bytes);
+    return s ? s : backward_ws_threads(p, workspace, workspace_bytes, threads);
+}
+
+void attn_sdpa_backward_run(const sdpa_plan *p, int threads, const float *q,
+                            const float *k, const float *v, const float *out,
+                            const float *lse, const float *dout, float *dq,
+                            float *dk, float *dv, float *dbias,
+                            void *workspace)
+{
+    const grads g = {dq, dk, dv, dbias};
     if (p->d.algo == ATTN_ALGO_MATERIALIZED)
-        materialized_backward(p, q, k, v, out, lse, dout, g, workspace);
+        materialized_backward(p, q, k, v, out, lse, dout, &g, workspace);
     else
-        attn_fused_backward(p, p->threads, q, k, v, out, lse, dout, g->dq,
-                            g->dk, g->dv, g->dbias, workspace);
+        attn_fused_backward(p, threads, q, k, v, out, lse, dout, dq, dk, dv,
+                            dbias, workspace);
 }
 
 attn_status attn_sdpa_backward_ws(const attn_sdpa_desc *desc, const float *q,
@@ -219,12 +253,14 @@ attn_status attn_sdpa_backward_ws(const attn_sdpa_desc *desc, const float *q,
 {
     sdpa_plan p;
     attn_status s;
-    const grads g = {dq, dk, dv, dbias};
+    int threads;
     if ((s = attn_sdpa_plan_make(desc, &p)) ||
-        (s = check_backward_buffers(&p, q, k, v, out, lse, dout, &g,
-                                    workspace, workspace_bytes, 1)))
+        (s = attn_sdpa_backward_check(&p, q, k, v, out, lse, dout, dq, dk, dv,
+                                      dbias, workspace, workspace_bytes,
+                                      &threads)))
         return s;
-    backward(&p, q, k, v, out, lse, dout, &g, workspace);
+    attn_sdpa_backward_run(&p, threads, q, k, v, out, lse, dout, dq, dk, dv,
+                           dbias, workspace);
     return ATTN_OK;
 }
 
@@ -235,17 +271,20 @@ attn_status attn_sdpa_backward(const attn_sdpa_desc *desc, const float *q,
                                float *dv, float *dbias)
 {
     sdpa_plan p;
+    attn_ws_shape shape;
     attn_status s;
     size_t bytes;
     const grads g = {dq, dk, dv, dbias};
     if ((s = attn_sdpa_plan_make(desc, &p)) ||
-        (s = check_backward_buffers(&p, q, k, v, out, lse, dout, &g, NULL, 0, 0)) ||
-        (s = backward_workspace(&p, &bytes)))
+        (s = check_backward_buffers(&p, q, k, v, out, lse, dout, &g, NULL, 0)) ||
+        (s = backward_shape(&p, p.blas_threads, &shape)) ||
+        (s = attn_ws_bytes(shape, p.threads, &bytes)))
         return s;
     void *ws = malloc(bytes);
     if (ws == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
-    backward(&p, q, k, v, out, lse, dout, &g, ws);
+    attn_sdpa_backward_run(&p, p.threads, q, k, v, out, lse, dout, dq, dk, dv,
+                           dbias, ws);
     free(ws);
     return ATTN_OK;
 }

@@ -411,7 +411,7 @@ void gr_linear_forward(const double *x, const double *w, const double *b,
 
 /* ---- multi-head attention layer ------------------------------------------ */
 
-void gr_mha_forward(const gr_mha *m, const attn_mha_masks *masks,
+void gr_mha_forward(const gr_mha *m, const attn_mha_options *masks,
                     int64_t B, int64_t Tq, int64_t Tk, const double *query,
                     const double *key, const double *value, double *out,
                     double *weights)
@@ -438,14 +438,11 @@ void gr_mha_forward(const gr_mha *m, const attn_mha_masks *masks,
     d.v_strides = ks;
     double *bias = NULL;
     if (masks) {
-        const attn_strides zero = {0, 0, 0};
         d.causal = masks->causal;
         d.kv_lens = masks->kv_lens;
         d.keep_mask = masks->keep_mask;
-        if (memcmp(&masks->keep_strides, &zero, sizeof zero) != 0)
-            d.keep_strides = masks->keep_strides;
-        if (memcmp(&masks->bias_strides, &zero, sizeof zero) != 0)
-            d.bias_strides = masks->bias_strides;
+        d.keep_strides = masks->keep_strides;
+        d.bias_strides = masks->bias_strides;
         if (masks->bias) {
             const size_t n = (size_t)at(d.bias_strides, B - 1, H - 1, Tq - 1,
                                         Tk);

@@ -97,11 +97,12 @@ typedef struct gr_mha {
 /*
  * The layer forward of mha.h in double: the three projections, per-head
  * attention through gr_sdpa_forward on (B, T, H, E/H) views of the
- * projections with scale 1/sqrt(E/H) and the call's masks (NULL: none),
+ * projections with scale 1/sqrt(E/H) and the call's masks (NULL: none;
+ * only the mask fields of the options are read),
  * heads concatenated, the output projection. out (B, Tq, E); weights
  * (B, H, Tq, Tk) contiguous or NULL.
  */
-void gr_mha_forward(const gr_mha *m, const attn_mha_masks *masks,
+void gr_mha_forward(const gr_mha *m, const attn_mha_options *masks,
                     int64_t B, int64_t Tq, int64_t Tk, const double *query,
                     const double *key, const double *value, double *out,
                     double *weights);

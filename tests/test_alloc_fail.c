@@ -668,7 +668,7 @@ typedef struct mha_ctx {
     attn_mha_state *state;
     attn_mha_state *sentinel_state;
     attn_optim *opt;          /* SGD over the layer, for the training step */
-    attn_mha_masks masks;
+    attn_mha_options masks;
     int64_t kv_lens[MB];
     float *query, *key, *value, *dout;
     float *out, *avg_w, *dquery, *dkey, *dvalue;
@@ -714,6 +714,7 @@ static void mha_setup(mha_ctx *c, int64_t kdim, int bias)
     c->init_params = dup_bytes(c->data0, c->param_floats * sizeof(float));
     c->kv_lens[0] = MTK;
     c->kv_lens[1] = 5;
+    assert_int_equal(attn_mha_options_init(&c->masks, MTK), ATTN_OK);
     c->masks.causal = ATTN_CAUSAL_BOTTOM_RIGHT;
     c->masks.kv_lens = c->kv_lens;
     c->query = fvec(n_query());

@@ -961,8 +961,9 @@ static void expect_grads_unchanged(const bw *x, float *s[4], const char *what)
     }
 }
 
-/* The queried size works, aligned or not; one byte less is refused with
- * nothing written. */
+/* The queried size works, aligned or not; one byte less than one thread's
+ * share (the size queried with num_threads = 1) is refused with nothing
+ * written. */
 static void test_workspace(void **state)
 {
     (void)state;
@@ -982,6 +983,7 @@ static void test_workspace(void **state)
     float *snap[4];
     snapshot_grads(&x, snap);
     size_t overrun = 0;
+    x.p.d.num_threads = 1;
     TU_CHECK_STATUS(call_ws(&x, x.dq, x.dk, x.dv, x.dbias, 0, -1, &overrun),
                     ATTN_ERR_WORKSPACE_TOO_SMALL);
     expect_grads_unchanged(&x, snap, "workspace one byte short");
@@ -1257,9 +1259,17 @@ static void test_errors_descriptor(void **state)
     d.bias_strides.row = -7;
     EXPECT_BW(&d, E.q, E.k, E.v, E.out, E.lse, E.dout, E.dq, E.dk, E.dv,
               E.dbias, E.ws, E.ws_bytes, ATTN_ERR_BAD_STRIDE);
-    /* One byte short. */
-    EXPECT_BW(&E.d, E.q, E.k, E.v, E.out, E.lse, E.dout, E.dq, E.dk, E.dv,
-              E.dbias, E.ws, E.ws_bytes - 1, ATTN_ERR_WORKSPACE_TOO_SMALL);
+    /* One byte short of one thread's share. */
+    d = E.d;
+    d.num_threads = 1;
+    size_t least;
+    TU_CHECK_STATUS(attn_sdpa_backward_workspace_size(&d, &least), ATTN_OK);
+    assert_true(least <= E.ws_bytes);
+    EXPECT_BW(&d, E.q, E.k, E.v, E.out, E.lse, E.dout, E.dq, E.dk, E.dv,
+              E.dbias, E.ws, least - 1, ATTN_ERR_WORKSPACE_TOO_SMALL);
+    d.num_threads = 3; /* a request for more threads changes nothing */
+    EXPECT_BW(&d, E.q, E.k, E.v, E.out, E.lse, E.dout, E.dq, E.dk, E.dv,
+              E.dbias, E.ws, least - 1, ATTN_ERR_WORKSPACE_TOO_SMALL);
 }
 
 /* ---- the allocating call ---------------------------------------------------- */

@@ -199,7 +199,7 @@ typedef struct layer_ref {
     attn_mha *shared;           /* read by every thread's forwards */
     unsigned char *weights;     /* its parameters as a safetensors file */
     size_t weights_bytes;
-    attn_mha_masks masks;
+    attn_mha_options masks;
     int64_t kv_lens[MB];
     float *query, *key, *value, *dout;
     size_t nq, nkv, nw, navg;
@@ -326,6 +326,7 @@ static void layer_reference(void)
     L.dout = fvec(L.nq);
     L.kv_lens[0] = MTK;
     L.kv_lens[1] = 33;
+    assert_int_equal(attn_mha_options_init(&L.masks, MTK), ATTN_OK);
     L.masks.kv_lens = L.kv_lens;
     L.masks.causal = ATTN_CAUSAL_BOTTOM_RIGHT;
 

@@ -441,11 +441,19 @@ static void test_bad_kv_lens(void **state)
 static void test_workspace_too_small(void **state)
 {
     (void)state;
+    /* The least a workspace may have is one thread's share: the size
+     * queried with num_threads = 1, whatever the call asks for. */
     size_t bytes = 0;
-    TU_CHECK_STATUS(attn_sdpa_workspace_size(&F.d, &bytes), ATTN_OK);
-    EXPECT(attn_sdpa_forward_ws(&F.d, F.q, F.k, F.v, F.out, F.w, F.lse, F.ws,
+    attn_sdpa_desc d = F.d;
+    d.num_threads = 1;
+    TU_CHECK_STATUS(attn_sdpa_workspace_size(&d, &bytes), ATTN_OK);
+    EXPECT(attn_sdpa_forward_ws(&d, F.q, F.k, F.v, F.out, F.w, F.lse, F.ws,
                                 bytes - 1),
            ATTN_ERR_WORKSPACE_TOO_SMALL, "bytes - 1");
+    d.num_threads = 4;
+    EXPECT(attn_sdpa_forward_ws(&d, F.q, F.k, F.v, F.out, F.w, F.lse, F.ws,
+                                bytes - 1),
+           ATTN_ERR_WORKSPACE_TOO_SMALL, "bytes - 1, 4 threads asked for");
     EXPECT(attn_sdpa_forward_ws(&F.d, F.q, F.k, F.v, F.out, NULL, NULL, F.ws,
                                 1),
            ATTN_ERR_WORKSPACE_TOO_SMALL, "1 byte");

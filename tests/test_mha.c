@@ -58,7 +58,7 @@ typedef struct mha_run {
     float *dout;                /* (B, Tq, E) */
     double *qd, *kd, *vd;       /* kd == vd == qd when self */
     double *gd;
-    attn_mha_masks masks;
+    attn_mha_options masks;
     int has_masks;
     int64_t lens[4];
     uint8_t *keep;
@@ -163,7 +163,8 @@ static void run_setup(mha_run *m, const mha_case *c, uint64_t seed)
     m->dout = uniform((size_t)(B * Tq * E), &r, -1.0, 1.0);
     m->gd = gr_to_double(m->dout, (size_t)(B * Tq * E));
 
-    attn_mha_masks *k = &m->masks;
+    attn_mha_options *k = &m->masks;
+    TU_CHECK_STATUS(attn_mha_options_init(k, Tk), ATTN_OK);
     k->causal = c->causal;
     if (c->lens != L_NONE) {
         assert_true(B <= (int64_t)N_OF(m->lens));
@@ -218,7 +219,7 @@ static void run_free(mha_run *m)
     memset(m, 0, sizeof *m);
 }
 
-static const attn_mha_masks *masks_of(const mha_run *m)
+static const attn_mha_options *masks_of(const mha_run *m)
 {
     return m->has_masks ? &m->masks : NULL;
 }
@@ -977,8 +978,8 @@ static void test_errors(void **state)
     EXPECT(attn_mha_forward(m.layer, m.st, NULL, m.query, m.key, m.value, out,
                             out + 5, 0), AL, "weights over out");
     /* A mask the descriptor rejects. */
-    attn_mha_masks bad;
-    memset(&bad, 0, sizeof bad);
+    attn_mha_options bad;
+    TU_CHECK_STATUS(attn_mha_options_init(&bad, c.Tk), ATTN_OK);
     int64_t lens[2] = {6, 7};
     bad.kv_lens = lens;
     EXPECT(attn_mha_forward(m.layer, m.st, &bad, m.query, m.key, m.value, out,

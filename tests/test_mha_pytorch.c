@@ -112,14 +112,17 @@ static void test_self_attention(void **state)
     float out[2 * 5 * 8], w_avg[2 * 5 * 5], w_heads[2 * 2 * 5 * 5];
     const float *x = io[X].data;
 
-    /* Key padding: PyTorch's boolean mask, as lengths. */
+    /* Key padding: PyTorch's boolean mask, turned into lengths by the
+     * library's helper, which must give the fixture's lengths. */
     int64_t lens[2];
-    for (int b = 0; b < 2; ++b) {
-        lens[b] = (int64_t)io[PAD_LENS].data[b];
-        for (int j = 0; j < 5; ++j)   /* the two forms agree */
-            assert_true((io[PAD_MASK].data[b * 5 + j] != 0.0f) == (j >= lens[b]));
-    }
-    attn_mha_masks masks = {0};
+    uint8_t pad[2 * 5];
+    for (int e = 0; e < 2 * 5; ++e)
+        pad[e] = io[PAD_MASK].data[e] != 0.0f;
+    assert_int_equal(attn_key_padding_lengths(pad, 2, 5, 5, lens), ATTN_OK);
+    for (int b = 0; b < 2; ++b)
+        assert_true(lens[b] == (int64_t)io[PAD_LENS].data[b]);
+    attn_mha_options masks;
+    assert_int_equal(attn_mha_options_init(&masks, 5), ATTN_OK);
     masks.kv_lens = lens;
     assert_int_equal(attn_mha_forward(layer, st, &masks, x, x, x, out, w_avg, 1), ATTN_OK);
     check_close(out, io[OUT].data, 80, "key padding: output");
@@ -134,7 +137,7 @@ static void test_self_attention(void **state)
     for (int i = 0; i < 5; ++i)
         for (int j = 0; j < 5; ++j)
             assert_true((io[CAUSAL_MASK].data[i * 5 + j] != 0.0f) == (j > i));
-    masks = (attn_mha_masks){0};
+    assert_int_equal(attn_mha_options_init(&masks, 5), ATTN_OK);
     masks.causal = ATTN_CAUSAL_TOP_LEFT;
     assert_int_equal(attn_mha_forward(layer, st, &masks, x, x, x, out, NULL, 0), ATTN_OK);
     check_close(out, io[OUT_CAUSAL].data, 80, "causal: output");

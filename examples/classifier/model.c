@@ -66,6 +66,7 @@ attn_status clf_create(clf_model *m, const clf_config *cfg)
             clf_destroy(m);
             return s;
         }
+        attn_mha_options_init(&m->masks, T);
         m->masks.causal = cfg->causal;
         const attn_param *lp;
         size_t n;

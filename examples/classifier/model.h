@@ -25,7 +25,7 @@ typedef struct clf_model {
     float *dh, *da, *dpool, *dlogits;
     attn_mha *mha;
     attn_mha_state *state;
-    attn_mha_masks masks;
+    attn_mha_options masks;
     attn_param params[CLF_MAX_PARAMS];
     char names[CLF_MAX_PARAMS][40];
     size_t param_count;

@@ -56,18 +56,40 @@ extern "C" {
 typedef struct attn_mha attn_mha;             /* parameters and gradients */
 typedef struct attn_mha_state attn_mha_state; /* activations of one call */
 
-/* The masks of <attention/sdpa.h>, for a layer call; zero-initialise it
- * (= no mask) and set what you need. Strides of keep_mask and bias are over
- * (B, H, Tq, Tk); all zero means one (Tq, Tk) matrix for every batch and
- * head. */
-typedef struct attn_mha_masks {
-    attn_causal causal;
-    const int64_t *kv_lens;     /* (B) or NULL */
+/*
+ * What a layer call may set beyond its tensors: the masks, threads and
+ * algorithm of <attention/sdpa.h>, with the descriptor's conventions. Set
+ * it up with attn_mha_options_init, then change what you need; fields are
+ * only ever appended (struct_size tells the library which ones the caller
+ * knows about). A NULL options pointer means the defaults: no mask, the
+ * library's threads and algorithm.
+ */
+typedef struct attn_mha_options {
+    size_t struct_size;         /* set by attn_mha_options_init; do not touch */
+    attn_causal causal;         /* init: ATTN_CAUSAL_NONE */
+    const int64_t *kv_lens;     /* (B) or NULL; see attn_key_padding_lengths */
     const uint8_t *keep_mask;   /* (B, H, Tq, Tk) strided, or NULL */
-    attn_strides keep_strides;
+    attn_strides keep_strides;  /* init: {0, 0, Tk}, one (Tq, Tk) mask */
     const float *bias;          /* (B, H, Tq, Tk) strided, or NULL */
-    attn_strides bias_strides;
-} attn_mha_masks;
+    attn_strides bias_strides;  /* init: {0, 0, Tk}, one (Tq, Tk) bias */
+    /* As attn_sdpa_desc's; the attention runs on at most as many threads
+     * as the state's workspace has room for (see attn_mha_state_create). */
+    int num_threads;            /* init: 0 */
+    attn_algo algo;             /* init: ATTN_ALGO_AUTO */
+} attn_mha_options;
+
+/*
+ * Fills *options with the defaults above for calls with kv_len keys (the
+ * row stride of a (Tq, Tk) mask). Call it through the macro, which passes
+ * sizeof *options. ATTN_ERR_NULL_POINTER, or ATTN_ERR_BAD_DESC when
+ * options_size is smaller than the first released struct.
+ */
+ATTN_EXPORT attn_status attn_mha_options_init_sized(attn_mha_options *options,
+                                                    size_t options_size,
+                                                    int64_t kv_len);
+
+#define attn_mha_options_init(options, kv_len) \
+    attn_mha_options_init_sized((options), sizeof *(options), (kv_len))
 
 /*
  * Creates a layer with initialised parameters and zero gradients.
@@ -95,6 +117,11 @@ ATTN_EXPORT attn_status attn_mha_zero_grad(attn_mha *layer);
  * (B, Tk, E), the attention output A (B, Tq, E) and the log-sum-exp
  * (B, H, Tq), plus scratch for the backward; no (B, H, Tq, Tk) buffer. The
  * state belongs to one thread at a time.
+ *
+ * Its attention workspace is sized once, here, for either algorithm and
+ * for the threads ATTN_NUM_THREADS (else the online cores) gives now;
+ * later calls never need more, whatever happens to the environment or the
+ * BLAS's threading, and run on at most that many threads.
  */
 ATTN_EXPORT attn_status attn_mha_state_create(const attn_mha *layer,
                                               int64_t batch, int64_t q_len,
@@ -107,13 +134,19 @@ ATTN_EXPORT void attn_mha_state_destroy(attn_mha_state *state); /* NULL ok */
  * Forward. For self-attention pass the same pointer as query, key and
  * value. attn_weights, when not NULL, receives the attention weights, per
  * head (B, H, Tq, Tk) or, with average_weights, averaged over heads
- * (B, Tq, Tk) as PyTorch's average_attn_weights. masks may be NULL; the
+ * (B, Tq, Tk) as PyTorch's average_attn_weights. options may be NULL; the
  * mask buffers must stay valid until the backward of this forward.
  * Allocates nothing, except a (B, H, Tq, Tk) buffer kept in the state the
  * first time averaged weights are asked for.
+ *
+ * out and attn_weights may not overlap each other, the inputs, the masks,
+ * the layer's parameters or gradients (ATTN_ERR_ALIASING); everything is
+ * checked before anything is written, and on error nothing is (the state
+ * keeps its last forward).
  */
 ATTN_EXPORT attn_status attn_mha_forward(
-    const attn_mha *layer, attn_mha_state *state, const attn_mha_masks *masks,
+    const attn_mha *layer, attn_mha_state *state,
+    const attn_mha_options *options,
     const float *query,   /* (B, Tq, E)    */
     const float *key,     /* (B, Tk, kdim) */
     const float *value,   /* (B, Tk, vdim) */
@@ -126,7 +159,13 @@ ATTN_EXPORT attn_status attn_mha_forward(
  * adds (+=) the gradients of every parameter into the layer and those of
  * the inputs into dquery, dkey, dvalue (each may be NULL to skip it). For
  * self-attention, dquery, dkey and dvalue may be the same buffer: the three
- * contributions add up. query, key and value must be the forward's.
+ * contributions add up. query, key and value must be the forward's, and
+ * layer the one the forward ran on (else ATTN_ERR_BAD_ARGUMENT).
+ *
+ * dquery, dkey and dvalue may not overlap the inputs, dout, the masks or
+ * the layer's parameters and gradients; the inputs, dout and the masks may
+ * not overlap the gradients (ATTN_ERR_ALIASING). Everything is checked
+ * before anything is written; on error no gradient changes.
  */
 ATTN_EXPORT attn_status attn_mha_backward(
     attn_mha *layer, attn_mha_state *state,

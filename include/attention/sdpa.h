@@ -207,6 +207,20 @@ ATTN_EXPORT attn_status attn_sdpa_forward(
     float *lse);          /* (B, Hq,  Tq)     or NULL */
 
 /*
+ * kv_lens from a PyTorch-style boolean key padding mask (nonzero = padding,
+ * as torch.nn.MultiheadAttention's key_padding_mask): lens[b] is the number
+ * of keys before row b's first padded one. Every row must be unpadded keys
+ * followed only by padding; a row that pads a key before an unpadded one
+ * cannot be expressed as a length (use keep_mask instead) and gives
+ * ATTN_ERR_BAD_ARGUMENT, with nothing written. ld >= kv_len is the row
+ * stride; lens may not overlap padding (ATTN_ERR_ALIASING).
+ */
+ATTN_EXPORT attn_status attn_key_padding_lengths(
+    const uint8_t *padding, /* (B, Tk), row stride ld */
+    int64_t batch, int64_t kv_len, int64_t ld,
+    int64_t *lens);         /* (B) */
+
+/*
  * The masked, scaled scores scale * Q K^T + bias, with -INFINITY wherever a
  * mask hides the key (including keys past kv_lens[b], which are not read).
  * This is what the softmax inside attn_sdpa_forward sees; useful for

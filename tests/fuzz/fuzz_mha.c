@@ -37,12 +37,13 @@ typedef struct dims {
  * 1 full, 2 per batch, 3 per head. */
 static attn_strides mask_strides(unsigned mode, const dims *m)
 {
-    attn_strides s = {0, 0, 0};
+    attn_strides s = {0, 0, m->Tk}; /* one (Tq, Tk) matrix */
     const int64_t n = m->Tq * m->Tk;
-    switch (mode % 4) {
-    case 1: s.row = m->Tk; s.head = n; s.batch = m->H * n; break;
-    case 2: s.row = m->Tk; s.batch = n; break;
-    case 3: s.row = m->Tk; s.head = n; break;
+    switch (mode % 5) {
+    case 1: s.head = n; s.batch = m->H * n; break;
+    case 2: s.batch = n; break;
+    case 3: s.head = n; break;
+    case 4: s.row = 0; break; /* one row for every query */
     default: break;
     }
     return s;
@@ -50,8 +51,6 @@ static attn_strides mask_strides(unsigned mode, const dims *m)
 
 static size_t mask_span(attn_strides s, const dims *m)
 {
-    if (s.batch == 0 && s.head == 0 && s.row == 0)
-        return (size_t)(m->Tq * m->Tk);
     return (size_t)((m->B - 1) * s.batch + (m->H - 1) * s.head +
                     (m->Tq - 1) * s.row + m->Tk);
 }
@@ -106,7 +105,7 @@ static void unpack(const attn_param *p, size_t count, const dims *dm,
 /* sum(out * g) of the reference with every value (parameters, inputs)
  * moved by t * direction. */
 static double ref_loss(const attn_param *p, size_t count, const dims *dm,
-                       const attn_mha_masks *masks, double *const *pv,
+                       const attn_mha_options *masks, double *const *pv,
                        double *const *pdir, double *const in[3],
                        double *const indir[3], const size_t in_n[3],
                        int self, const float *g, double t)
@@ -185,8 +184,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dm.kdim = dm.vdim = dm.E;
         dm.Tk = dm.Tq;
     }
-    attn_mha_masks masks;
-    memset(&masks, 0, sizeof masks);
+    attn_mha_options masks;
+    attn_mha_options_init(&masks, dm.Tk);
     masks.causal = (attn_causal)(fi_u8(&in) % 3);
     const unsigned modes = fi_u8(&in), density = fi_u8(&in);
     int64_t kv_lens[2] = {fi_range(&in, 0, dm.Tk), fi_range(&in, 0, dm.Tk)};

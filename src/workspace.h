@@ -1,0 +1,42 @@
+/* Workspaces: how a call's scratch is laid out, and how many threads a
+ * given workspace has room for. */
+#ifndef ATTN_SRC_WORKSPACE_H
+#define ATTN_SRC_WORKSPACE_H
+
+#include <stddef.h>
+
+#include <attention/status.h>
+
+/* Slack so the workspace can be aligned to a cache line. */
+#define ATTN_WORKSPACE_ALIGN 64
+
+/*
+ * A workspace is ATTN_WORKSPACE_ALIGN bytes of slack, a part every thread
+ * of the call shares, then one slot per thread. The size query answers for
+ * the largest shape any call with the descriptor can take, so a call
+ * adapts inside the workspace it is given (fewer threads) instead of
+ * failing when process state changed since the query.
+ */
+typedef struct attn_ws_shape {
+    size_t shared;
+    size_t per_thread;
+} attn_ws_shape;
+
+/* The larger of each part. */
+attn_ws_shape attn_ws_shape_max(attn_ws_shape a, attn_ws_shape b);
+
+/* Bytes for `threads` slots; ATTN_ERR_SIZE_OVERFLOW if they do not fit. */
+attn_status attn_ws_bytes(attn_ws_shape s, int threads, size_t *bytes);
+
+/* How many of `wanted` threads fit in `bytes` (at most `wanted`, 0 when
+ * not even one does). */
+int attn_ws_threads(attn_ws_shape s, size_t bytes, int wanted);
+
+/* n rounded up to a multiple of ATTN_WORKSPACE_ALIGN: workspace pieces
+ * placed one after another stay aligned. */
+size_t attn_workspace_round(size_t n);
+
+/* The first ATTN_WORKSPACE_ALIGN-aligned float at or after p. */
+float *attn_workspace_floats(void *p);
+
+#endif /* ATTN_SRC_WORKSPACE_H */
