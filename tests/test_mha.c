@@ -845,9 +845,9 @@ static void test_init_seed(void **state)
 
 /* Byte snapshots of the buffers a failing call might write. */
 typedef struct snap {
-    const void *p[12];
-    size_t n[12];
-    unsigned char *copy[12];
+    const void *p[24];
+    size_t n[24];
+    unsigned char *copy[24];
     int count;
 } snap;
 
@@ -1049,6 +1049,242 @@ static void test_errors(void **state)
     run_free(&m);
 }
 
+/* Every byte a layer call can reach: the parameters, their gradients, the
+ * masks and the caller's buffers. */
+typedef struct layer_bytes {
+    snap s;
+} layer_bytes;
+
+static void layer_bytes_take(layer_bytes *b, const mha_run *m,
+                             const float *out, const float *w,
+                             const float *dq)
+{
+    b->s.count = 0;
+    snap_add(&b->s, out, out_n(m) * sizeof(float));
+    snap_add(&b->s, w, weights_n(m) * sizeof(float));
+    snap_add(&b->s, dq, out_n(m) * sizeof(float));
+    snap_add(&b->s, m->keep, (size_t)(m->c.B * m->c.H * m->c.Tq * m->c.Tk));
+    snap_add(&b->s, m->mbias,
+             (size_t)(m->c.B * m->c.H * m->c.Tq * m->c.Tk) * sizeof(float));
+    for (size_t t = 0; t < m->np; ++t) {
+        const size_t n = attn_param_numel(&m->params[t]) * sizeof(float);
+        snap_add(&b->s, m->params[t].data, n);
+        snap_add(&b->s, m->params[t].grad, n);
+    }
+}
+
+#define EXPECT_UNTOUCHED(call, want, what)                                \
+    do {                                                                  \
+        layer_bytes b_;                                                   \
+        layer_bytes_take(&b_, &m, out, w, dq);                            \
+        TU_CHECK_STATUS(call, want);                                      \
+        snap_check(&b_.s, what);                                          \
+    } while (0)
+
+/* Layer outputs over the layer's own tensors or the call's masks are
+ * refused before anything is written: parameters, gradients, masks and
+ * outputs keep every byte. */
+static void test_outputs_over_layer_tensors(void **state)
+{
+    (void)state;
+    mha_case c;
+    memset(&c, 0, sizeof c);
+    c.E = 8;
+    c.H = 2;
+    c.bias = 1;
+    c.B = 2;
+    c.Tq = 4;
+    c.Tk = 6;
+    c.lens = L_SHORT;
+    c.keep = M_FULL;
+    c.mbias = M_FULL;
+    mha_run m;
+    run_setup(&m, &c, 901);
+    const int64_t E = c.E;
+    float *out = tu_malloc(out_n(&m), sizeof *out);
+    float *w = tu_malloc(weights_n(&m), sizeof *w);
+    float *dq = calloc(out_n(&m), sizeof *dq);
+    assert_non_null(dq);
+    tu_fill_nan(out, out_n(&m));
+    tu_fill_nan(w, weights_n(&m));
+    const attn_param *in_proj = &m.params[0], *out_w = &m.params[2];
+    assert_string_equal(in_proj->name, "in_proj_weight");
+    assert_string_equal(out_w->name, "out_proj.weight");
+    const attn_mha_options *o = masks_of(&m);
+    const attn_status AL = ATTN_ERR_ALIASING;
+
+    /* Forward outputs over parameters, gradients and masks. */
+    EXPECT_UNTOUCHED(attn_mha_forward(m.layer, m.st, o, m.query, m.key, m.value,
+                                      in_proj->data, w, 0),
+                     AL, "out = in_proj_weight");
+    EXPECT_UNTOUCHED(attn_mha_forward(m.layer, m.st, o, m.query, m.key, m.value,
+                                      out, out_w->data, 0),
+                     AL, "weights = out_proj.weight");
+    EXPECT_UNTOUCHED(attn_mha_forward(m.layer, m.st, o, m.query, m.key, m.value,
+                                      out_w->grad + 3, NULL, 0),
+                     AL, "out over out_proj.weight's gradient");
+    EXPECT_UNTOUCHED(attn_mha_forward(m.layer, m.st, o, m.query, m.key, m.value,
+                                      m.mbias + 5, NULL, 0),
+                     AL, "out over the bias mask");
+    EXPECT_UNTOUCHED(attn_mha_forward(m.layer, m.st, o, m.query, m.key, m.value,
+                                      out, (float *)(void *)m.keep, 1),
+                     AL, "averaged weights over the keep mask");
+    EXPECT_UNTOUCHED(attn_mha_forward(m.layer, m.st, o, m.query, m.key, m.value,
+                                      out, (float *)(void *)m.lens, 0),
+                     AL, "weights over kv_lens");
+
+    /* A valid forward, then backward outputs over the layer's tensors:
+     * the Wq, Wk rows of in_proj_weight's gradient, out_proj.weight's
+     * gradient (written first), and inputs over the gradients. */
+    lib_forward(&m, out, w, 0);
+    EXPECT_UNTOUCHED(attn_mha_backward(m.layer, m.st, m.query, m.key, m.value,
+                                       m.dout, in_proj->grad, NULL, NULL),
+                     AL, "dquery = the Wq rows' gradient");
+    EXPECT_UNTOUCHED(attn_mha_backward(m.layer, m.st, m.query, m.key, m.value,
+                                       m.dout, in_proj->grad + E * E, NULL, NULL),
+                     AL, "dquery = the Wk rows' gradient");
+    EXPECT_UNTOUCHED(attn_mha_backward(m.layer, m.st, m.query, m.key, m.value,
+                                       m.dout, NULL, out_w->grad, NULL),
+                     AL, "dkey = out_proj.weight's gradient");
+    EXPECT_UNTOUCHED(attn_mha_backward(m.layer, m.st, m.query, m.key, m.value,
+                                       m.dout, NULL, NULL, in_proj->data + 2),
+                     AL, "dvalue over in_proj_weight");
+    EXPECT_UNTOUCHED(attn_mha_backward(m.layer, m.st, m.query, m.key, m.value,
+                                       m.dout, m.mbias, NULL, NULL),
+                     AL, "dquery = the bias mask");
+    EXPECT_UNTOUCHED(attn_mha_backward(m.layer, m.st, m.query, m.key, m.value,
+                                       out_w->grad, dq, NULL, NULL),
+                     AL, "dout = out_proj.weight's gradient");
+    EXPECT_UNTOUCHED(attn_mha_backward(m.layer, m.st, in_proj->grad, m.key,
+                                       m.value, m.dout, dq, NULL, NULL),
+                     AL, "query = in_proj_weight's gradient");
+
+    /* A state whose forward ran on another layer of the same shape. */
+    attn_mha *twin;
+    TU_CHECK_STATUS(attn_mha_create(E, c.H, 0, 0, 1, 902, &twin), ATTN_OK);
+    const attn_param *tp;
+    size_t tn;
+    TU_CHECK_STATUS(attn_mha_params(twin, &tp, &tn), ATTN_OK);
+    float *twin_grad0 = tu_malloc(attn_param_numel(&tp[0]), sizeof(float));
+    memcpy(twin_grad0, tp[0].grad, attn_param_numel(&tp[0]) * sizeof(float));
+    EXPECT_UNTOUCHED(attn_mha_backward(twin, m.st, m.query, m.key, m.value,
+                                       m.dout, dq, NULL, NULL),
+                     ATTN_ERR_BAD_ARGUMENT, "backward on another layer");
+    assert_memory_equal(twin_grad0, tp[0].grad,
+                        attn_param_numel(&tp[0]) * sizeof(float));
+    /* ... and the forward's own layer still takes it. */
+    TU_CHECK_STATUS(attn_mha_backward(m.layer, m.st, m.query, m.key, m.value,
+                                      m.dout, dq, NULL, NULL),
+                    ATTN_OK);
+    free(twin_grad0);
+    attn_mha_destroy(twin);
+    free(out);
+    free(w);
+    free(dq);
+    run_free(&m);
+}
+
+/* The options speak the descriptor's language: threads and algorithm are
+ * honoured (same results on every path and thread count), strides are the
+ * descriptor's (all zero: one mask row for every query), and a bad options
+ * struct or value is refused. */
+static void test_options(void **state)
+{
+    (void)state;
+    mha_case c = cross_case(1);
+    c.keep = M_BCAST;
+    mha_run m;
+    run_setup(&m, &c, 903);
+    /* One keep row, broadcast over batches, heads and queries. */
+    m.masks.keep_strides = tu_strides(0, 0, 0);
+    for (int64_t j = 0; j < c.Tk; ++j)
+        m.keep[j] = (uint8_t)(j % 3 != 1);
+    const size_t no = out_n(&m);
+    double *r_out = tu_malloc(no, sizeof *r_out);
+    ref_forward(&m, r_out, NULL);
+    float *out = tu_malloc(no, sizeof *out);
+    static const attn_algo algos[] = {ATTN_ALGO_AUTO, ATTN_ALGO_FUSED,
+                                      ATTN_ALGO_MATERIALIZED};
+    static const int threads[] = {0, 1, 3};
+    for (size_t a = 0; a < N_OF(algos); ++a)
+        for (size_t t = 0; t < N_OF(threads); ++t) {
+            m.masks.algo = algos[a];
+            m.masks.num_threads = threads[t];
+            tu_fill_nan(out, no);
+            lib_forward(&m, out, NULL, 0);
+            TU_CHECK_REL(tu_rel_err(out, rows_of(c.E), 1, 1, c.B * c.Tq, c.E,
+                                    r_out),
+                         "options", "out");
+            TU_CHECK_STATUS(attn_mha_backward(m.layer, m.st, m.query, m.key,
+                                              m.value, m.dout, NULL, NULL,
+                                              NULL),
+                            ATTN_OK);
+        }
+
+    attn_mha_options o = m.masks;
+    o.num_threads = -1;
+    TU_CHECK_STATUS(attn_mha_forward(m.layer, m.st, &o, m.query, m.key,
+                                     m.value, out, NULL, 0),
+                    ATTN_ERR_BAD_ARGUMENT);
+    o = m.masks;
+    o.algo = (attn_algo)9;
+    TU_CHECK_STATUS(attn_mha_forward(m.layer, m.st, &o, m.query, m.key,
+                                     m.value, out, NULL, 0),
+                    ATTN_ERR_BAD_ARGUMENT);
+    o = m.masks;
+    o.struct_size = 3;
+    TU_CHECK_STATUS(attn_mha_forward(m.layer, m.st, &o, m.query, m.key,
+                                     m.value, out, NULL, 0),
+                    ATTN_ERR_BAD_DESC);
+    o.struct_size = sizeof o + 8; /* from a newer header */
+    TU_CHECK_STATUS(attn_mha_forward(m.layer, m.st, &o, m.query, m.key,
+                                     m.value, out, NULL, 0),
+                    ATTN_ERR_BAD_DESC);
+    TU_CHECK_STATUS(attn_mha_options_init_sized(&o, 4, c.Tk), ATTN_ERR_BAD_DESC);
+    TU_CHECK_STATUS(attn_mha_options_init_sized(NULL, sizeof o, c.Tk),
+                    ATTN_ERR_NULL_POINTER);
+    TU_CHECK_STATUS(attn_mha_options_init(&o, c.Tk), ATTN_OK);
+    assert_true(o.keep_strides.row == c.Tk && o.keep_strides.head == 0 &&
+                o.bias_strides.row == c.Tk && o.bias_strides.batch == 0 &&
+                o.num_threads == 0 && o.algo == ATTN_ALGO_AUTO &&
+                o.causal == ATTN_CAUSAL_NONE && o.kv_lens == NULL);
+    free(r_out);
+    free(out);
+    run_free(&m);
+}
+
+/* PyTorch's boolean key padding mask as lengths. */
+static void test_key_padding_lengths(void **state)
+{
+    (void)state;
+    /* Rows of 5 keys in a stride of 6 (the sixth byte is not read). */
+    const uint8_t pad[4 * 6] = {0, 0, 0, 1, 1, 7,   /* 3 */
+                                0, 0, 0, 0, 0, 7,   /* 5: no padding */
+                                1, 1, 1, 1, 1, 7,   /* 0: all padding */
+                                0, 2, 9, 1, 1, 0};  /* 1: any nonzero pads */
+    int64_t lens[4] = {-1, -1, -1, -1};
+    TU_CHECK_STATUS(attn_key_padding_lengths(pad, 4, 5, 6, lens), ATTN_OK);
+    assert_true(lens[0] == 3 && lens[1] == 5 && lens[2] == 0 && lens[3] == 1);
+
+    /* Not a padding pattern: nothing written. */
+    const uint8_t holes[2 * 5] = {0, 0, 0, 0, 0,   0, 1, 0, 1, 1};
+    int64_t keep[2] = {42, 43};
+    TU_CHECK_STATUS(attn_key_padding_lengths(holes, 2, 5, 5, keep),
+                    ATTN_ERR_BAD_ARGUMENT);
+    assert_true(keep[0] == 42 && keep[1] == 43);
+    TU_CHECK_STATUS(attn_key_padding_lengths(holes, 2, 5, 4, keep),
+                    ATTN_ERR_BAD_STRIDE);
+    TU_CHECK_STATUS(attn_key_padding_lengths(holes, 0, 5, 5, keep),
+                    ATTN_ERR_BAD_DIMENSION);
+    TU_CHECK_STATUS(attn_key_padding_lengths(NULL, 2, 5, 5, keep),
+                    ATTN_ERR_NULL_POINTER);
+    int64_t buf[8] = {0};
+    TU_CHECK_STATUS(attn_key_padding_lengths((const uint8_t *)(void *)buf, 2,
+                                             5, 5, buf + 1),
+                    ATTN_ERR_ALIASING);
+    assert_true(keep[0] == 42 && keep[1] == 43);
+}
+
 static void test_report(void **state)
 {
     (void)state;
@@ -1070,6 +1306,9 @@ int main(void)
         cmocka_unit_test(test_init_distribution),
         cmocka_unit_test(test_init_seed),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_outputs_over_layer_tensors),
+        cmocka_unit_test(test_options),
+        cmocka_unit_test(test_key_padding_lengths),
         cmocka_unit_test(test_report),
     };
     return cmocka_run_group_tests_name("multi-head attention layer", tests,

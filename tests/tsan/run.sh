@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ThreadSanitizer run of the concurrency tests: test_concurrency (several
 # application threads calling the library at once, each call on 2 OpenMP
-# threads) and test_threads (bit-identity across thread counts).
+# threads), test_threads (bit-identity across thread counts) and
+# test_blas_toggle (an application thread changing OpenBLAS's thread count
+# while the library runs; there OpenBLAS gets 2 threads of its own).
 #
 #   tests/tsan/run.sh            configure + build build-tsan/, run both
 #   BUILD_DIR=... tests/tsan/run.sh   another build directory
@@ -61,7 +63,7 @@ if ! grep -q "libomp" "$build/CMakeCache.txt"; then
     echo "tests/tsan/run.sh: CMake did not find LLVM's libomp for $cc" >&2
     exit 2
 fi
-cmake --build "$build" -j"$jobs" --target test_concurrency test_threads
+cmake --build "$build" -j"$jobs" --target test_concurrency test_threads test_blas_toggle
 built=$(date +%s)
 
 export OMP_TOOL_LIBRARIES="$archer"
@@ -76,10 +78,12 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 exitcode=66 ignore_
 export ARCHER_OPTIONS="verbose=1 ${ARCHER_OPTIONS:-}"
 
 status=0
-for t in test_concurrency test_threads; do
+for t in test_concurrency test_threads test_blas_toggle; do
     echo "=== $t under ThreadSanitizer"
     log="$build/tsan-$t.log"
-    if "$build/tests/$t" >"$log" 2>&1; then rc=0; else rc=$?; fi
+    blas_threads=1
+    [ "$t" = test_blas_toggle ] && blas_threads=2
+    if OPENBLAS_NUM_THREADS=$blas_threads "$build/tests/$t" >"$log" 2>&1; then rc=0; else rc=$?; fi
     cat "$log"
     if ! grep -q "Archer detected OpenMP application with TSan" "$log"; then
         echo "tests/tsan/run.sh: $t: Archer was not active (OMP_TOOL_LIBRARIES=$archer)" >&2
