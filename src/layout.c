@@ -30,9 +30,10 @@ attn_status attn_span_bytes(int64_t n0, int64_t n1, int64_t n2, int64_t last,
                             attn_strides s, size_t elem_size, size_t *bytes)
 {
     size_t e = (size_t)last;
+    /* Pointer arithmetic over the span must stay within ptrdiff_t. */
     if ((uint64_t)last > SIZE_MAX || !add_extent(&e, n0, s.batch) ||
         !add_extent(&e, n1, s.head) || !add_extent(&e, n2, s.row) ||
-        !attn_mul_size(e, elem_size, bytes))
+        !attn_mul_size(e, elem_size, bytes) || *bytes > PTRDIFF_MAX)
         return ATTN_ERR_SIZE_OVERFLOW;
     return ATTN_OK;
 }

@@ -21,7 +21,8 @@ int attn_add_size(size_t a, size_t b, size_t *r);
  * Bytes spanned by a (n0, n1, n2, last) tensor with strides
  * (s.batch, s.head, s.row, 1): ((n0-1)s0 + (n1-1)s1 + (n2-1)s2 + last)
  * elements. Dimensions must be positive and strides non-negative.
- * Returns ATTN_ERR_SIZE_OVERFLOW if the byte count does not fit size_t.
+ * Returns ATTN_ERR_SIZE_OVERFLOW if the byte count exceeds PTRDIFF_MAX
+ * (offsets into the span must be valid pointer differences).
  */
 attn_status attn_span_bytes(int64_t n0, int64_t n1, int64_t n2, int64_t last,
                             attn_strides s, size_t elem_size, size_t *bytes);

@@ -349,6 +349,19 @@ static void test_size_overflow(void **state)
     d.k_strides.batch = INT64_MAX / 2;
     expect_desc_error(&d, ATTN_ERR_SIZE_OVERFLOW, "K batch stride");
 
+    /* spans that fit size_t but exceed PTRDIFF_MAX bytes */
+    fixture_desc(&d);
+    d.q_strides.batch = (int64_t)1 << 61; /* B = 2: 2^63 bytes */
+    expect_desc_error(&d, ATTN_ERR_SIZE_OVERFLOW, "Q span > PTRDIFF_MAX");
+    fixture_desc(&d);
+    d.out_strides.batch = (int64_t)1 << 61;
+    expect_desc_error(&d, ATTN_ERR_SIZE_OVERFLOW, "out span > PTRDIFF_MAX");
+    static const uint8_t one_keep[1] = {1};
+    fixture_desc(&d);
+    d.keep_mask = one_keep;
+    d.keep_strides = tu_strides(INT64_MAX, 0, 0); /* B = 2 */
+    expect_desc_error(&d, ATTN_ERR_SIZE_OVERFLOW, "keep span > PTRDIFF_MAX");
+
     /* spans fit, but Tk = 2^31 does not fit the BLAS int */
     TU_CHECK_STATUS(attn_sdpa_desc_init(&d, 1, 1, 1, 1, (int64_t)1 << 31, 1,
                                         1),
