@@ -61,13 +61,32 @@
  *
  * Threads: each call runs on desc->num_threads threads (OpenMP), split over
  * (batch, head, query block) in the forward and (batch, kv head, key
- * chunk) in the backward; every output element has one owner and a fixed
- * order of accumulation, so results are bit-identical for any thread
- * count. Inside those threads every sgemm must run on its own thread: with
- * OpenBLAS's OpenMP build that is automatic, with its pthread build and
- * more than one BLAS thread the fused path shrinks its tiles below the size
- * OpenBLAS would thread (slower; set OPENBLAS_NUM_THREADS=1 or use the
- * OpenMP build for full speed). The library never changes BLAS settings.
+ * chunk) in the backward, or on fewer when its workspace has room for
+ * fewer (see Workspaces). Every output element has one owner and a fixed
+ * order of accumulation, so results are bit-identical for any thread count
+ * and any workspace size. Inside those threads every sgemm must run on its
+ * own thread: with OpenBLAS's OpenMP build that is automatic; with its
+ * pthread build and more than one BLAS thread the fused path takes smaller
+ * tiles, below the size OpenBLAS would thread (slower; set
+ * OPENBLAS_NUM_THREADS=1 or use the OpenMP build for full speed), and the
+ * materialised path runs on one thread of the library's and lets the BLAS
+ * thread its products. Results may differ in the last bits between those
+ * two tilings: they depend on the descriptor and on whether the BLAS
+ * threads, never on the thread count. The library never changes BLAS
+ * settings.
+ *
+ * Process state (the BLAS's threading, ATTN_NUM_THREADS, the online core
+ * count) is read once at the start of each call and that reading is used
+ * throughout it, so other threads may change any of it at any time.
+ *
+ * Workspaces: the size a query returns is enough for every call with that
+ * descriptor, whatever the process state is by then: it has room for the
+ * threads the query resolved (num_threads, else ATTN_NUM_THREADS, else the
+ * online cores) with either tiling. A call runs on as many of its threads
+ * as the workspace it is given has room for. The least a workspace may
+ * have is one thread's share, the size queried with num_threads = 1;
+ * below that a call returns ATTN_ERR_WORKSPACE_TOO_SMALL.
+ *
  * No global state: calls may run concurrently as long as their outputs and
  * workspaces are distinct; inputs may be shared.
  */
@@ -148,7 +167,8 @@ typedef struct attn_sdpa_desc {
     attn_strides bias_strides; /* init: {0, 0, Tk}, one (Tq, Tk) bias */
 
     /* Threads the call may use; 0 (init) means the ATTN_NUM_THREADS
-     * environment variable if set, else every online core. Results are
+     * environment variable if set, else every online core, read at the
+     * call (and at a size query, for the workspace's room). Results are
      * bit-identical for every thread count. */
     int num_threads;
     attn_algo algo;            /* init: ATTN_ALGO_AUTO */
@@ -174,7 +194,8 @@ ATTN_EXPORT attn_status attn_sdpa_desc_init_sized(
 
 /*
  * Bytes of workspace attn_sdpa_forward_ws needs for this descriptor, in
- * *bytes. Validates the descriptor (but no data pointers).
+ * *bytes: enough for every later call with it (see Workspaces above).
+ * Validates the descriptor (but no data pointers).
  */
 ATTN_EXPORT attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc,
                                                  size_t *bytes);
@@ -182,8 +203,10 @@ ATTN_EXPORT attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc,
 /*
  * Attention forward in a caller workspace; never allocates.
  * q, k, v and out are required; weights and lse are computed only when not
- * NULL. The workspace needs no particular alignment. Validates everything
- * before writing anything; on error nothing is written.
+ * NULL. The workspace needs no particular alignment and may be smaller
+ * than the size query's answer down to one thread's share (then fewer
+ * threads run). Validates everything before writing anything; on error
+ * nothing is written.
  */
 ATTN_EXPORT attn_status attn_sdpa_forward_ws(
     const attn_sdpa_desc *desc,

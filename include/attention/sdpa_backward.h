@@ -50,7 +50,10 @@
 extern "C" {
 #endif
 
-/* Bytes of workspace attn_sdpa_backward_ws needs, in *bytes. */
+/* Bytes of workspace attn_sdpa_backward_ws needs, in *bytes: enough for
+ * every later call with this descriptor; one thread's share (the size with
+ * num_threads = 1) is the least a call accepts (see Workspaces in
+ * <attention/sdpa.h>). */
 ATTN_EXPORT attn_status attn_sdpa_backward_workspace_size(
     const attn_sdpa_desc *desc, size_t *bytes);
 
