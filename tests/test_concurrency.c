@@ -20,15 +20,14 @@
  *     backward writes the layer's gradients, so a layer per thread);
  *   - attn_split_heads / attn_concat_heads.
  *
- * Threads: the sdpa calls take desc.num_threads; the layer has no thread
- * knob and follows ATTN_NUM_THREADS, which is set to 1 for the references
- * and to 2 before the threads start (never while they run).
+ * Threads: the sdpa calls take desc.num_threads and the layer calls
+ * attn_mha_options.num_threads: 1 for the references, 2 in the threads.
  *
  * Under ThreadSanitizer (tests/tsan/run.sh) this is the race detector's
  * workload; in the normal suite it checks the bit-identity claims of
  * sdpa.h and mha.h under concurrent use.
  */
-#define _POSIX_C_SOURCE 200809L /* setenv */
+#define _POSIX_C_SOURCE 200809L /* pthread, snprintf in C11 strict mode */
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -506,11 +505,8 @@ static void *work(void *arg)
 static void test_concurrent_calls(void **state)
 {
     (void)state;
-    const char *saved = getenv("ATTN_NUM_THREADS");
-    char *saved_copy = saved ? strdup(saved) : NULL;
-
     /* References: this thread alone, the library on one thread. */
-    setenv("ATTN_NUM_THREADS", "1", 1);
+    L.masks.num_threads = 1;
     problem problems[2];
     problem_p1(&problems[0]);
     problem_p2(&problems[1]);
@@ -523,8 +519,8 @@ static void test_concurrent_calls(void **state)
     heads_y_ref = zvec((size_t)HB * HT * HE);
     assert_int_equal(attn_split_heads(heads_x, heads_y_ref, HB, HT, HE, HH), ATTN_OK);
 
-    /* The layer follows ATTN_NUM_THREADS; set before any thread starts. */
-    setenv("ATTN_NUM_THREADS", "2", 1);
+    /* The layer's calls from here on; set before any thread starts. */
+    L.masks.num_threads = LIB_THREADS;
     worker w[THREADS_N];
     memset(w, 0, sizeof w);
     for (int t = 0; t < THREADS_N; ++t) {
@@ -536,12 +532,6 @@ static void test_concurrent_calls(void **state)
     for (int t = 0; t < THREADS_N; ++t)
         assert_int_equal(pthread_join(w[t].tid, NULL), 0);
 
-    if (saved_copy) {
-        setenv("ATTN_NUM_THREADS", saved_copy, 1);
-        free(saved_copy);
-    } else {
-        unsetenv("ATTN_NUM_THREADS");
-    }
 
     int bad = 0;
     for (int t = 0; t < THREADS_N; ++t)
