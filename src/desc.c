@@ -4,7 +4,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "blocks.h"
 #include "layout.h"
 #include "parallel.h"
 
@@ -145,7 +144,7 @@ static attn_status compute_spans(sdpa_plan *p)
         attn_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len, dense,
                    sizeof(float), &p->weights_bytes) != ATTN_OK;
 
-    int64_t qb = d->q_len < ATTN_QUERY_BLOCK ? d->q_len : ATTN_QUERY_BLOCK;
+    int64_t qb = d->q_len < ATTN_MATERIALIZED_ROWS ? d->q_len : ATTN_MATERIALIZED_ROWS;
     size_t ws;
     if (!attn_mul_size((size_t)qb, (size_t)d->kv_len, &ws) ||
         !attn_mul_size(ws, sizeof(float), &ws) ||

@@ -8,11 +8,9 @@
 #include <attention/sdpa.h>
 
 #include "layout.h"
+#include "tiles.h"
 #include "workspace.h"
 
-/* Query rows the materialised path scores at once: bounds its workspace
- * to ATTN_QUERY_BLOCK * Tk floats whatever Tq is. */
-#define ATTN_QUERY_BLOCK 64
 
 /* A validated descriptor and the byte spans of its tensors. */
 typedef struct sdpa_plan {
@@ -23,7 +21,7 @@ typedef struct sdpa_plan {
     size_t weights_bytes;   /* (B, Hq, Tq, Tk) floats */
     size_t lse_bytes;       /* (B, Hq, Tq) floats */
     int weights_overflow;   /* weights_bytes does not fit size_t */
-    size_t tile_bytes;      /* one materialised (ATTN_QUERY_BLOCK, Tk) float
+    size_t tile_bytes;      /* one materialised (ATTN_MATERIALIZED_ROWS, Tk) float
                                tile, rounded to ATTN_WORKSPACE_ALIGN */
     /* Process state, read once per call (never again inside it, so that
      * the tiles a call sizes are the tiles it uses): */

@@ -4,13 +4,9 @@
 
 #include <stddef.h>
 
-#include "blocks.h"
 #include "desc.h"
 #include "layout.h"
 #include "workspace.h"
-
-/* Largest query tile attn_fused_blocks picks: sizes per-row stack arrays. */
-#define ATTN_FUSED_MAX_BQ 512
 
 /* Workspace of attn_fused_forward with the tiles blas_threads gives. */
 attn_status attn_fused_forward_shape(const sdpa_plan *p, int blas_threads,

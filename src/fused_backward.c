@@ -34,7 +34,7 @@
 
 /* The layout of the backward: tiles, chunks and workspace pieces. */
 typedef struct bwd_layout {
-    attn_blocks blocks;
+    attn_tiles blocks;
     int64_t key_blocks;     /* over Tk */
     int64_t chunks;         /* key chunks per (batch, kv head) */
     size_t tile_bytes;      /* one Bq x Bk float tile, rounded */
@@ -46,11 +46,7 @@ static attn_status layout_of(const sdpa_plan *p, int blas_threads,
                              bwd_layout *L)
 {
     const attn_sdpa_desc *d = &p->d;
-    L->blocks = attn_fused_blocks(d, blas_threads);
-    if (L->blocks.q > 128) /* P and dS tiles both stay in L2 (see blocks.h) */
-        L->blocks.q = 128;
-    if (L->blocks.k > 256) /* four key-side tiles stay in L2 */
-        L->blocks.k = 256;
+    L->blocks = attn_tiles_backward(d, blas_threads);
     L->key_blocks = (d->kv_len + L->blocks.k - 1) / L->blocks.k;
     size_t t;
     if (!attn_mul_size((size_t)L->blocks.q, (size_t)L->blocks.k, &t) ||

@@ -31,7 +31,7 @@ typedef struct fwd_scratch {
 } fwd_scratch;
 
 /* Bytes of one thread's scratch; 0 on overflow. */
-static size_t scratch_bytes(const attn_blocks *b, int64_t dv)
+static size_t scratch_bytes(const attn_tiles *b, int64_t dv)
 {
     const size_t q = (size_t)b->q, f = sizeof(float);
     size_t s = 0, t;
@@ -48,13 +48,13 @@ static size_t scratch_bytes(const attn_blocks *b, int64_t dv)
 attn_status attn_fused_forward_shape(const sdpa_plan *p, int blas_threads,
                                      attn_ws_shape *shape)
 {
-    const attn_blocks b = attn_fused_blocks(&p->d, blas_threads);
+    const attn_tiles b = attn_tiles_forward(&p->d, blas_threads);
     shape->shared = 0;
     shape->per_thread = scratch_bytes(&b, p->d.v_head_dim);
     return shape->per_thread ? ATTN_OK : ATTN_ERR_SIZE_OVERFLOW;
 }
 
-static fwd_scratch carve(void *workspace, const attn_blocks *b, int64_t dv,
+static fwd_scratch carve(void *workspace, const attn_tiles *b, int64_t dv,
                          int thread)
 {
     char *c = (char *)attn_workspace_floats(workspace) +
@@ -73,7 +73,7 @@ static fwd_scratch carve(void *workspace, const attn_blocks *b, int64_t dv,
 
 typedef struct fwd_ctx {
     const sdpa_plan *p;
-    attn_blocks blocks;
+    attn_tiles blocks;
     int64_t q_blocks;       /* per (batch, head) */
     const float *q, *k, *v;
     float *out, *weights, *lse;
@@ -142,11 +142,6 @@ static void write_weights(const fwd_ctx *c, const head_offsets *o,
     }
 }
 
-/* Rows per group on tiles the rows see unequally (the causal diagonal): each
- * group multiplies only up to its own last visible key, so the masked
- * triangle costs 64 rows' worth rather than a whole query tile's. */
-#define DIAGONAL_ROWS 64
-
 /* One key tile [j0, j0 + n) for query rows i0 + r0 .. + m of the block:
  * scores, the online-softmax step, and O += P V. */
 static void tile_step(const fwd_ctx *c, const head_offsets *o,
@@ -159,7 +154,7 @@ static void tile_step(const fwd_ctx *c, const head_offsets *o,
     float *row_max = s->row_max + r0, *alpha = s->alpha + r0;
     double *row_sum = s->row_sum + r0;
     unsigned char *has_nan = s->has_nan + r0, *redo = s->redo + r0;
-    float old_max[ATTN_FUSED_MAX_BQ];
+    float old_max[ATTN_TILE_MAX_Q];
 
     attn_score_tile(d, o, c->q, c->k, i0 + r0, m, j0, n, S, bk);
     memcpy(old_max, row_max, (size_t)m * sizeof *old_max);
@@ -200,18 +195,18 @@ static void forward_task(const void *arg, int64_t task, int thread)
     }
     for (int64_t j0 = 0; j0 < kend; j0 += bk) {
         const int64_t n = kend - j0 < bk ? kend - j0 : bk;
-        if (j0 + n <= kfirst || m <= DIAGONAL_ROWS) {
+        if (j0 + n <= kfirst || m <= ATTN_DIAGONAL_ROWS) {
             tile_step(c, &o, &s, i0, 0, m, j0, n);
             continue;
         }
-        for (int64_t r0 = 0; r0 < m; r0 += DIAGONAL_ROWS) {
-            const int64_t mg = m - r0 < DIAGONAL_ROWS ? m - r0 : DIAGONAL_ROWS;
+        for (int64_t r0 = 0; r0 < m; r0 += ATTN_DIAGONAL_ROWS) {
+            const int64_t mg = m - r0 < ATTN_DIAGONAL_ROWS ? m - r0 : ATTN_DIAGONAL_ROWS;
             const int64_t end = attn_visible_end(d, o.valid, i0 + r0 + mg - 1);
             if (end > j0) /* rows that see nothing here keep their state */
                 tile_step(c, &o, &s, i0, r0, mg, j0, end - j0 < n ? end - j0 : n);
         }
     }
-    float lse[ATTN_FUSED_MAX_BQ];
+    float lse[ATTN_TILE_MAX_Q];
     finish_rows(c, &o, i0, m, &s, lse);
     if (c->weights)
         write_weights(c, &o, bh, i0, m, kend, lse);
@@ -225,7 +220,7 @@ void attn_fused_forward(const sdpa_plan *p, int threads, const float *q,
 {
     fwd_ctx c;
     c.p = p;
-    c.blocks = attn_fused_blocks(&p->d, p->blas_threads);
+    c.blocks = attn_tiles_forward(&p->d, p->blas_threads);
     c.q_blocks = (p->d.q_len + c.blocks.q - 1) / c.blocks.q;
     c.q = q;
     c.k = k;

@@ -1,6 +1,6 @@
 /*
  * Forward entry points, and the materialised path: for each (batch, head)
- * and each block of ATTN_QUERY_BLOCK query rows (one task each), one sgemm
+ * and each block of ATTN_MATERIALIZED_ROWS query rows (one task each), one sgemm
  * for the scores, masks and softmax row by row, one sgemm for weights * V.
  * The fused path is in fused_forward.c.
  */
@@ -81,7 +81,7 @@ static attn_status forward_bytes(const sdpa_plan *p, int threads, size_t *bytes)
 
 /* Threads the forward wants. The materialised path's products are too
  * large to stay unthreaded in a threading BLAS: then one thread of ours,
- * and the BLAS's threads inside (blocks.h). */
+ * and the BLAS's threads inside (tiles.h). */
 static int forward_threads(const sdpa_plan *p)
 {
     return forward_algo(p) == ATTN_ALGO_MATERIALIZED && p->blas_threads
@@ -157,7 +157,7 @@ static void materialized_task(const void *arg, int64_t task, int thread)
     const materialized_ctx *c = arg;
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t bh = task / c->q_blocks;
-    const int64_t i0 = (task % c->q_blocks) * ATTN_QUERY_BLOCK;
+    const int64_t i0 = (task % c->q_blocks) * ATTN_MATERIALIZED_ROWS;
     const head_offsets o = attn_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
     const int64_t m = attn_block_rows(d, i0);
     const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
@@ -168,7 +168,7 @@ static void materialized_task(const void *arg, int64_t task, int thread)
         S = c->weights + (bh * d->q_len + i0) * d->kv_len;
         ld = d->kv_len;
     }
-    float row_lse[ATTN_QUERY_BLOCK];
+    float row_lse[ATTN_MATERIALIZED_ROWS];
     attn_score_tile(d, &o, c->q, c->k, i0, m, 0, kend, S, ld);
     attend_block(d, &o, c->v, c->out, i0, m, kend, S, ld, c->weights != NULL,
                  row_lse);
@@ -195,7 +195,7 @@ void attn_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
         attn_fused_forward(p, threads, q, k, v, out, weights, lse, workspace);
         return;
     }
-    const materialized_ctx c = {p, (p->d.q_len + ATTN_QUERY_BLOCK - 1) / ATTN_QUERY_BLOCK,
+    const materialized_ctx c = {p, (p->d.q_len + ATTN_MATERIALIZED_ROWS - 1) / ATTN_MATERIALIZED_ROWS,
                                 q, k, v, out, weights, lse, workspace};
     attn_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
                       materialized_task, &c);
@@ -260,7 +260,7 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
         for (int64_t h = 0; h < d->q_heads; ++h) {
             const head_offsets o = attn_head_offsets(&p, b, h);
             float *bh_scores = scores + (b * d->q_heads + h) * d->q_len * d->kv_len;
-            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
+            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
                 const int64_t m = attn_block_rows(d, i0);
                 const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
                 float *S = bh_scores + i0 * d->kv_len;

@@ -1,6 +1,6 @@
 /*
  * Backward entry points, and the materialised backward by recomputation:
- * for each (batch, head) and block of ATTN_QUERY_BLOCK query rows, P is
+ * for each (batch, head) and block of ATTN_MATERIALIZED_ROWS query rows, P is
  * rebuilt from the scores and the saved lse, and four sgemm calls produce
  * dP, dQ, dK and dV. Nothing of size (Tq, Tk) per head is kept. The fused
  * (default) backward is in fused_backward.c.
@@ -19,7 +19,7 @@
 #include "sdpa_run.h"
 
 /* The backward's workspace with the tiles blas_threads gives.
- * Materialised: two (ATTN_QUERY_BLOCK, Tk) tiles, P and dS, on one thread.
+ * Materialised: two (ATTN_MATERIALIZED_ROWS, Tk) tiles, P and dS, on one thread.
  * Fused: see fused_backward.c. */
 static attn_status backward_shape(const sdpa_plan *p, int blas_threads,
                                   attn_ws_shape *shape)
@@ -203,7 +203,7 @@ static void materialized_backward(const sdpa_plan *p, const float *q,
         for (int64_t h = 0; h < d->q_heads; ++h) {
             const head_offsets o = attn_head_offsets(p, b, h);
             const float *bh_lse = lse + (b * d->q_heads + h) * d->q_len;
-            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_QUERY_BLOCK) {
+            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
                 const int64_t m = attn_block_rows(d, i0);
                 int64_t r0 = 0, len;
                 for (; (len = attn_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {

@@ -35,7 +35,7 @@ int64_t attn_visible_end(const attn_sdpa_desc *d, int64_t valid, int64_t i)
 int64_t attn_block_rows(const attn_sdpa_desc *d, int64_t i0)
 {
     const int64_t left = d->q_len - i0;
-    return left < ATTN_QUERY_BLOCK ? left : ATTN_QUERY_BLOCK;
+    return left < ATTN_MATERIALIZED_ROWS ? left : ATTN_MATERIALIZED_ROWS;
 }
 
 int64_t attn_live_rows(const float *lse, int64_t m, int64_t *start)

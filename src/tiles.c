@@ -1,4 +1,4 @@
-#include "blocks.h"
+#include "tiles.h"
 
 /* OpenBLAS's introspection, if the BLAS is OpenBLAS; weak so that any
  * other CBLAS links too (the pointers are then NULL). */
@@ -18,21 +18,32 @@ int attn_blas_may_thread(void)
     return openblas_get_parallel() == 1 && openblas_get_num_threads() > 1;
 }
 
-attn_blocks attn_fused_blocks(const attn_sdpa_desc *d, int blas_threads)
+static int64_t at_most(int64_t x, int64_t cap)
+{
+    return x < cap ? x : cap;
+}
+
+attn_tiles attn_tiles_forward(const attn_sdpa_desc *d, int blas_threads)
 {
     const int64_t D = d->head_dim > d->v_head_dim ? d->head_dim : d->v_head_dim;
-    attn_blocks b;
+    attn_tiles t;
     if (blas_threads) {
-        b.q = 64;
-        b.k = OPENBLAS_UNTHREADED_MNK / (b.q * D);
-        b.k = b.k >= 32 ? b.k & ~(int64_t)15 : (b.k > 0 ? b.k : 1);
+        t.q = ATTN_TILE_Q_SMALL;
+        t.k = OPENBLAS_UNTHREADED_MNK / (t.q * D);
+        t.k = t.k >= 32 ? t.k & ~(int64_t)15 : (t.k > 0 ? t.k : 1);
     } else {
-        b.q = 256;
-        b.k = D <= 64 ? 512 : D <= 128 ? 256 : 128;
+        t.q = ATTN_TILE_Q;
+        t.k = D <= 64 ? 512 : D <= 128 ? 256 : 128;
     }
-    if (b.q > d->q_len)
-        b.q = d->q_len;
-    if (b.k > d->kv_len)
-        b.k = d->kv_len;
-    return b;
+    t.q = at_most(t.q, d->q_len);
+    t.k = at_most(t.k, d->kv_len);
+    return t;
+}
+
+attn_tiles attn_tiles_backward(const attn_sdpa_desc *d, int blas_threads)
+{
+    attn_tiles t = attn_tiles_forward(d, blas_threads);
+    t.q = at_most(t.q, ATTN_TILE_Q_BACKWARD);
+    t.k = at_most(t.k, ATTN_TILE_K_BACKWARD);
+    return t;
 }
