@@ -177,11 +177,13 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
                 int64_t r0 = 0, len;
                 for (; (len = attn_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
                     const int64_t i = i0 + r0;
-                    /* Keys from kend on are invisible to the whole run. */
-                    const int64_t kend = attn_visible_end(d, o.valid, i + len - 1);
-                    if (kend <= j0)
+                    /* Keys outside the run's range are invisible to it. */
+                    const attn_key_range keys =
+                        attn_block_keys(d, o.valid, i, i + len - 1);
+                    const int64_t js = keys.begin > j0 ? keys.begin : j0;
+                    const int64_t je = keys.end < j0 + n ? keys.end : j0 + n;
+                    if (je <= js)
                         continue;
-                    const int64_t nv = kend - j0 < n ? kend - j0 : n;
                     float *dq = NULL; /* the user's rows, or this chunk's partial */
                     int ld_dq = (int)d->head_dim;
                     if (c->dq && L->chunks == 1) {
@@ -191,7 +193,7 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
                         dq = c->partials + (size_t)chunk * (L->partial_bytes / sizeof(float)) +
                              (bh * d->q_len + i) * d->head_dim;
                     }
-                    tile_grads(c, &o, bh, i, len, j0, nv, dq, ld_dq, P, dS);
+                    tile_grads(c, &o, bh, i, len, js, je - js, dq, ld_dq, P, dS);
                 }
             }
         }

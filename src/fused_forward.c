@@ -121,24 +121,27 @@ static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
     }
 }
 
-/* The weights of the block, recomputed tile by tile from the final lse. */
+/* The weights of the block, recomputed tile by tile from the final lse
+ * over the block's keys; zero elsewhere. */
 static void write_weights(const fwd_ctx *c, const head_offsets *o,
-                          int64_t bh, int64_t i0, int64_t m, int64_t kend,
-                          const float *lse /* (m) */)
+                          int64_t bh, int64_t i0, int64_t m,
+                          attn_key_range keys, const float *lse /* (m) */)
 {
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t Tk = d->kv_len, bk = c->blocks.k;
     float *W = c->weights + (bh * d->q_len + i0) * Tk;
-    for (int64_t j0 = 0; j0 < kend; j0 += bk) {
-        const int64_t n = kend - j0 < bk ? kend - j0 : bk;
+    for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
+        const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
         attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, W + j0, Tk);
         attn_tile_exp_shift(W + j0, m, n, Tk, lse);
     }
     for (int64_t r = 0; r < m; ++r) {
         float *row = W + r * Tk;
         if (lse[r] == -INFINITY)   /* exp(-inf - -inf) would be NaN */
-            memset(row, 0, (size_t)kend * sizeof *row);
-        memset(row + kend, 0, (size_t)(Tk - kend) * sizeof *row);
+            memset(row + keys.begin, 0,
+                   (size_t)(keys.end - keys.begin) * sizeof *row);
+        memset(row, 0, (size_t)keys.begin * sizeof *row);
+        memset(row + keys.end, 0, (size_t)(Tk - keys.end) * sizeof *row);
     }
 }
 
@@ -184,8 +187,10 @@ static void forward_task(const void *arg, int64_t task, int thread)
     const int64_t i0 = (c->q_blocks - 1 - task % c->q_blocks) * bq;
     const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
     const head_offsets o = attn_head_offsets(c->p, b, h);
-    const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
-    const int64_t kfirst = attn_visible_end(d, o.valid, i0);
+    const attn_key_range keys = attn_block_keys(d, o.valid, i0, i0 + m - 1);
+    /* Keys every row of the block may see: tiles inside need no groups. */
+    const int64_t all_begin = attn_row_keys(d, o.valid, i0 + m - 1).begin;
+    const int64_t all_end = attn_row_keys(d, o.valid, i0).end;
     const fwd_scratch s = carve(c->workspace, &c->blocks, dv, thread);
 
     for (int64_t r = 0; r < m; ++r) {
@@ -193,23 +198,28 @@ static void forward_task(const void *arg, int64_t task, int thread)
         s.row_sum[r] = 0.0;
         s.has_nan[r] = 0;
     }
-    for (int64_t j0 = 0; j0 < kend; j0 += bk) {
-        const int64_t n = kend - j0 < bk ? kend - j0 : bk;
-        if (j0 + n <= kfirst || m <= ATTN_DIAGONAL_ROWS) {
-            tile_step(c, &o, &s, i0, 0, m, j0, n);
+    /* Tiles stay aligned to multiples of bk, clipped to the block's keys. */
+    for (int64_t t0 = keys.begin - keys.begin % bk; t0 < keys.end; t0 += bk) {
+        const int64_t j0 = t0 > keys.begin ? t0 : keys.begin;
+        const int64_t j1 = t0 + bk < keys.end ? t0 + bk : keys.end;
+        if ((j0 >= all_begin && j1 <= all_end) || m <= ATTN_DIAGONAL_ROWS) {
+            tile_step(c, &o, &s, i0, 0, m, j0, j1 - j0);
             continue;
         }
         for (int64_t r0 = 0; r0 < m; r0 += ATTN_DIAGONAL_ROWS) {
             const int64_t mg = m - r0 < ATTN_DIAGONAL_ROWS ? m - r0 : ATTN_DIAGONAL_ROWS;
-            const int64_t end = attn_visible_end(d, o.valid, i0 + r0 + mg - 1);
-            if (end > j0) /* rows that see nothing here keep their state */
-                tile_step(c, &o, &s, i0, r0, mg, j0, end - j0 < n ? end - j0 : n);
+            const attn_key_range g =
+                attn_block_keys(d, o.valid, i0 + r0, i0 + r0 + mg - 1);
+            const int64_t g0 = g.begin > j0 ? g.begin : j0;
+            const int64_t g1 = g.end < j1 ? g.end : j1;
+            if (g1 > g0) /* rows that see nothing here keep their state */
+                tile_step(c, &o, &s, i0, r0, mg, g0, g1 - g0);
         }
     }
     float lse[ATTN_TILE_MAX_Q];
     finish_rows(c, &o, i0, m, &s, lse);
     if (c->weights)
-        write_weights(c, &o, bh, i0, m, kend, lse);
+        write_weights(c, &o, bh, i0, m, keys, lse);
     if (c->lse)
         memcpy(c->lse + bh * d->q_len + i0, lse, (size_t)m * sizeof *lse);
 }

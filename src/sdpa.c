@@ -20,27 +20,38 @@
 #include "sdpa_run.h"
 #include "softmax_row.h"
 
-/* Softmax and weights * V for one query block whose scores are in S;
- * row_lse receives each row's log-sum-exp. */
+/* Zeroes row r's entries of a (m, Tk) weights block outside the keys
+ * [kb, kb + n) that S (column 0 = key kb) holds. */
+static void zero_outside(const attn_sdpa_desc *d, float *S, int64_t ld,
+                         int64_t r, int64_t kb, int64_t n)
+{
+    float *row = S + r * ld - kb;
+    memset(row, 0, (size_t)kb * sizeof *row);
+    memset(row + kb + n, 0, (size_t)(d->kv_len - kb - n) * sizeof *row);
+}
+
+/* Softmax and weights * V for one query block whose scores against keys
+ * [kb, kb + n) are in S; row_lse receives each row's log-sum-exp. */
 static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
                          const float *v, float *out, int64_t i0, int64_t m,
-                         int64_t kend, float *S /* (m, ld) */, int64_t ld,
-                         int weights_out, float *row_lse /* (m) */)
+                         int64_t kb, int64_t n, float *S /* (m, ld) */,
+                         int64_t ld, int weights_out, float *row_lse /* (m) */)
 {
     const int64_t os = d->out_strides.row;
     out += o->out + i0 * os;
     for (int64_t r = 0; r < m; ++r) {
-        row_lse[r] = attn_softmax_row(S + r * ld, kend);
+        row_lse[r] = attn_softmax_row(S + r * ld, n);
         if (weights_out)
-            memset(S + r * ld + kend, 0, (size_t)(d->kv_len - kend) * sizeof *S);
+            zero_outside(d, S, ld, r, kb, n);
     }
-    if (kend == 0) {
+    if (n == 0) {
         attn_zero_rows(out, m, os, d->v_head_dim);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
-                (int)d->v_head_dim, (int)kend, 1.0f, S, (int)ld,
-                v + o->v, attn_blas_ld(d->v_strides.row, kend, d->v_head_dim),
+                (int)d->v_head_dim, (int)n, 1.0f, S, (int)ld,
+                v + o->v + kb * d->v_strides.row,
+                attn_blas_ld(d->v_strides.row, n, d->v_head_dim),
                 0.0f, out, attn_blas_ld(os, m, d->v_head_dim));
     /* A fully masked row must be zero even if a V row it cannot see holds
      * NaN or Inf (0 * NaN is NaN inside the product). */
@@ -160,17 +171,19 @@ static void materialized_task(const void *arg, int64_t task, int thread)
     const int64_t i0 = (task % c->q_blocks) * ATTN_MATERIALIZED_ROWS;
     const head_offsets o = attn_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
     const int64_t m = attn_block_rows(d, i0);
-    const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
+    const attn_key_range keys = attn_block_keys(d, o.valid, i0, i0 + m - 1);
+    const int64_t kb = keys.begin, n = keys.end - keys.begin;
+    /* Column 0 of S is key kb. */
     float *S = (float *)((char *)attn_workspace_floats(c->workspace) +
                          (size_t)thread * c->p->tile_bytes);
-    int64_t ld = kend > 0 ? kend : 1;
+    int64_t ld = n > 0 ? n : 1;
     if (c->weights) {
-        S = c->weights + (bh * d->q_len + i0) * d->kv_len;
+        S = c->weights + (bh * d->q_len + i0) * d->kv_len + kb;
         ld = d->kv_len;
     }
     float row_lse[ATTN_MATERIALIZED_ROWS];
-    attn_score_tile(d, &o, c->q, c->k, i0, m, 0, kend, S, ld);
-    attend_block(d, &o, c->v, c->out, i0, m, kend, S, ld, c->weights != NULL,
+    attn_score_tile(d, &o, c->q, c->k, i0, m, kb, n, S, ld);
+    attend_block(d, &o, c->v, c->out, i0, m, kb, n, S, ld, c->weights != NULL,
                  row_lse);
     if (c->lse)
         memcpy(c->lse + bh * d->q_len + i0, row_lse, (size_t)m * sizeof *c->lse);
@@ -262,12 +275,14 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
             float *bh_scores = scores + (b * d->q_heads + h) * d->q_len * d->kv_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
                 const int64_t m = attn_block_rows(d, i0);
-                const int64_t kend = attn_visible_end(d, o.valid, i0 + m - 1);
+                const attn_key_range keys = attn_block_keys(d, o.valid, i0, i0 + m - 1);
                 float *S = bh_scores + i0 * d->kv_len;
-                attn_score_tile(d, &o, q, k, i0, m, 0, kend, S, d->kv_len);
+                attn_score_tile(d, &o, q, k, i0, m, keys.begin,
+                                keys.end - keys.begin, S + keys.begin, d->kv_len);
                 for (int64_t r = 0; r < m; ++r)
-                    for (int64_t j = kend; j < d->kv_len; ++j)
-                        S[r * d->kv_len + j] = -INFINITY;
+                    for (int64_t j = 0; j < d->kv_len; ++j)
+                        if (j < keys.begin || j >= keys.end)
+                            S[r * d->kv_len + j] = -INFINITY;
             }
         }
     return ATTN_OK;

@@ -118,7 +118,7 @@ static attn_status backward_ws_threads(const sdpa_plan *p, const void *ws,
 static void softmax_grad_block(const attn_sdpa_desc *d, const head_offsets *o,
                                const float *out, const float *dout,
                                const float *lse /* (m) */, int64_t i0,
-                               int64_t m, int64_t kend,
+                               int64_t m, int64_t n,
                                float *P /* (m, ld) */, float *dS /* (m, ld) */,
                                int64_t ld)
 {
@@ -131,7 +131,7 @@ static void softmax_grad_block(const attn_sdpa_desc *d, const head_offsets *o,
             D += (double)do_row[c] * o_row[c];
         float *p_row = P + r * ld, *ds_row = dS + r * ld;
         const float l = lse[r];
-        for (int64_t j = 0; j < kend; ++j) {
+        for (int64_t j = 0; j < n; ++j) {
             const float pj = l == -INFINITY ? 0.0f : expf(p_row[j] - l);
             p_row[j] = pj;
             ds_row[j] = pj == 0.0f ? 0.0f : pj * (float)(ds_row[j] - D);
@@ -139,53 +139,58 @@ static void softmax_grad_block(const attn_sdpa_desc *d, const head_offsets *o,
     }
 }
 
-/* dbias (bias_strides) += dS over the visible block. */
+/* dbias (bias_strides) += dS over keys [kb, kb + n). */
 static void accumulate_dbias(const attn_sdpa_desc *d, const head_offsets *o,
-                             float *dbias, int64_t i0, int64_t m, int64_t kend,
-                             const float *dS, int64_t ld)
+                             float *dbias, int64_t i0, int64_t m, int64_t kb,
+                             int64_t n, const float *dS, int64_t ld)
 {
     for (int64_t r = 0; r < m; ++r) {
-        float *row = dbias + o->bias + (i0 + r) * d->bias_strides.row;
-        for (int64_t j = 0; j < kend; ++j)
+        float *row = dbias + o->bias + (i0 + r) * d->bias_strides.row + kb;
+        for (int64_t j = 0; j < n; ++j)
             row[j] += dS[r * ld + j];
     }
 }
 
+/* Query rows [i0, i0 + m) against keys [kb, kb + n): P and dS hold those
+ * columns (column 0 = key kb). */
 static void backward_block(const attn_sdpa_desc *d, const head_offsets *o,
                            const float *q, const float *k, const float *v,
                            const float *out, const float *lse,
                            const float *dout, const grads *g, int64_t i0,
-                           int64_t m, int64_t kend, float *P, float *dS)
+                           int64_t m, int64_t kb, int64_t n, float *P,
+                           float *dS)
 {
-    const int64_t ld = kend;
+    const int64_t ld = n;
     const int ldq = attn_blas_ld(d->q_strides.row, m, d->head_dim);
-    const int ldk = attn_blas_ld(d->k_strides.row, kend, d->head_dim);
-    const int ldv = attn_blas_ld(d->v_strides.row, kend, d->v_head_dim);
+    const int ldk = attn_blas_ld(d->k_strides.row, n, d->head_dim);
+    const int ldv = attn_blas_ld(d->v_strides.row, n, d->v_head_dim);
     const int ldo = attn_blas_ld(d->out_strides.row, m, d->v_head_dim);
+    const int64_t ko = o->k + kb * d->k_strides.row;
+    const int64_t vo = o->v + kb * d->v_strides.row;
     const float *q_blk = q + o->q + i0 * d->q_strides.row;
     const float *do_blk = dout + o->out + i0 * d->out_strides.row;
 
-    attn_score_tile(d, o, q, k, i0, m, 0, kend, P, ld);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)kend,
-                (int)d->v_head_dim, 1.0f, do_blk, ldo, v + o->v, ldv, 0.0f,
+    attn_score_tile(d, o, q, k, i0, m, kb, n, P, ld);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
+                (int)d->v_head_dim, 1.0f, do_blk, ldo, v + vo, ldv, 0.0f,
                 dS, (int)ld);
-    softmax_grad_block(d, o, out, dout, lse, i0, m, kend, P, dS, ld);
+    softmax_grad_block(d, o, out, dout, lse, i0, m, n, P, dS, ld);
 
     if (g->dbias)
-        accumulate_dbias(d, o, g->dbias, i0, m, kend, dS, ld);
+        accumulate_dbias(d, o, g->dbias, i0, m, kb, n, dS, ld);
     if (g->dq)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
-                    (int)d->head_dim, (int)kend, d->scale, dS, (int)ld,
-                    k + o->k, ldk, 1.0f, g->dq + o->q + i0 * d->q_strides.row,
+                    (int)d->head_dim, (int)n, d->scale, dS, (int)ld,
+                    k + ko, ldk, 1.0f, g->dq + o->q + i0 * d->q_strides.row,
                     ldq);
     if (g->dk)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kend,
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n,
                     (int)d->head_dim, (int)m, d->scale, dS, (int)ld, q_blk,
-                    ldq, 1.0f, g->dk + o->k, ldk);
+                    ldq, 1.0f, g->dk + ko, ldk);
     if (g->dv)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kend,
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n,
                     (int)d->v_head_dim, (int)m, 1.0f, P, (int)ld, do_blk, ldo,
-                    1.0f, g->dv + o->v, ldv);
+                    1.0f, g->dv + vo, ldv);
 }
 
 /* The materialised backward proper, on checked arguments. */
@@ -208,9 +213,10 @@ static void materialized_backward(const sdpa_plan *p, const float *q,
                 int64_t r0 = 0, len;
                 for (; (len = attn_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
                     const int64_t i = i0 + r0;
-                    const int64_t kend = attn_visible_end(d, o.valid, i + len - 1);
+                    const attn_key_range keys =
+                        attn_block_keys(d, o.valid, i, i + len - 1);
                     backward_block(d, &o, q, k, v, out, bh_lse + i, dout, g, i,
-                                   len, kend, P, dS);
+                                   len, keys.begin, keys.end - keys.begin, P, dS);
                 }
             }
         }

@@ -20,16 +20,28 @@ head_offsets attn_head_offsets(const sdpa_plan *p, int64_t b, int64_t h)
     return o;
 }
 
-int64_t attn_visible_end(const attn_sdpa_desc *d, int64_t valid, int64_t i)
+attn_key_range attn_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i)
 {
-    int64_t end = valid;
+    attn_key_range r = {0, valid};
     if (d->causal == ATTN_CAUSAL_TOP_LEFT)
-        end = i + 1;
+        r.end = i + 1;
     else if (d->causal == ATTN_CAUSAL_BOTTOM_RIGHT)
-        end = i + 1 + valid - d->q_len;
-    if (end > valid)
-        end = valid;
-    return end < 0 ? 0 : end;
+        r.end = i + 1 + valid - d->q_len;
+    if (r.end > valid)
+        r.end = valid;
+    if (r.end < 0)
+        r.end = 0;
+    return r;
+}
+
+attn_key_range attn_block_keys(const attn_sdpa_desc *d, int64_t valid,
+                               int64_t i0, int64_t i1)
+{
+    attn_key_range r = {attn_row_keys(d, valid, i0).begin,
+                        attn_row_keys(d, valid, i1).end};
+    if (r.end < r.begin)
+        r.end = r.begin;
+    return r;
 }
 
 int64_t attn_block_rows(const attn_sdpa_desc *d, int64_t i0)
@@ -70,16 +82,20 @@ void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                 0.0f, S, (int)ld);
     for (int64_t r = 0; r < m; ++r) {
         const int64_t i = i0 + r;
-        int64_t end = attn_visible_end(d, o->valid, i) - j0;
-        end = end < 0 ? 0 : end > n ? n : end;
+        const attn_key_range keys = attn_row_keys(d, o->valid, i);
+        int64_t begin = keys.begin - j0, end = keys.end - j0;
+        begin = begin < 0 ? 0 : begin > n ? n : begin;
+        end = end < begin ? begin : end > n ? n : end;
         float *row = S + r * ld;
+        for (int64_t j = 0; j < begin; ++j)
+            row[j] = -INFINITY;
         if (d->keep_mask || d->bias) {
             const uint8_t *keep = d->keep_mask ? d->keep_mask + o->keep +
                                                      i * d->keep_strides.row + j0
                                                : NULL;
             const float *bias =
                 d->bias ? d->bias + o->bias + i * d->bias_strides.row + j0 : NULL;
-            for (int64_t j = 0; j < end; ++j) {
+            for (int64_t j = begin; j < end; ++j) {
                 if (keep && !keep[j])
                     row[j] = -INFINITY;
                 else if (bias) /* -inf is a mask: NaN + -inf must not revive it */

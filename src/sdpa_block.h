@@ -16,8 +16,22 @@ typedef struct head_offsets {
 
 head_offsets attn_head_offsets(const sdpa_plan *p, int64_t b, int64_t h);
 
-/* Exclusive end of the keys query i may see under kv_lens and causal. */
-int64_t attn_visible_end(const attn_sdpa_desc *d, int64_t valid, int64_t i);
+/*
+ * The keys [begin, end) a query may see under the masks that bound a range
+ * (kv_lens and causal); keep_mask and bias hide keys inside it. Empty when
+ * end <= begin. Neither end decreases with the query index, so the keys
+ * any of the rows i0 .. i1 may see lie in [begin(i0), end(i1)): every path
+ * computes only the key tiles inside that range, forward and backward.
+ */
+typedef struct attn_key_range {
+    int64_t begin, end;
+} attn_key_range;
+
+attn_key_range attn_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i);
+
+/* The union of the ranges of rows i0 .. i1 (end >= begin). */
+attn_key_range attn_block_keys(const attn_sdpa_desc *d, int64_t valid,
+                               int64_t i0, int64_t i1);
 
 /* Rows in the query block starting at i0. */
 int64_t attn_block_rows(const attn_sdpa_desc *d, int64_t i0);
