@@ -193,6 +193,7 @@ attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
     plan->group = d->q_heads / d->kv_heads;
     plan->threads = attn_threads_resolve(d->num_threads);
     plan->blas_threads = attn_blas_may_thread();
+    plan->kernels = attn_tile_kernels_for(attn_cpu_level_select());
     return ATTN_OK;
 }
 

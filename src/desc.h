@@ -8,6 +8,7 @@
 #include <attention/sdpa.h>
 
 #include "layout.h"
+#include "tile_kernels.h"
 #include "tiles.h"
 #include "workspace.h"
 
@@ -27,6 +28,7 @@ typedef struct sdpa_plan {
      * the tiles a call sizes are the tiles it uses): */
     int threads;            /* resolved from num_threads */
     int blas_threads;       /* attn_blas_may_thread() */
+    const attn_tile_kernels *kernels; /* of attn_cpu_level_select() */
 } sdpa_plan;
 
 /* Bytes spanned by a (B, Hq, Tq, Tk) float tensor with bias_strides. */

@@ -22,7 +22,6 @@
 
 #include "parallel.h"
 #include "sdpa_block.h"
-#include "tile_softmax.h"
 
 
 /* Tasks wanted for parallelism whatever the machine: a constant, so that
@@ -129,8 +128,8 @@ static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
     attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, P, ld);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)Dv, 1.0f, do_blk, ldo, v_tile, ldv, 0.0f, dS, (int)ld);
-    attn_tile_softmax_grad(P, dS, m, n, ld, c->lse + bh * d->q_len + i0,
-                           c->D + bh * d->q_len + i0);
+    c->p->kernels->softmax_grad(P, dS, m, n, ld, c->lse + bh * d->q_len + i0,
+                                c->D + bh * d->q_len + i0);
 
     if (c->dbias)
         for (int64_t r = 0; r < m; ++r) {

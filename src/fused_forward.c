@@ -16,7 +16,6 @@
 
 #include "parallel.h"
 #include "sdpa_block.h"
-#include "tile_softmax.h"
 
 
 /* Per-thread scratch, carved from the workspace. */
@@ -133,7 +132,7 @@ static void write_weights(const fwd_ctx *c, const head_offsets *o,
     for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
         const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
         attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, W + j0, Tk);
-        attn_tile_exp_shift(W + j0, m, n, Tk, lse);
+        c->p->kernels->exp_shift(W + j0, m, n, Tk, lse);
     }
     for (int64_t r = 0; r < m; ++r) {
         float *row = W + r * Tk;
@@ -161,13 +160,15 @@ static void tile_step(const fwd_ctx *c, const head_offsets *o,
 
     attn_score_tile(d, o, c->q, c->k, i0 + r0, m, j0, n, S, bk);
     memcpy(old_max, row_max, (size_t)m * sizeof *old_max);
-    attn_tile_softmax(S, m, n, bk, 0, row_max, row_sum, alpha, has_nan, redo);
+    c->p->kernels->softmax(S, m, n, bk, 0, row_max, row_sum, alpha, has_nan,
+                           redo);
     for (int64_t r = 0; r < m; ++r)
         if (redo[r]) { /* a score rose too far for one pass: again */
             float *row = S + r * bk;
             attn_score_tile(d, o, c->q, c->k, i0 + r0 + r, 1, j0, n, row, bk);
-            attn_tile_softmax(row, 1, n, bk, 1, row_max + r, row_sum + r,
-                              alpha + r, has_nan + r, redo + r);
+            c->p->kernels->softmax(row, 1, n, bk, 1, row_max + r,
+                                   row_sum + r, alpha + r, has_nan + r,
+                                   redo + r);
         }
     rescale_rows(O, alpha, old_max, m, dv);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)dv,

@@ -1,35 +1,21 @@
 /*
- * Written with GCC/Clang vector extensions, 16 lanes, and compiled once per
- * x86-64 level (v4: AVX-512 with FMA, v3: AVX2 with FMA, baseline) with
- * target_clones: the loader picks by CPU features at run time, so a generic
- * Debian build still uses the wide units. (Clones named after a CPU model,
- * arch=skylake-avx512, are picked by model and miss other vendors' CPUs.)
+ * The tile kernels' one body (see tile_kernels.h), written with GCC/Clang
+ * vector extensions, 16 lanes. It is included by one file per CPU level,
+ * each compiled with that level's instruction set (tile_kernels_*.c) and
+ * ending in a table of its functions; nothing here has external linkage.
  */
-#include "tile_softmax.h"
-
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
-/* Every helper taking or returning a vector is inlined into each clone:
- * an out-of-line copy would pass 64-byte vectors with one clone's ABI to
- * another's code. */
+/* Every helper taking or returning a vector is inlined: an out-of-line
+ * copy would pass 64-byte vectors with one level's ABI. */
 #define VEC_INLINE static inline __attribute__((always_inline))
 
 #define LANES 16
 typedef float vf __attribute__((vector_size(LANES * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(LANES * sizeof(int32_t))));
 typedef uint32_t vu __attribute__((vector_size(LANES * sizeof(uint32_t))));
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define ATTN_CLONES \
-    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-#endif
-#ifndef ATTN_CLONES
-#define ATTN_CLONES
-#endif
 
 VEC_INLINE vf splat(float x)
 {
@@ -244,8 +230,7 @@ VEC_INLINE int one_pass(float *row, int64_t n, float *row_max, double *row_sum,
     return 1;
 }
 
-ATTN_CLONES
-void attn_tile_softmax(float *S, int64_t m, int64_t n, int64_t ld, int exact,
+static void tile_softmax(float *S, int64_t m, int64_t n, int64_t ld, int exact,
                        float *row_max, double *row_sum, float *alpha,
                        unsigned char *has_nan, unsigned char *redo)
 {
@@ -259,8 +244,7 @@ void attn_tile_softmax(float *S, int64_t m, int64_t n, int64_t ld, int exact,
     }
 }
 
-ATTN_CLONES
-void attn_tile_exp_shift(float *S, int64_t m, int64_t n, int64_t ld,
+static void tile_exp_shift(float *S, int64_t m, int64_t n, int64_t ld,
                          const float *shift)
 {
     for (int64_t r = 0; r < m; ++r)
@@ -274,8 +258,7 @@ VEC_INLINE vf grad_of(vf p, vf dp, vf D)
     return select(p == zero, zero, p * (dp - D));
 }
 
-ATTN_CLONES
-void attn_tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
+static void tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
                             int64_t ld, const float *lse, const float *D)
 {
     for (int64_t r = 0; r < m; ++r) {
@@ -300,3 +283,17 @@ void attn_tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
         }
     }
 }
+
+/* 2^x elementwise, in place: the kernels' exponential on its own, for the
+ * accuracy tests. */
+static void tile_exp2(float *x, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + LANES <= n; j += LANES)
+        storeu(x + j, exp2v(loadu(x + j)));
+    if (j < n)
+        store_tail(x + j, exp2v(load_tail(x + j, n - j)), n - j);
+}
+
+#define ATTN_KERNEL_TABLE(level_name)                                       \
+    {level_name, tile_softmax, tile_exp_shift, tile_softmax_grad, tile_exp2}
