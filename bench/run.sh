@@ -16,17 +16,9 @@ mkdir -p "$results"
 "$build/bench/attention-bench-scaling" --csv "$results/scaling.csv" --png "$results"
 echo
 
-# The speed benchmark runs on Debian's OpenMP build of OpenBLAS, chosen for
-# this process only (the system's BLAS choice is left alone): inside the
-# library's threads its sgemm runs single-threaded, outside (the roof) on
-# every core, so the roof and the library use the same cores the same way.
-# README "Speed, threads and memory" explains the other builds.
-openmp_blas=/usr/lib/x86_64-linux-gnu/openblas-openmp
-if [ -e "$openmp_blas/libopenblas.so.0" ]; then
-    LD_LIBRARY_PATH="$openmp_blas${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
-        "$build/bench/attention-bench-speed" --csv "$results/speed.csv"
-else
-    "$build/bench/attention-bench-speed" --csv "$results/speed.csv"
-fi
+# The speed benchmark runs as an application linking the library gets it:
+# the library links OpenBLAS's OpenMP build where it is installed
+# (cmake/AttentionBlas.cmake; README "Speed, threads and memory").
+"$build/bench/attention-bench-speed" --csv "$results/speed.csv"
 echo
 echo "CSV files and heat maps written to $results"

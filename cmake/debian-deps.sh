@@ -6,7 +6,7 @@
 #                                      (fuzzers, ThreadSanitizer) and valgrind
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev libcmocka-dev libpng-dev
-          libjansson-dev libopenblas0-openmp)
+          libjansson-dev libopenblas-openmp-dev)
 if [ "${1:-}" = "--hardening" ]; then
     packages+=(clang libclang-rt-14-dev libomp-dev valgrind)
 elif [ $# -gt 0 ]; then
