@@ -3,6 +3,7 @@
 # installs the build dependencies, builds, and runs every test with ctest.
 #   tests/run.sh              optimised build in build/
 #   tests/run.sh --sanitize   AddressSanitizer + UBSan build in build-sanitize/
+#   tests/run.sh --clang      clang build (LLVM's OpenMP) in build-clang/
 # With CI=true in the environment, warnings are errors.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,8 +12,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="$root/build" flags=(-DCMAKE_BUILD_TYPE=Release)
 if [ "${1:-}" = "--sanitize" ]; then
     build="$root/build-sanitize" flags=(-DCMAKE_BUILD_TYPE=Debug -DATTENTION_SANITIZE=ON)
+elif [ "${1:-}" = "--clang" ]; then
+    build="$root/build-clang" flags=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang)
 elif [ $# -gt 0 ]; then
-    echo "usage: tests/run.sh [--sanitize]" >&2; exit 2
+    echo "usage: tests/run.sh [--sanitize | --clang]" >&2; exit 2
 fi
 [ "${CI:-}" = true ] && flags+=(-DATTENTION_WERROR=ON)
 
