@@ -7,7 +7,11 @@
 # With CI=true in the environment, warnings are errors.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$root/cmake/debian-deps.sh"
+if [ "${1:-}" = "--clang" ]; then
+    "$root/cmake/debian-deps.sh" --hardening # clang and LLVM's OpenMP
+else
+    "$root/cmake/debian-deps.sh"
+fi
 
 build="$root/build" flags=(-DCMAKE_BUILD_TYPE=Release)
 if [ "${1:-}" = "--sanitize" ]; then
