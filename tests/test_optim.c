@@ -620,6 +620,49 @@ static void test_size_overflow(void **state)
     assert_ptr_equal(opt, SENTINEL);
 }
 
+/*
+ * One cause, one status: a shape whose element count overflows size_t is
+ * ATTN_ERR_SIZE_OVERFLOW from the optimizers as from the weight files
+ * (the optimizers said ATTN_ERR_BAD_ARGUMENT when numel itself
+ * overflowed). Only arithmetic is done on these shapes, nothing is read.
+ */
+static void test_overflow_status_agrees(void **state)
+{
+    (void)state;
+    if (SIZE_MAX < UINT64_MAX)
+        skip();
+    static const struct {
+        const char *what;
+        int ndim;
+        int64_t shape[ATTN_PARAM_MAX_DIMS];
+    } cases[] = {
+        {"numel overflows (INT64_MAX^2)", 2, {INT64_MAX, INT64_MAX}},
+        {"numel overflows (2^32 cubed)", 3,
+         {INT64_C(1) << 32, INT64_C(1) << 32, INT64_C(1) << 32}},
+        {"numel overflows in the last dimension", 4,
+         {2, 2, INT64_C(1) << 31, INT64_C(1) << 32}},
+        {"numel fits, bytes do not (2^62)", 1, {INT64_C(1) << 62}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
+        two_params tp;
+        two_params_init(&tp, optim_fix_init);
+        attn_param *b = &tp.list[1];
+        b->ndim = cases[k].ndim;
+        memcpy(b->shape, cases[k].shape, sizeof b->shape);
+        expect_both(tp.list, 2, ATTN_ERR_SIZE_OVERFLOW, cases[k].what);
+        /* The weight files say the same of the same list. */
+        static const unsigned char empty[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{',
+                                                '}', ' ', ' ', ' ', ' ', ' ', ' '};
+        attn_status s = attn_params_load_buffer(tp.list, 2, empty, sizeof empty);
+        if (s != ATTN_ERR_SIZE_OVERFLOW)
+            fail_msg("load_buffer, %s: %s", cases[k].what, attn_strerror(s));
+        s = attn_params_save(tp.list, 2, "/nonexistent-dir/never.safetensors");
+        if (s != ATTN_ERR_SIZE_OVERFLOW)
+            fail_msg("save, %s: %s", cases[k].what, attn_strerror(s));
+        assert_memory_equal(tp.data, optim_fix_init, sizeof tp.data);
+    }
+}
+
 /* State larger than any address space: create must fail cleanly (nothing
  * kept; LeakSanitizer checks the sanitizer build). The data and grad
  * addresses are made up, far apart so they do not overlap, and never
@@ -673,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_bad_param_entries),
         cmocka_unit_test(test_null_pointers),
         cmocka_unit_test(test_size_overflow),
+        cmocka_unit_test(test_overflow_status_agrees),
         cmocka_unit_test(test_out_of_memory),
     };
 #undef TORCH_TEST
