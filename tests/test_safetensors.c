@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, opendir, rmdir, unlink */
 
 #include <dirent.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,13 +64,15 @@ static void remove_tree_files(const char *dir)
     if (d == NULL)
         return;
     struct dirent *e;
-    char path[512];
+    char path[1024];
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) != 0)
+        if (unlink(path) != 0) {
+            remove_tree_files(path); /* a directory a test made */
             rmdir(path);
+        }
     }
     closedir(d);
 }
@@ -726,6 +729,219 @@ static void test_io_errors(void **state)
     assert_int_equal(count_entries(dir), 0);
 }
 
+/* targets with a = first, first + 1, ... and b after it. */
+static void targets_fill(targets *t, float first)
+{
+    targets_init(t);
+    for (size_t i = 0; i < A_NUMEL; ++i)
+        t->a[i] = first + (float)i;
+    for (size_t i = 0; i < B_NUMEL; ++i)
+        t->b[i] = first + (float)(A_NUMEL + i);
+}
+
+/* path loads (as a file) and holds what targets_fill(first) saved. */
+static void expect_saved(const char *path, float first)
+{
+    targets want, got;
+    targets_fill(&want, first);
+    targets_init(&got);
+    assert_int_equal(attn_params_load(got.list, 2, path), ATTN_OK);
+    assert_memory_equal(got.a, want.a, sizeof got.a);
+    assert_memory_equal(got.b, want.b, sizeof got.b);
+}
+
+static void save_values(const char *path, float first)
+{
+    targets t;
+    targets_fill(&t, first);
+    assert_int_equal(attn_params_save(t.list, 2, path), ATTN_OK);
+}
+
+/*
+ * Leftovers of interrupted saves never block a later one: the old scheme
+ * tried "<path>.0.tmp" .. "<path>.99.tmp" and gave ATTN_ERR_IO once all
+ * existed. Neither those nor leftovers of the current scheme (mkstemp
+ * names) stop a save, and a save leaves them alone.
+ */
+static void test_save_stale_temporaries(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("w.safetensors");
+    enum { OLD_STYLE = 150, NEW_STYLE = 40 };
+    char name[600];
+    for (int n = 0; n < OLD_STYLE; ++n) {
+        snprintf(name, sizeof name, "%s.%d.tmp", path, n);
+        write_file(name, "x", 1);
+    }
+    for (int n = 0; n < NEW_STYLE; ++n) {
+        snprintf(name, sizeof name, "%s/.attn-save.XXXXXX", tmp_dir);
+        const int fd = mkstemp(name);
+        assert_true(fd >= 0);
+        assert_int_equal(close(fd), 0);
+    }
+    save_values(path, 1.0f);
+    expect_saved(path, 1.0f);
+    save_values(path, 2.0f); /* over the file, too */
+    expect_saved(path, 2.0f);
+    assert_int_equal(count_entries(tmp_dir), OLD_STYLE + NEW_STYLE + 1);
+}
+
+/* A final name component of 250 to 255 bytes (NAME_MAX on Linux file
+ * systems): the temporary's own name must fit NAME_MAX too. */
+static void test_save_long_name(void **state)
+{
+    (void)state;
+    const long name_max = pathconf(tmp_dir, _PC_NAME_MAX);
+    if (name_max < 255)
+        skip();
+    static const size_t lengths[] = {250, 254, 255};
+    for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; ++k) {
+        char name[256];
+        memset(name, 'n', lengths[k]);
+        name[lengths[k]] = '\0';
+        const char *path = tmp_path(name);
+        save_values(path, (float)k);
+        expect_saved(path, (float)k);
+        save_values(path, (float)k + 10.0f);
+        expect_saved(path, (float)k + 10.0f);
+        assert_int_equal(count_entries(tmp_dir), 1);
+        assert_int_equal(unlink(path), 0);
+    }
+}
+
+/* path is still a symbolic link holding text. */
+static void expect_link(const char *path, const char *text)
+{
+    struct stat st;
+    char got[600];
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    const ssize_t n = readlink(path, got, sizeof got - 1);
+    assert_true(n >= 0);
+    got[n] = '\0';
+    assert_string_equal(got, text);
+}
+
+/*
+ * Saving through a symbolic link writes the file it names and leaves the
+ * link (the rename used to replace the link with a regular file):
+ * relative and absolute links, a chain of two, a relative link in another
+ * directory, a dangling link (its target is created, as writing through
+ * the link would), and a loop (ATTN_ERR_IO, ELOOP, nothing created).
+ */
+static void test_save_through_symlink(void **state)
+{
+    (void)state;
+    char real_dir[520], target[600], abs_text[600];
+    snprintf(real_dir, sizeof real_dir, "%s", tmp_path("real"));
+    assert_int_equal(mkdir(real_dir, 0700), 0);
+    snprintf(target, sizeof target, "%s/w.safetensors", real_dir);
+    save_values(target, 1.0f);
+
+    assert_int_equal(symlink("real/w.safetensors", tmp_path("rel")), 0);
+    save_values(tmp_path("rel"), 2.0f);
+    expect_link(tmp_path("rel"), "real/w.safetensors");
+    expect_saved(target, 2.0f);
+
+    snprintf(abs_text, sizeof abs_text, "%s", target);
+    assert_int_equal(symlink(abs_text, tmp_path("abs")), 0);
+    save_values(tmp_path("abs"), 3.0f);
+    expect_link(tmp_path("abs"), abs_text);
+    expect_saved(target, 3.0f);
+
+    assert_int_equal(symlink("rel", tmp_path("chain")), 0);
+    save_values(tmp_path("chain"), 4.0f);
+    expect_link(tmp_path("chain"), "rel");
+    expect_link(tmp_path("rel"), "real/w.safetensors");
+    expect_saved(target, 4.0f);
+
+    /* Relative to the link's own directory, not the working directory. */
+    char inner[700];
+    snprintf(inner, sizeof inner, "%s/inner", real_dir);
+    assert_int_equal(symlink("../outer.safetensors", inner), 0);
+    save_values(inner, 5.0f);
+    expect_link(inner, "../outer.safetensors");
+    expect_saved(tmp_path("outer.safetensors"), 5.0f);
+
+    assert_int_equal(symlink("real/new.safetensors", tmp_path("dangling")), 0);
+    save_values(tmp_path("dangling"), 6.0f);
+    expect_link(tmp_path("dangling"), "real/new.safetensors");
+    char created[700];
+    snprintf(created, sizeof created, "%s/new.safetensors", real_dir);
+    expect_saved(created, 6.0f);
+
+    /* real/ holds w, inner, new; tmp_dir real, rel, abs, chain, outer,
+     * dangling: no temporary anywhere. */
+    assert_int_equal(count_entries(real_dir), 3);
+    assert_int_equal(count_entries(tmp_dir), 6);
+
+    assert_int_equal(symlink("loop2", tmp_path("loop1")), 0);
+    assert_int_equal(symlink("loop1", tmp_path("loop2")), 0);
+    targets t;
+    targets_fill(&t, 7.0f);
+    errno = 0;
+    assert_int_equal(attn_params_save(t.list, 2, tmp_path("loop1")), ATTN_ERR_IO);
+    assert_int_equal(errno, ELOOP);
+    expect_link(tmp_path("loop1"), "loop2");
+    assert_int_equal(count_entries(tmp_dir), 8);
+    assert_int_equal(count_entries(real_dir), 3);
+}
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (unsigned)(st.st_mode & 07777);
+}
+
+/* An existing file keeps its permission bits (a 0600 file became 0644);
+ * a new one gets what open(path, O_CREAT, 0666) would give under the
+ * umask (mkstemp alone would give 0600). */
+static void test_save_keeps_mode(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("m.safetensors");
+    static const unsigned kept[] = {0600, 0640, 0444, 0755};
+    for (size_t k = 0; k < sizeof kept / sizeof kept[0]; ++k) {
+        save_values(path, 1.0f);
+        assert_int_equal(chmod(path, (mode_t)kept[k]), 0);
+        save_values(path, 2.0f);
+        assert_int_equal(mode_of(path), kept[k]);
+        expect_saved(path, 2.0f);
+        assert_int_equal(unlink(path), 0);
+    }
+    static const unsigned masks[] = {022, 077, 0, 027};
+    const mode_t old = umask(0);
+    for (size_t k = 0; k < sizeof masks / sizeof masks[0]; ++k) {
+        umask((mode_t)masks[k]);
+        save_values(path, 3.0f);
+        const unsigned got = mode_of(path);
+        umask(old);
+        assert_int_equal(got, 0666 & ~masks[k]);
+        assert_int_equal(unlink(path), 0);
+    }
+    umask(old);
+    assert_int_equal(count_entries(tmp_dir), 0);
+}
+
+/* The empty path: ATTN_ERR_IO with errno ENOENT, as open("") reports it
+ * (the save used to leave errno at 0). */
+static void test_empty_path(void **state)
+{
+    (void)state;
+    targets t;
+    targets_fill(&t, 1.0f);
+    errno = 0;
+    assert_int_equal(attn_params_save(t.list, 2, ""), ATTN_ERR_IO);
+    assert_int_equal(errno, ENOENT);
+    targets_init(&t);
+    errno = 0;
+    assert_int_equal(attn_params_load(t.list, 2, ""), ATTN_ERR_IO);
+    assert_int_equal(errno, ENOENT);
+    assert_true(targets_untouched(&t));
+    assert_int_equal(count_entries(tmp_dir), 0);
+}
+
 /* Values whose bits a careless copy would change. */
 static float tricky(size_t i)
 {
@@ -1021,6 +1237,11 @@ int main(void)
         cmocka_unit_test_setup(test_null_pointers, clean_tmp_dir),
         cmocka_unit_test_setup(test_aliasing, clean_tmp_dir),
         cmocka_unit_test_setup(test_io_errors, clean_tmp_dir),
+        cmocka_unit_test_setup(test_save_stale_temporaries, clean_tmp_dir),
+        cmocka_unit_test_setup(test_save_long_name, clean_tmp_dir),
+        cmocka_unit_test_setup(test_save_through_symlink, clean_tmp_dir),
+        cmocka_unit_test_setup(test_save_keeps_mode, clean_tmp_dir),
+        cmocka_unit_test_setup(test_empty_path, clean_tmp_dir),
         cmocka_unit_test_setup(test_round_trip, clean_tmp_dir),
         cmocka_unit_test_setup(test_golden_bytes, clean_tmp_dir),
         cmocka_unit_test_setup(test_save_header_cap, clean_tmp_dir),

@@ -36,14 +36,29 @@ extern "C" {
  * Writes the listed parameters to path: tensors in list order, header
  * keys in the same order, compact JSON padded with spaces to a multiple of
  * 8 bytes (as the reference implementation writes it), no "__metadata__".
- * The file is written under a temporary name in the same directory
- * ("<path>.<n>.tmp") and renamed to path once complete, replacing any
- * existing file; on failure the temporary is removed and path is left as
- * it was.
  *
- * Returns ATTN_ERR_IO when the file cannot be created, written or renamed
- * (errno tells more), ATTN_ERR_BAD_ARGUMENT also when the header would
- * exceed the format's 100,000,000-byte limit.
+ * The file is written under a temporary name in the target's directory,
+ * ".attn-save.XXXXXX" (mkstemp's random suffix; the name fits NAME_MAX
+ * whatever the length of path's), flushed to disk with fsync and renamed
+ * over the target only once complete; the directory is then synced too
+ * (best effort: by then the new file is in place). Readers see the old
+ * file or the new one, never a part of one. On failure the temporary is
+ * removed and the target is left as it was; only a process killed during
+ * the save can leave a temporary behind, which never stops a later save
+ * and may be deleted.
+ *
+ * When path is a symbolic link, the file it names (after every link in
+ * turn, up to 40) is replaced and the link stays; a dangling link gets its
+ * target created, as writing through the link would. An existing target
+ * keeps its permission bits (not its owner, group, ACLs or extended
+ * attributes, and other hard links to it keep the old contents); a new
+ * file gets 0666 less the umask (read from /proc/self/status; where that
+ * is unavailable, 0600).
+ *
+ * Returns ATTN_ERR_IO when the file cannot be created, written, synced or
+ * renamed, with errno telling more: ENOENT for an empty path (as
+ * open("") reports it), ELOOP for more than 40 links. ATTN_ERR_BAD_ARGUMENT
+ * also when the header would exceed the format's 100,000,000-byte limit.
  */
 ATTN_EXPORT attn_status attn_params_save(
     const attn_param *params,   /* (count) */
