@@ -8,6 +8,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -942,6 +946,260 @@ static void test_empty_path(void **state)
     assert_int_equal(count_entries(tmp_dir), 0);
 }
 
+/* ---- what the loader opens and reads ---------------------------------------- */
+
+/* A SIGALRM guard around calls that must not block: the handler only
+ * records that it ran, and without SA_RESTART it also breaks a blocked
+ * open or read out with EINTR, so a regression fails instead of hanging. */
+static volatile sig_atomic_t alarm_fired;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarm_fired = 1;
+}
+
+static void guard_start(unsigned seconds)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+    alarm_fired = 0;
+    alarm(seconds);
+}
+
+/* Nonzero when the guard fired: the call blocked. */
+static int guard_stop(void)
+{
+    alarm(0);
+    return alarm_fired;
+}
+
+/* A FIFO without a writer: the open used to block forever. It is refused
+ * at once (not a regular file: ATTN_ERR_IO, errno EINVAL). */
+static void test_load_fifo_without_writer(void **state)
+{
+    (void)state;
+    const char *fifo = tmp_path("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    targets t;
+    targets_init(&t);
+    guard_start(5);
+    errno = 0;
+    const attn_status s = attn_params_load(t.list, 2, fifo);
+    const int e = errno;
+    assert_false(guard_stop());
+    assert_int_equal(s, ATTN_ERR_IO);
+    assert_int_equal(e, EINVAL);
+    assert_true(targets_untouched(&t));
+}
+
+/* The header of a file whose one tensor "big" claims 16 TiB. */
+static unsigned char *huge_tensor_header(size_t *size)
+{
+    static const char json[] =
+        "{" ENTRY("big", "\"F32\"", "[4398046511104]",
+                  "[0,17592186044416]") "}";
+    return assemble(sizeof json - 1, json, sizeof json - 1, 0, size);
+}
+
+/*
+ * A FIFO whose writer sends a valid header and then data without end (up
+ * to 64 MiB here, then it waits): the loader used to read on until memory
+ * ran out. It is refused before anything is read.
+ */
+static void test_load_fifo_streaming(void **state)
+{
+    (void)state;
+    const char *fifo = tmp_path("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    /* A reader, so that the writer's open does not wait for the loader. */
+    const int reader = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(reader >= 0);
+    size_t head_bytes;
+    unsigned char *head = huge_tensor_header(&head_bytes);
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static unsigned char zeros[65536];
+        const int w = open(fifo, O_WRONLY);
+        if (w < 0 || write(w, head, head_bytes) != (ssize_t)head_bytes)
+            _exit(1);
+        for (int i = 0; i < 1024; ++i)
+            if (write(w, zeros, sizeof zeros) < 0)
+                _exit(0);
+        pause();
+        _exit(0);
+    }
+    free(head);
+    struct pollfd p = {reader, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 5000), 1); /* the writer is writing */
+
+    targets t;
+    targets_init(&t);
+    guard_start(5);
+    errno = 0;
+    const attn_status s = attn_params_load(t.list, 2, fifo);
+    const int e = errno;
+    const int blocked = guard_stop();
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    close(reader);
+    assert_false(blocked);
+    assert_int_equal(s, ATTN_ERR_IO);
+    assert_int_equal(e, EINVAL);
+    assert_true(targets_untouched(&t));
+}
+
+/* Directories and devices are not weights files either. */
+static void test_load_not_regular(void **state)
+{
+    (void)state;
+    targets t;
+    targets_init(&t);
+    errno = 0;
+    assert_int_equal(attn_params_load(t.list, 2, tmp_dir), ATTN_ERR_IO);
+    assert_int_equal(errno, EISDIR);
+    struct stat st;
+    if (stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode)) {
+        errno = 0;
+        assert_int_equal(attn_params_load(t.list, 2, "/dev/null"), ATTN_ERR_IO);
+        assert_int_equal(errno, EINVAL);
+    }
+    assert_true(targets_untouched(&t));
+}
+
+/* A saved file cut at every byte of its data section: ATTN_ERR_BAD_FILE,
+ * nothing written; and uncut, it loads. */
+static void test_load_truncated_mid_tensor(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("cut.safetensors");
+    save_values(path, 1.0f);
+    size_t size;
+    unsigned char *bytes = read_file(path, &size);
+    const size_t data_start = size - 4 * (A_NUMEL + B_NUMEL);
+    for (size_t keep = data_start; keep < size; ++keep) {
+        assert_int_equal(truncate(path, (off_t)keep), 0);
+        targets t;
+        targets_init(&t);
+        const attn_status s = attn_params_load(t.list, 2, path);
+        if (s != ATTN_ERR_BAD_FILE || !targets_untouched(&t))
+            fail_msg("cut at %zu of %zu bytes: status %d", keep, size, (int)s);
+        write_file(path, bytes, size);
+    }
+    expect_saved(path, 1.0f);
+    free(bytes);
+}
+
+/*
+ * A name may share memory with another parameter's data (nothing forbids
+ * it): every tensor's place is settled before the first write. The
+ * loader used to look b's name up after writing a, over the bytes of that
+ * name, and found nothing (a NULL entry, dereferenced).
+ */
+static void test_load_name_inside_data(void **state)
+{
+    (void)state;
+    size_t size;
+    unsigned char *valid = assemble(sizeof VALID - 1, VALID, sizeof VALID - 1,
+                                    40, &size);
+    const char *path = tmp_path("valid.safetensors");
+    write_file(path, valid, size);
+    for (int how = 0; how < 2; ++how) {
+        targets t;
+        targets_init(&t);
+        /* "b" in a's first float; a's first value, -3.25f, is 00 00 50 c0
+         * little-endian: an empty string once a is loaded. */
+        memcpy(t.a, "b", 2);
+        t.list[1].name = (const char *)t.a;
+        const attn_status s = how == 0 ? attn_params_load_buffer(t.list, 2, valid, size)
+                                       : attn_params_load(t.list, 2, path);
+        assert_int_equal(s, ATTN_OK);
+        assert_true(targets_loaded(&t));
+    }
+    free(valid);
+}
+
+/* The header of a file with a and b and a "__metadata__" of keys keys
+ * (values "") and one string of pad bytes; *json_len its length. */
+static char *header_with_metadata(size_t keys, size_t pad, size_t *json_len)
+{
+    const size_t cap = 64 + sizeof VALID + keys * 16 + pad;
+    char *json = malloc(cap);
+    assert_non_null(json);
+    size_t n = (size_t)snprintf(json, cap, "{" A_OK "," B_OK
+                                ",\"__metadata__\":{\"pad\":\"");
+    memset(json + n, 'p', pad);
+    n += pad;
+    n += (size_t)snprintf(json + n, cap - n, "\"");
+    for (size_t k = 0; k < keys; ++k)
+        n += (size_t)snprintf(json + n, cap - n, ",\"%zx\":\"\"", k);
+    n += (size_t)snprintf(json + n, cap - n, "}}");
+    assert_true(n < cap);
+    *json_len = n;
+    return json;
+}
+
+static attn_status load_both_ways(const char *json, size_t json_len,
+                                  const char *path)
+{
+    size_t size;
+    unsigned char *bytes = assemble(json_len, json, json_len, 40, &size);
+    write_file(path, bytes, size);
+    targets t;
+    targets_init(&t);
+    const attn_status s = attn_params_load_buffer(t.list, 2, bytes, size);
+    assert_true(s == ATTN_OK ? targets_loaded(&t) : targets_untouched(&t));
+    targets_init(&t);
+    const attn_status f = attn_params_load(t.list, 2, path);
+    if (f != s)
+        fail_msg("file %d, buffer %d", (int)f, (int)s);
+    assert_true(s == ATTN_OK ? targets_loaded(&t) : targets_untouched(&t));
+    free(bytes);
+    return s;
+}
+
+/*
+ * The header bounds for a list of 2 (safetensors.h): 16 MiB + 8 KiB of
+ * text and 65,536 + 128 values and keys. Large metadata within them
+ * loads; past either, ATTN_ERR_BAD_FILE, by file and by buffer alike.
+ */
+static void test_header_bounds(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("meta.safetensors");
+    const size_t text_limit = ((size_t)16 << 20) + 2 * 4096;
+    const size_t value_limit = 65536 + 2 * 64;
+    size_t len;
+    char *json = header_with_metadata(0, (size_t)8 << 20, &len);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_OK);
+    free(json);
+    /* Exactly at the text limit, and one byte past it. */
+    json = header_with_metadata(0, 0, &len);
+    free(json);
+    const size_t pad = text_limit - len;
+    json = header_with_metadata(0, pad, &len);
+    assert_int_equal(len, text_limit);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_OK);
+    free(json);
+    json = header_with_metadata(0, pad + 1, &len);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_ERR_BAD_FILE);
+    free(json);
+    /* The object, a (12 values and keys) and b (11), "__metadata__" and
+     * its object, "pad" and its string: 28, then 2 per key: the most keys
+     * that fit, then one more. */
+    const size_t keys = (value_limit - 28) / 2;
+    json = header_with_metadata(keys, 0, &len);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_OK);
+    free(json);
+    json = header_with_metadata(keys + 1, 0, &len);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_ERR_BAD_FILE);
+    free(json);
+}
+
 /* Values whose bits a careless copy would change. */
 static float tricky(size_t i)
 {
@@ -1242,6 +1500,12 @@ int main(void)
         cmocka_unit_test_setup(test_save_through_symlink, clean_tmp_dir),
         cmocka_unit_test_setup(test_save_keeps_mode, clean_tmp_dir),
         cmocka_unit_test_setup(test_empty_path, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_fifo_without_writer, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_fifo_streaming, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_not_regular, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_truncated_mid_tensor, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_name_inside_data, clean_tmp_dir),
+        cmocka_unit_test_setup(test_header_bounds, clean_tmp_dir),
         cmocka_unit_test_setup(test_round_trip, clean_tmp_dir),
         cmocka_unit_test_setup(test_golden_bytes, clean_tmp_dir),
         cmocka_unit_test_setup(test_save_header_cap, clean_tmp_dir),
