@@ -69,11 +69,12 @@ static attn_status match(const attn_param *params, size_t count,
  * read, so a hostile length costs nothing.
  */
 static attn_status header_length(const unsigned char *prefix, uint64_t rest,
-                                 size_t count, size_t *json_bytes)
+                                 const attn_param *params, size_t count,
+                                 size_t *json_bytes)
 {
     attn_status s = attn_st_header_length(prefix, json_bytes);
     if (s == ATTN_OK && (*json_bytes > rest ||
-                         *json_bytes > attn_st_header_limit(count)))
+                         *json_bytes > attn_st_header_limit(params, count)))
         s = ATTN_ERR_BAD_FILE;
     return s;
 }
@@ -138,7 +139,7 @@ attn_status attn_params_load_buffer(const attn_param *params, size_t count,
     if (size < ATTN_ST_PREFIX_BYTES)
         return ATTN_ERR_BAD_FILE;
     const size_t rest = size - ATTN_ST_PREFIX_BYTES;
-    s = header_length(bytes, rest, count, &json_bytes);
+    s = header_length(bytes, rest, params, count, &json_bytes);
     if (s != ATTN_OK)
         return s;
     attn_st_copy *c = NULL;
@@ -163,7 +164,7 @@ static attn_status load_fd(const attn_param *params, size_t count, int fd,
     const uint64_t rest = size - ATTN_ST_PREFIX_BYTES;
     attn_status s = attn_file_read_at(fd, prefix, sizeof prefix, 0);
     if (s == ATTN_OK)
-        s = header_length(prefix, rest, count, &json_bytes);
+        s = header_length(prefix, rest, params, count, &json_bytes);
     if (s != ATTN_OK)
         return s;
     /* Never malloc(0). */

@@ -28,9 +28,14 @@ static size_t bound(size_t a, size_t b, size_t count, size_t cap)
     return n;
 }
 
-size_t attn_st_header_limit(size_t count)
+size_t attn_st_header_limit(const attn_param *params, size_t count)
 {
-    return bound(ATTN_ST_HEADER_BASE, ATTN_ST_HEADER_PER_TENSOR, count,
+    size_t names = 0;
+    for (size_t i = 0; i < count && names < ATTN_ST_MAX_HEADER_BYTES; ++i)
+        names += strlen(params[i].name); /* stops long before overflow */
+    const size_t limit = bound(ATTN_ST_HEADER_BASE, ATTN_ST_HEADER_PER_TENSOR,
+                               count, ATTN_ST_MAX_HEADER_BYTES);
+    return bound(limit, ATTN_ST_HEADER_PER_NAME_BYTE, names,
                  ATTN_ST_MAX_HEADER_BYTES);
 }
 

@@ -1702,7 +1702,7 @@ static char *big_header(size_t pad, size_t values, size_t *len)
 
 /*
  * A header's memory is bounded by the list (safetensors.h): for a list of
- * 2, 16 MiB + 8 KiB of text and 65,664 values and keys.
+ * 2, 16 MiB + 8 KiB + 12 bytes of text and 65,664 values and keys.
  *  - A 90,000,000-byte header length (under the format's cap, a sparse
  *    file) is refused from the length alone: a few KiB (was 90 MB).
  *  - A 15 MiB header of 7.8 million zeros is refused before jansson

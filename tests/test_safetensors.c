@@ -1163,15 +1163,16 @@ static attn_status load_both_ways(const char *json, size_t json_len,
 }
 
 /*
- * The header bounds for a list of 2 (safetensors.h): 16 MiB + 8 KiB of
- * text and 65,536 + 128 values and keys. Large metadata within them
+ * The header bounds for a list of 2 (safetensors.h): 16 MiB + 8 KiB + 12
+ * bytes of text and 65,536 + 128 values and keys. Large metadata within them
  * loads; past either, ATTN_ERR_BAD_FILE, by file and by buffer alike.
  */
 static void test_header_bounds(void **state)
 {
     (void)state;
     const char *path = tmp_path("meta.safetensors");
-    const size_t text_limit = ((size_t)16 << 20) + 2 * 4096;
+    /* 16 MiB, 4 KiB per tensor, 6 bytes per byte of "a" and "b". */
+    const size_t text_limit = ((size_t)16 << 20) + 2 * 4096 + 6 * 2;
     const size_t value_limit = 65536 + 2 * 64;
     size_t len;
     char *json = header_with_metadata(0, (size_t)8 << 20, &len);
@@ -1367,6 +1368,43 @@ static void test_save_header_cap(void **state)
     free(name);
 }
 
+/*
+ * The load's header bound grows with the listed names (safetensors.h), so
+ * whatever a save writes loads back: a 17 MiB name, and a 3 MiB name of
+ * control characters that JSON escapes to 18 MiB ("\u0001" each), both
+ * past the bound's 16 MiB base.
+ */
+static void test_long_tensor_name_round_trip(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t len;
+        char fill;
+    } names[] = {{(size_t)17 << 20, 'n'}, {(size_t)3 << 20, '\x01'}};
+    const char *path = tmp_path("long-name.safetensors");
+    for (size_t k = 0; k < 2; ++k) {
+        char *name = malloc(names[k].len + 1);
+        assert_non_null(name);
+        memset(name, names[k].fill, names[k].len);
+        name[names[k].len] = '\0';
+        float x[3] = {1.5f, -2.0f, 0.25f}, y[3];
+        attn_param p = {name, x, NULL, 1, {3, 0, 0, 0}};
+        assert_int_equal(attn_params_save(&p, 1, path), ATTN_OK);
+        size_t size;
+        unsigned char *bytes = read_file(path, &size);
+        assert_true(size > ((size_t)16 << 20));
+        p.data = y;
+        memset(y, 0, sizeof y);
+        assert_int_equal(attn_params_load(&p, 1, path), ATTN_OK);
+        assert_memory_equal(y, x, sizeof x);
+        memset(y, 0, sizeof y);
+        assert_int_equal(attn_params_load_buffer(&p, 1, bytes, size), ATTN_OK);
+        assert_memory_equal(y, x, sizeof x);
+        free(bytes);
+        free(name);
+    }
+}
+
 /* ---- PyTorch fixtures -------------------------------------------------------- */
 
 /* One parameter of a hand-built list. */
@@ -1509,6 +1547,7 @@ int main(void)
         cmocka_unit_test_setup(test_round_trip, clean_tmp_dir),
         cmocka_unit_test_setup(test_golden_bytes, clean_tmp_dir),
         cmocka_unit_test_setup(test_save_header_cap, clean_tmp_dir),
+        cmocka_unit_test_setup(test_long_tensor_name_round_trip, clean_tmp_dir),
         cmocka_unit_test(test_fixture_self),
         cmocka_unit_test(test_fixture_cross),
         cmocka_unit_test(test_fixture_io),

@@ -77,10 +77,12 @@ ATTN_EXPORT attn_status attn_params_save(
  * first parameter is written). A file much larger than the list costs
  * neither memory nor time, and memory is bounded by the list: the data of
  * the list's size, plus a header of at most 16 MiB + 4 KiB per listed
- * tensor with at most 65,536 + 64 per listed tensor JSON values (object
- * keys included). A file matching the list needs some 100 bytes and 14
- * values per tensor plus its "__metadata__", which may thus hold up to
- * about 16 MiB of text.
+ * tensor + 6 bytes per byte of the listed names (never more than
+ * 100,000,000 bytes) with at most 65,536 + 64 per listed tensor JSON
+ * values (object keys included). A file matching the list needs some 100
+ * bytes and at most 14 values per tensor plus its names (JSON may escape
+ * a byte to 6) and its "__metadata__", which may thus hold about 16 MiB
+ * of text; whatever attn_params_save writes for a list loads back.
  *
  *   ATTN_ERR_IO              path cannot be opened, or reading fails
  *       (errno tells more); or path is not a regular file: a directory
