@@ -5,7 +5,8 @@
  * as jansson's grammar (no control characters in strings, valid escapes
  * and surrogate pairs, JSON numbers, nothing but whitespace after the
  * value, the same depth limit), tells a malformed header from a failed
- * allocation.
+ * allocation. Counting the values on the way, it also tells beforehand
+ * how large a tree jansson would build.
  */
 #include "json_grammar.h"
 
@@ -13,7 +14,17 @@
 
 typedef struct jscan {
     const unsigned char *p, *end;
+    size_t left; /* values and keys still allowed */
 } jscan;
+
+/* One more value or key; 0 past the limit. */
+static int js_count(jscan *s)
+{
+    if (s->left == 0)
+        return 0;
+    --s->left;
+    return 1;
+}
 
 static void js_ws(jscan *s)
 {
@@ -115,7 +126,8 @@ static int js_literal(jscan *s, const char *word)
 static int js_value(jscan *s, int depth)
 {
     js_ws(s);
-    if (s->p >= s->end || depth > 2048) /* jansson's JSON_PARSER_MAX_DEPTH */
+    if (s->p >= s->end || depth > 2048 || /* jansson's JSON_PARSER_MAX_DEPTH */
+        !js_count(s))
         return 0;
     const unsigned c = *s->p;
     if (c == '{' || c == '[') {
@@ -129,7 +141,8 @@ static int js_value(jscan *s, int depth)
         for (;;) {
             if (c == '{') {
                 js_ws(s);
-                if (s->p >= s->end || *s->p != '"' || !js_string(s))
+                if (s->p >= s->end || *s->p != '"' || !js_count(s) ||
+                    !js_string(s))
                     return 0;
                 js_ws(s);
                 if (s->p >= s->end || *s->p++ != ':')
@@ -154,9 +167,10 @@ static int js_value(jscan *s, int depth)
     return js_literal(s, "true") || js_literal(s, "false") || js_literal(s, "null");
 }
 
-int attn_json_grammar_ok(const char *json, size_t bytes)
+int attn_json_grammar_ok(const char *json, size_t bytes, size_t max_values)
 {
-    jscan s = {(const unsigned char *)json, (const unsigned char *)json + bytes};
+    jscan s = {(const unsigned char *)json, (const unsigned char *)json + bytes,
+               max_values};
     if (!js_value(&s, 1))
         return 0;
     js_ws(&s);

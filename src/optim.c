@@ -5,6 +5,7 @@
 
 #include "layout.h"
 #include "optim.h"
+#include "params_check.h"
 
 /* Entry i's data (which = 0) or grad (which = 1) as an address range. */
 static attn_range buffer_range(const attn_param *p, int which)
@@ -37,17 +38,19 @@ static int buffers_overlap(const attn_param *params, size_t count)
 }
 
 /* Checks every entry and sums the element counts into *numel; every
- * buffer's byte count then fits size_t. */
+ * buffer's byte count then fits size_t. Shapes are judged as the weight
+ * files judge them (an overflowing count is ATTN_ERR_SIZE_OVERFLOW). */
 static attn_status check_list(const attn_param *params, size_t count,
                               size_t *numel)
 {
     size_t total = 0, bytes;
     for (size_t i = 0; i < count; ++i) {
-        const size_t n = attn_param_numel(&params[i]);
-        if (params[i].data == NULL || params[i].grad == NULL || n == 0)
+        if (params[i].data == NULL || params[i].grad == NULL)
             return ATTN_ERR_BAD_ARGUMENT;
-        if (!attn_mul_size(n, sizeof(float), &bytes) ||
-            !attn_add_size(total, n, &total))
+        const attn_status s = attn_param_check_shape(&params[i], &bytes);
+        if (s != ATTN_OK)
+            return s;
+        if (!attn_add_size(total, bytes / sizeof(float), &total))
             return ATTN_ERR_SIZE_OVERFLOW;
     }
     *numel = total;

@@ -41,22 +41,28 @@ static int is_utf8(const char *str)
     return 1;
 }
 
-static attn_status check_entry(const attn_param *p, size_t *bytes)
+attn_status attn_param_check_shape(const attn_param *p, size_t *bytes)
 {
-    if (p->name == NULL || p->data == NULL || p->name[0] == '\0' ||
-        !is_utf8(p->name) || strcmp(p->name, ATTN_ST_METADATA_KEY) == 0 ||
-        p->ndim < 1 || p->ndim > ATTN_PARAM_MAX_DIMS)
+    if (p->ndim < 1 || p->ndim > ATTN_PARAM_MAX_DIMS)
         return ATTN_ERR_BAD_ARGUMENT;
-    size_t n = sizeof(float);
     for (int i = 0; i < p->ndim; ++i)
         if (p->shape[i] <= 0)
             return ATTN_ERR_BAD_ARGUMENT;
+    size_t n = sizeof(float);
     for (int i = 0; i < p->ndim; ++i)
         if ((uint64_t)p->shape[i] > SIZE_MAX ||
             !attn_mul_size(n, (size_t)p->shape[i], &n))
             return ATTN_ERR_SIZE_OVERFLOW;
     *bytes = n;
     return ATTN_OK;
+}
+
+static attn_status check_entry(const attn_param *p, size_t *bytes)
+{
+    if (p->name == NULL || p->data == NULL || p->name[0] == '\0' ||
+        !is_utf8(p->name) || strcmp(p->name, ATTN_ST_METADATA_KEY) == 0)
+        return ATTN_ERR_BAD_ARGUMENT;
+    return attn_param_check_shape(p, bytes);
 }
 
 static int compare_names(const void *a, const void *b)

@@ -10,6 +10,15 @@
 #define ATTN_ST_METADATA_KEY "__metadata__"
 
 /*
+ * One entry's shape: ATTN_ERR_BAD_ARGUMENT unless 1 <= ndim <=
+ * ATTN_PARAM_MAX_DIMS and every dimension is positive, then
+ * ATTN_ERR_SIZE_OVERFLOW when numel * 4 does not fit size_t; else the byte
+ * count in *bytes. Every call that takes a parameter list judges shapes
+ * here, so that one cause gives one status everywhere.
+ */
+attn_status attn_param_check_shape(const attn_param *param, size_t *bytes);
+
+/*
  * Every entry has a non-empty, valid UTF-8 name other than "__metadata__",
  * non-NULL data, 1 <= ndim <= ATTN_PARAM_MAX_DIMS and positive dimensions,
  * and no two names are equal: else ATTN_ERR_BAD_ARGUMENT. A byte count

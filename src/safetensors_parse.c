@@ -19,6 +19,32 @@ attn_status attn_st_header_length(const unsigned char *prefix,
     return ATTN_OK;
 }
 
+/* a + b * count, saturating at cap. */
+static size_t bound(size_t a, size_t b, size_t count, size_t cap)
+{
+    size_t n;
+    if (!attn_mul_size(b, count, &n) || !attn_add_size(a, n, &n) || n > cap)
+        return cap;
+    return n;
+}
+
+size_t attn_st_header_limit(const attn_param *params, size_t count)
+{
+    size_t names = 0;
+    for (size_t i = 0; i < count && names < ATTN_ST_MAX_HEADER_BYTES; ++i)
+        names += strlen(params[i].name); /* stops long before overflow */
+    const size_t limit = bound(ATTN_ST_HEADER_BASE, ATTN_ST_HEADER_PER_TENSOR,
+                               count, ATTN_ST_MAX_HEADER_BYTES);
+    return bound(limit, ATTN_ST_HEADER_PER_NAME_BYTE, names,
+                 ATTN_ST_MAX_HEADER_BYTES);
+}
+
+size_t attn_st_value_limit(size_t count)
+{
+    return bound(ATTN_ST_VALUES_BASE, ATTN_ST_VALUES_PER_TENSOR, count,
+                 SIZE_MAX);
+}
+
 /* A JSON integer >= 0 that fits size_t (jansson has already refused
  * anything past its json_int_t; reals such as 2.0 are not integers). */
 static int get_size(const json_t *v, size_t *out)
@@ -139,13 +165,17 @@ static attn_status collect(json_t *root, attn_st_header *h)
 }
 
 attn_status attn_st_parse_header(const char *json, size_t json_bytes,
-                                 attn_st_header *header)
+                                 size_t max_values, attn_st_header *header)
 {
     attn_st_header h = {NULL, NULL, 0, 0};
     /* The reference implementation insists on '{' first; a NUL byte is
      * refused outright rather than trusting every later string function
      * to stop at the same place jansson did. */
     if (json_bytes == 0 || json[0] != '{' || memchr(json, 0, json_bytes) != NULL)
+        return ATTN_ERR_BAD_FILE;
+    /* Before jansson: its tree grows with the count of values, and its
+     * failed allocations are reported like bad grammar (json_grammar.c). */
+    if (!attn_json_grammar_ok(json, json_bytes, max_values))
         return ATTN_ERR_BAD_FILE;
     json_error_t error;
     /* jansson leaves the code unset on some failures: make that "unknown". */
@@ -156,11 +186,10 @@ attn_status attn_st_parse_header(const char *json, size_t json_bytes,
     h.root = json_loadb(json, json_bytes, JSON_REJECT_DUPLICATES, &error);
     if (h.root == NULL) {
         /* Codes jansson sets for well-formed grammar it still refuses;
-         * anything else on text that passes the grammar check is a failed
-         * allocation. */
+         * any other failure on text that passed the grammar check is a
+         * failed allocation. */
         const enum json_error_code code = json_error_code(&error);
-        if (!attn_json_grammar_ok(json, json_bytes) ||
-            code == json_error_duplicate_key || code == json_error_invalid_utf8 ||
+        if (code == json_error_duplicate_key || code == json_error_invalid_utf8 ||
             code == json_error_null_character || code == json_error_null_byte_in_key ||
             code == json_error_numeric_overflow ||
             code == json_error_stack_overflow)

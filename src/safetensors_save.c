@@ -1,24 +1,17 @@
 /* attn_params_save: the header JSON as the reference implementation writes
- * it, then the data, into a temporary file that is renamed over the
- * target only once everything is written. */
-#if defined(__unix__) || defined(__APPLE__)
-/* fileno and fsync, to make the data durable before the rename. */
-#define _POSIX_C_SOURCE 200809L
-#include <unistd.h>
-#define ATTN_HAVE_FSYNC 1
-#endif
-
+ * it, then the data, into a temporary file that replaces the target only
+ * once everything is written (file_write.h). */
 #include <attention/safetensors.h>
 
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "f32le.h"
+#include "file_write.h"
 #include "layout.h"
 #include "params_check.h"
 #include "safetensors_parse.h"
@@ -30,10 +23,8 @@
 #define ATTN_JSON_INT_MAX LONG_MAX
 #endif
 
-/* Floats converted per fwrite; the buffer lives on the stack. */
-#define ATTN_SAVE_CHUNK 1024
-/* Temporary names tried before giving up: "<path>.<n>.tmp". */
-#define ATTN_SAVE_TMP_TRIES 100
+/* Most floats converted per write. */
+#define ATTN_SAVE_CHUNK ((size_t)1 << 16)
 
 /* {"dtype":"F32","shape":[...],"data_offsets":[begin,end]}; keys in this
  * order, as the reference implementation writes them. */
@@ -125,60 +116,51 @@ static attn_status make_header(const attn_param *params, size_t count,
     return ATTN_OK;
 }
 
-/* Everything into f; nonzero on success. */
-static int write_all(FILE *f, const attn_param *params, size_t count,
-                     const char *header, size_t header_bytes)
+/* The 8-byte length, the header, then every tensor, little-endian. The
+ * tensors go through buf (chunk floats), filled across tensor boundaries
+ * so that many small tensors still make few writes. */
+static attn_status write_all(attn_file_out *out, const attn_param *params,
+                             size_t count, const char *header,
+                             size_t header_bytes, unsigned char *buf,
+                             size_t chunk)
 {
-    unsigned char buf[ATTN_SAVE_CHUNK * 4];
+    unsigned char prefix[ATTN_ST_PREFIX_BYTES];
     uint64_t n = header_bytes;
     for (int i = 0; i < ATTN_ST_PREFIX_BYTES; ++i, n >>= 8)
-        buf[i] = (unsigned char)(n & 0xFF);
-    if (fwrite(buf, 1, ATTN_ST_PREFIX_BYTES, f) != ATTN_ST_PREFIX_BYTES ||
-        fwrite(header, 1, header_bytes, f) != header_bytes)
-        return 0;
-    for (size_t i = 0; i < count; ++i) {
+        prefix[i] = (unsigned char)(n & 0xFF);
+    attn_status s = attn_file_write(out, prefix, sizeof prefix);
+    if (s == ATTN_OK)
+        s = attn_file_write(out, header, header_bytes);
+    size_t filled = 0; /* floats in buf */
+    for (size_t i = 0; i < count && s == ATTN_OK; ++i) {
         const float *x = params[i].data;
         size_t left = attn_param_numel(&params[i]);
-        while (left > 0) {
-            size_t m = left < ATTN_SAVE_CHUNK ? left : ATTN_SAVE_CHUNK;
-            attn_f32_to_le(buf, x, m);
-            if (fwrite(buf, 4, m, f) != m)
-                return 0;
+        while (left > 0 && s == ATTN_OK) {
+            const size_t room = chunk - filled;
+            const size_t m = left < room ? left : room;
+            attn_f32_to_le(buf + filled * sizeof(float), x, m);
+            filled += m;
             x += m;
             left -= m;
+            if (filled == chunk) {
+                s = attn_file_write(out, buf, filled * sizeof(float));
+                filled = 0;
+            }
         }
     }
-    return 1;
+    if (s == ATTN_OK && filled > 0)
+        s = attn_file_write(out, buf, filled * sizeof(float));
+    return s;
 }
 
-/* Flushes, syncs where the platform can, closes; nonzero on success. */
-static int finish(FILE *f)
+/* Floats per write: all of them, up to ATTN_SAVE_CHUNK, so a small list
+ * takes a small buffer. */
+static size_t chunk_for(const attn_param *params, size_t count)
 {
-    int ok = fflush(f) == 0;
-#ifdef ATTN_HAVE_FSYNC
-    ok = ok && fsync(fileno(f)) == 0;
-#endif
-    return (fclose(f) == 0) && ok;
-}
-
-/* A new file next to path, created exclusively ("x", C11) so that two
- * saves to the same path never share a temporary. */
-static FILE *open_temp(const char *path, char *tmp /* (strlen(path) + 16) */)
-{
-    size_t len = strlen(path);
-    for (int n = 0; n < ATTN_SAVE_TMP_TRIES; ++n) {
-        memcpy(tmp, path, len);
-        snprintf(tmp + len, 16, ".%d.tmp", n);
-        errno = 0;
-        FILE *f = fopen(tmp, "wbx");
-        if (f != NULL)
-            return f;
-#ifdef EEXIST
-        if (errno != EEXIST)
-            return NULL;
-#endif
-    }
-    return NULL;
+    size_t total = 0;
+    for (size_t i = 0; i < count && total < ATTN_SAVE_CHUNK; ++i)
+        total += attn_param_numel(&params[i]);
+    return total == 0 ? 1 : total < ATTN_SAVE_CHUNK ? total : ATTN_SAVE_CHUNK;
 }
 
 attn_status attn_params_save(const attn_param *params, size_t count,
@@ -189,34 +171,30 @@ attn_status attn_params_save(const attn_param *params, size_t count,
     attn_status s = attn_params_check(params, count);
     if (s != ATTN_OK)
         return s;
-    if (path[0] == '\0')
+    if (path[0] == '\0') {
+        errno = ENOENT; /* as open("") reports it */
         return ATTN_ERR_IO;
+    }
     char *header = NULL;
     size_t header_bytes = 0;
     s = make_header(params, count, &header, &header_bytes);
     if (s != ATTN_OK)
         return s;
-    size_t tmp_bytes;
-    char *tmp = NULL;
-    if (attn_add_size(strlen(path), 16, &tmp_bytes))
-        tmp = malloc(tmp_bytes);
-    if (tmp == NULL) {
-        free(header);
-        return ATTN_ERR_OUT_OF_MEMORY;
-    }
-    s = ATTN_ERR_IO;
-    FILE *f = open_temp(path, tmp);
-    if (f != NULL) {
-        int ok = write_all(f, params, count, header, header_bytes);
-        ok = finish(f) && ok;
-        /* rename replaces path atomically on POSIX: readers see the old
-         * file or the new one, never half of one. */
-        if (ok && rename(tmp, path) == 0)
-            s = ATTN_OK;
+    const size_t chunk = chunk_for(params, count);
+    unsigned char *buf = malloc(chunk * sizeof(float));
+    attn_file_out out;
+    if (buf == NULL)
+        s = ATTN_ERR_OUT_OF_MEMORY;
+    else
+        s = attn_file_create(path, &out);
+    if (s == ATTN_OK) {
+        s = write_all(&out, params, count, header, header_bytes, buf, chunk);
+        if (s == ATTN_OK)
+            s = attn_file_commit(&out);
         else
-            remove(tmp);
+            attn_file_discard(&out);
     }
-    free(tmp);
+    free(buf);
     free(header);
     return s;
 }

@@ -31,10 +31,20 @@
  *     failures inside json_loadb (jansson never reports them, and left the
  *     error code unset): a non-allocating grammar check now tells the two
  *     apart (src/json_grammar.c).
+ *
+ * The same counting allocator also measures how many bytes a load asks
+ * for (fa.bytes): a load's memory must follow the parameter list, not the
+ * file (test_load_sparse_file, test_load_header_memory). fsync and pread
+ * are wrapped too: a save must sync the file before the rename and the
+ * directory after it (test_save_syncs), and a read failing half way
+ * through a load must leave every parameter as it was
+ * (test_load_read_errors).
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, opendir */
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,10 +53,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <malloc.h> /* malloc_usable_size (glibc, and the sanitizers') */
 
 #include <attention/attention.h>
 
@@ -72,10 +85,20 @@ static struct {
     long count;         /* allocations requested while armed */
     long fail_at;       /* 1-based index of the allocation to fail; 0 none */
     long injected;      /* failures handed out */
+    size_t bytes;       /* bytes asked for while armed, not failed */
+    size_t live_bytes;  /* usable bytes of the tracked blocks */
+    size_t peak_bytes;  /* the most live_bytes since fa_arm */
     int overflow;       /* the live table filled up */
     size_t live_n;      /* blocks allocated while armed, not yet freed */
     void *live[MAX_LIVE];
 } fa;
+
+/* Adds a granted request's size (while armed). */
+static void fa_note(size_t bytes)
+{
+    if (fa.armed)
+        fa.bytes += bytes;
+}
 
 /* One more allocation request while armed: nonzero when it must fail. */
 static int fa_should_fail(void)
@@ -98,6 +121,9 @@ static void fa_track(void *p)
         fa.live[fa.live_n++] = p;
     else
         fa.overflow = 1;
+    fa.live_bytes += malloc_usable_size(p);
+    if (fa.live_bytes > fa.peak_bytes)
+        fa.peak_bytes = fa.live_bytes;
 }
 
 static int fa_untrack(void *p)
@@ -105,6 +131,7 @@ static int fa_untrack(void *p)
     for (size_t i = fa.live_n; i-- > 0;)
         if (fa.live[i] == p) {
             fa.live[i] = fa.live[--fa.live_n];
+            fa.live_bytes -= malloc_usable_size(p);
             return 1;
         }
     return 0;
@@ -118,6 +145,8 @@ void *__wrap_malloc(size_t size)
         p = __real_malloc(size);
         if (fa.armed)
             fa_track(p);
+        if (p != NULL)
+            fa_note(size);
     }
     pthread_mutex_unlock(&fa_lock);
     return p;
@@ -131,6 +160,8 @@ void *__wrap_calloc(size_t n, size_t size)
         p = __real_calloc(n, size);
         if (fa.armed)
             fa_track(p);
+        if (p != NULL)
+            fa_note(n * size);
     }
     pthread_mutex_unlock(&fa_lock);
     return p;
@@ -144,6 +175,8 @@ void *__wrap_realloc(void *ptr, size_t size)
     if (!fa_should_fail()) {
         const int was = ptr != NULL && fa_untrack(ptr);
         p = __real_realloc(ptr, size);
+        if (p != NULL)
+            fa_note(size);
         if (p != NULL && (was || fa.armed))
             fa_track(p);
         else if (p == NULL && was)
@@ -169,6 +202,8 @@ static void fa_arm(long fail_at, int persistent)
     pthread_mutex_lock(&fa_lock);
     fa.count = 0;
     fa.injected = 0;
+    fa.bytes = 0;
+    fa.peak_bytes = fa.live_bytes;
     fa.fail_at = fail_at;
     fa.persistent = persistent;
     fa.armed = 1;
@@ -187,6 +222,7 @@ static void fa_forget(void)
 {
     pthread_mutex_lock(&fa_lock);
     fa.live_n = 0;
+    fa.live_bytes = 0;
     fa.overflow = 0;
     pthread_mutex_unlock(&fa_lock);
 }
@@ -197,6 +233,60 @@ static size_t fa_live(void)
     const size_t n = fa.live_n;
     pthread_mutex_unlock(&fa_lock);
     return n;
+}
+
+/* ---- fsync and pread, seen and failed ------------------------------------ */
+
+int __real_fsync(int fd);
+int __wrap_fsync(int fd);
+ssize_t __real_pread(int fd, void *buf, size_t n, off_t offset);
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t offset);
+
+#define MAX_SYNCS 8
+
+/* Only the single-threaded file tests below use these. */
+static struct {
+    int syncs;                      /* fsync calls */
+    struct stat synced[MAX_SYNCS];  /* what each one synced */
+    int sync_fail_at;               /* 1-based call that fails (EIO); 0 none */
+    void (*on_sync)(int call);      /* runs before each fsync */
+    int reads;                      /* pread calls */
+    int read_short_at;              /* this call reads half of what it is asked */
+    int read_fail_at;               /* this call fails: read_errno, or 0 = EOF */
+    int read_errno;
+} io;
+
+static void io_reset(void)
+{
+    memset(&io, 0, sizeof io);
+}
+
+int __wrap_fsync(int fd)
+{
+    const int call = ++io.syncs;
+    if (call <= MAX_SYNCS && fstat(fd, &io.synced[call - 1]) != 0)
+        memset(&io.synced[call - 1], 0, sizeof io.synced[0]);
+    if (io.on_sync != NULL)
+        io.on_sync(call);
+    if (call == io.sync_fail_at) {
+        errno = EIO;
+        return -1;
+    }
+    return __real_fsync(fd);
+}
+
+ssize_t __wrap_pread(int fd, void *buf, size_t n, off_t offset)
+{
+    const int call = ++io.reads;
+    if (call == io.read_fail_at) {
+        if (io.read_errno == 0)
+            return 0;
+        errno = io.read_errno;
+        return -1;
+    }
+    if (call == io.read_short_at && n > 1)
+        n /= 2;
+    return __real_pread(fd, buf, n, offset);
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -1119,8 +1209,7 @@ static int dir_has_only(const char *dir, const char *only)
     return ok;
 }
 
-/* big: a tensor past 1 MiB, so that the loader's read buffer grows
- * (file_read.c's realloc). */
+/* big: a tensor past 1 MiB (several reads and writes of the data). */
 static void st_setup(st_ctx *c, int big)
 {
     memset(c, 0, sizeof *c);
@@ -1283,6 +1372,406 @@ static void test_load_big(void **state) { (void)state; st_case(1, 1); }
 static void test_load_buffer(void **state) { (void)state; st_case(0, 2); }
 static void test_load_buffer_big(void **state) { (void)state; st_case(1, 2); }
 
+/* ---- a save's syncs ------------------------------------------------------- */
+
+static st_ctx *sync_ctx;
+static int target_new_at[MAX_SYNCS]; /* the target held the new file then */
+
+static void note_target(int call)
+{
+    size_t bytes = 0;
+    unsigned char *got = tu_read_file(sync_ctx->path, &bytes);
+    if (call <= MAX_SYNCS)
+        target_new_at[call - 1] = got != NULL && bytes == sync_ctx->new_bytes &&
+                                  memcmp(got, sync_ctx->new_file, bytes) == 0;
+    free(got);
+}
+
+/* The target holds want and is the directory's only entry. */
+static void expect_target(const st_ctx *c, const unsigned char *want,
+                          size_t want_bytes)
+{
+    size_t bytes = 0;
+    unsigned char *got = tu_read_file(c->path, &bytes);
+    assert_non_null(got);
+    assert_int_equal(bytes, want_bytes);
+    assert_memory_equal(got, want, bytes);
+    free(got);
+    DIR *d = opendir(c->dir);
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            ++n;
+    closedir(d);
+    assert_int_equal(n, 1);
+}
+
+/*
+ * A save syncs the complete temporary before the rename (the target
+ * still old, the file synced a regular file of the new size in the same
+ * directory) and the directory after it (the target new); the old code
+ * synced the file only. A failed file sync is ATTN_ERR_IO with fsync's
+ * errno and changes nothing; the directory's sync is best effort (the
+ * file is in place by then), so its failure still gives ATTN_OK.
+ */
+static void test_save_syncs(void **state)
+{
+    (void)state;
+    st_ctx c;
+    st_setup(&c, 0);
+    struct stat dir;
+    assert_int_equal(stat(c.dir, &dir), 0);
+    sync_ctx = &c;
+
+    save_reset(&c);
+    io_reset();
+    io.on_sync = note_target;
+    assert_int_equal(save_call(&c), ATTN_OK);
+    assert_int_equal(io.syncs, 2);
+    assert_true(S_ISREG(io.synced[0].st_mode));
+    assert_int_equal(io.synced[0].st_size, c.new_bytes);
+    assert_int_equal(io.synced[0].st_dev, dir.st_dev);
+    assert_false(target_new_at[0]);
+    assert_true(S_ISDIR(io.synced[1].st_mode));
+    assert_int_equal(io.synced[1].st_ino, dir.st_ino);
+    assert_true(target_new_at[1]);
+    expect_target(&c, c.new_file, c.new_bytes);
+
+    save_reset(&c);
+    io_reset();
+    io.sync_fail_at = 1;
+    errno = 0;
+    assert_int_equal(save_call(&c), ATTN_ERR_IO);
+    assert_int_equal(errno, EIO);
+    expect_target(&c, c.old_file, c.old_bytes);
+
+    save_reset(&c);
+    io_reset();
+    io.sync_fail_at = 2;
+    assert_int_equal(save_call(&c), ATTN_OK);
+    expect_target(&c, c.new_file, c.new_bytes);
+    io_reset();
+    st_teardown(&c);
+}
+
+/* ---- a load's reads ------------------------------------------------------- */
+
+/*
+ * Reads failing part way: 1 is the 8-byte prefix, 2 the header, 3 on the
+ * tensors (1.2 MB). A short read is resumed; a read error is ATTN_ERR_IO
+ * with its errno, a file ending early ATTN_ERR_BAD_FILE, and either
+ * leaves every parameter byte as it was, even after the first half of
+ * the tensors was read.
+ */
+static void test_load_read_errors(void **state)
+{
+    (void)state;
+    st_ctx c;
+    st_setup(&c, 1);
+    write_file(c.path, c.new_file, c.new_bytes);
+    const size_t bytes = c.n * sizeof(float);
+    unsigned char *before = malloc(bytes);
+    assert_non_null(before);
+    static const struct {
+        int short_at, fail_at, err;
+        attn_status want;
+    } cases[] = {
+        {0, 0, 0, ATTN_OK},         /* the control: 3 reads */
+        {3, 0, 0, ATTN_OK},         /* resumed after a short read */
+        {1, 0, 0, ATTN_OK},
+        {3, 4, EIO, ATTN_ERR_IO},   /* half the tensors read, then EIO */
+        {3, 4, 0, ATTN_ERR_BAD_FILE}, /* half read, then the file ended */
+        {0, 3, EIO, ATTN_ERR_IO},
+        {0, 2, EIO, ATTN_ERR_IO},   /* the header */
+        {0, 1, EIO, ATTN_ERR_IO},   /* the prefix */
+        {0, 2, 0, ATTN_ERR_BAD_FILE},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
+        poison(c.dst_data, bytes);
+        memcpy(before, c.dst_data, bytes);
+        io_reset();
+        io.read_short_at = cases[k].short_at;
+        io.read_fail_at = cases[k].fail_at;
+        io.read_errno = cases[k].err;
+        errno = 0;
+        const attn_status s = load_call(&c);
+        const int e = errno;
+        if (s != cases[k].want)
+            fail_msg("case %zu: status %d (%s)", k, (int)s, attn_strerror(s));
+        if (k == 0)
+            assert_int_equal(io.reads, 3); /* the wrapper sees every read */
+        if (s == ATTN_OK) {
+            assert_memory_equal(c.dst_data, c.src_data, bytes);
+        } else {
+            assert_memory_equal(c.dst_data, before, bytes);
+            if (cases[k].err != 0)
+                assert_int_equal(e, cases[k].err);
+        }
+    }
+    io_reset();
+    free(before);
+    st_teardown(&c);
+}
+
+/* ---- what a load allocates ------------------------------------------------ */
+
+/* A directory and a file in it, removed by mem_done. */
+typedef struct mem_file {
+    char dir[256], path[300];
+} mem_file;
+
+/* Writes the 8-byte length of json, json, then extends the file with
+ * zeros (a hole: no disk, no page cache) to total bytes. */
+static void mem_file_make(mem_file *m, uint64_t header_len, const char *json,
+                          size_t json_len, uint64_t total)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(m->dir, sizeof m->dir, "%s/attn-mem-XXXXXX",
+             base != NULL && base[0] != '\0' ? base : "/tmp");
+    assert_non_null(mkdtemp(m->dir));
+    snprintf(m->path, sizeof m->path, "%s/w.safetensors", m->dir);
+    const int fd = open(m->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    unsigned char prefix[8];
+    for (int i = 0; i < 8; ++i)
+        prefix[i] = (unsigned char)(header_len >> (8 * i) & 0xFF);
+    assert_int_equal(write(fd, prefix, 8), 8);
+    assert_int_equal(write(fd, json, json_len), (ssize_t)json_len);
+    assert_int_equal(ftruncate(fd, (off_t)total), 0);
+    assert_int_equal(close(fd), 0);
+}
+
+static void mem_file_done(mem_file *m)
+{
+    unlink(m->path);
+    rmdir(m->dir);
+}
+
+/* Bytes the call asks the allocator for in all (failing nothing), and
+ * the most it holds at once (*peak). */
+static size_t bytes_asked(attn_status (*call)(void *), void *ctx,
+                          attn_status *status, size_t *peak)
+{
+    fa_forget();
+    fa_arm(0, 0);
+    *status = call(ctx);
+    fa_disarm();
+    if (peak != NULL)
+        *peak = fa.peak_bytes;
+    fa_forget();
+    return fa.bytes;
+}
+
+typedef struct mem_ctx {
+    attn_param list[2];
+    float a[6], b[4];
+    const char *path;
+    const void *buffer;
+    size_t buffer_bytes;
+} mem_ctx;
+
+/* "a" (2, 3) and "b" (4), poisoned. */
+static void mem_ctx_init(mem_ctx *c)
+{
+    memset(c, 0, sizeof *c);
+    poison(c->a, sizeof c->a);
+    poison(c->b, sizeof c->b);
+    c->list[0] = (attn_param){"a", c->a, NULL, 2, {2, 3, 0, 0}};
+    c->list[1] = (attn_param){"b", c->b, NULL, 1, {4, 0, 0, 0}};
+}
+
+static int mem_ctx_untouched(const mem_ctx *c)
+{
+    unsigned char p[sizeof c->a];
+    poison(p, sizeof p);
+    return memcmp(c->a, p, sizeof c->a) == 0 && memcmp(c->b, p, sizeof c->b) == 0;
+}
+
+static attn_status mem_load(void *vc)
+{
+    mem_ctx *c = vc;
+    return attn_params_load(c->list, 2, c->path);
+}
+
+static attn_status mem_load_buffer(void *vc)
+{
+    mem_ctx *c = vc;
+    return attn_params_load_buffer(c->list, 2, c->buffer, c->buffer_bytes);
+}
+
+/* The file mapped read-only (its holes cost nothing) for the buffer load. */
+static void *map_file(const char *path, size_t *bytes)
+{
+    const int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    assert_true(p != MAP_FAILED);
+    close(fd);
+    *bytes = (size_t)st.st_size;
+    return p;
+}
+
+#define SMALL_BYTES ((size_t)64 << 10)
+
+/*
+ * A well-formed 6 GiB file (sparse) of one tensor that is not in the list:
+ * ATTN_ERR_PARAM_MISMATCH without reading the data. The loader used to
+ * read the whole data section first (6 GiB of memory, 32 s); now a few
+ * KiB. The same for a file whose tensors fit the list but whose data go
+ * on for 6 GiB (ATTN_ERR_BAD_FILE, judged from the size).
+ */
+static void test_load_sparse_file(void **state)
+{
+    (void)state;
+    if (SIZE_MAX < UINT64_MAX)
+        skip();
+    const uint64_t six_gib = (uint64_t)6 << 30;
+    static const char big[] =
+        "{\"big\":{\"dtype\":\"F32\",\"shape\":[1610612736],"
+        "\"data_offsets\":[0,6442450944]}}";
+    static const char fits[] =
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+        "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[24,40]}}";
+    const struct {
+        const char *json;
+        size_t len;
+        attn_status want;
+    } cases[] = {
+        {big, sizeof big - 1, ATTN_ERR_PARAM_MISMATCH},
+        {fits, sizeof fits - 1, ATTN_ERR_BAD_FILE},
+    };
+    for (size_t k = 0; k < 2; ++k) {
+        mem_file m;
+        mem_file_make(&m, cases[k].len, cases[k].json, cases[k].len,
+                      8 + cases[k].len + six_gib);
+        mem_ctx c;
+        mem_ctx_init(&c);
+        c.path = m.path;
+        c.buffer = map_file(m.path, &c.buffer_bytes);
+        attn_status s;
+        size_t asked = bytes_asked(mem_load, &c, &s, NULL);
+        if (s != cases[k].want || asked > SMALL_BYTES)
+            fail_msg("case %zu, file: status %d, %zu bytes allocated", k,
+                     (int)s, asked);
+        asked = bytes_asked(mem_load_buffer, &c, &s, NULL);
+        if (s != cases[k].want || asked > SMALL_BYTES)
+            fail_msg("case %zu, buffer: status %d, %zu bytes allocated", k,
+                     (int)s, asked);
+        assert_true(mem_ctx_untouched(&c));
+        munmap((void *)c.buffer, c.buffer_bytes);
+        mem_file_done(&m);
+    }
+}
+
+/* {"a":..,"b":..,"__metadata__":{"pad":"<pad bytes>"}}, and with
+ * values > 0 a member "x":[0,0,...] of that many zeros instead. */
+static char *big_header(size_t pad, size_t values, size_t *len)
+{
+    static const char head[] =
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]},"
+        "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[24,40]},";
+    const size_t cap = sizeof head + 64 + pad + 2 * values;
+    char *json = malloc(cap);
+    assert_non_null(json);
+    size_t n = sizeof head - 1;
+    memcpy(json, head, n);
+    if (values > 0) {
+        memcpy(json + n, "\"x\":[", 5);
+        n += 5;
+        for (size_t i = 0; i < values; ++i) {
+            json[n++] = '0';
+            json[n++] = i + 1 < values ? ',' : ']';
+        }
+    } else {
+        static const char meta[] = "\"__metadata__\":{\"pad\":\"";
+        memcpy(json + n, meta, sizeof meta - 1);
+        n += sizeof meta - 1;
+        memset(json + n, 'p', pad);
+        n += pad;
+        json[n++] = '"';
+        json[n++] = '}';
+    }
+    json[n++] = '}';
+    assert_true(n <= cap);
+    *len = n;
+    return json;
+}
+
+/*
+ * A header's memory is bounded by the list (safetensors.h): for a list of
+ * 2, 16 MiB + 8 KiB + 12 bytes of text and 65,664 values and keys.
+ *  - A 90,000,000-byte header length (under the format's cap, a sparse
+ *    file) is refused from the length alone: a few KiB (was 90 MB).
+ *  - A 15 MiB header of 7.8 million zeros is refused before jansson
+ *    builds its tree: the file load asks for the header's text and little
+ *    more, the buffer load for a few KiB (jansson's tree cost some 20
+ *    times the text: hundreds of MB).
+ *  - The control: 8 MiB of metadata text in a header that matches loads,
+ *    holding at most a few times the text at once.
+ */
+static void test_load_header_memory(void **state)
+{
+    (void)state;
+    mem_ctx c;
+    attn_status s;
+    size_t asked;
+    mem_file m;
+
+    mem_file_make(&m, 90000000, "{", 1, 8 + 90000000 + 40);
+    mem_ctx_init(&c);
+    c.path = m.path;
+    c.buffer = map_file(m.path, &c.buffer_bytes);
+    asked = bytes_asked(mem_load, &c, &s, NULL);
+    if (s != ATTN_ERR_BAD_FILE || asked > SMALL_BYTES)
+        fail_msg("90 MB header, file: status %d, %zu bytes", (int)s, asked);
+    asked = bytes_asked(mem_load_buffer, &c, &s, NULL);
+    if (s != ATTN_ERR_BAD_FILE || asked > SMALL_BYTES)
+        fail_msg("90 MB header, buffer: status %d, %zu bytes", (int)s, asked);
+    assert_true(mem_ctx_untouched(&c));
+    munmap((void *)c.buffer, c.buffer_bytes);
+    mem_file_done(&m);
+
+    size_t len;
+    char *json = big_header(0, (size_t)15 << 19, &len); /* 15 MiB of "0," */
+    mem_file_make(&m, len, json, len, 8 + len + 40);
+    free(json);
+    mem_ctx_init(&c);
+    c.path = m.path;
+    c.buffer = map_file(m.path, &c.buffer_bytes);
+    asked = bytes_asked(mem_load, &c, &s, NULL);
+    if (s != ATTN_ERR_BAD_FILE || asked > len + SMALL_BYTES)
+        fail_msg("15 MiB of values, file: status %d, %zu bytes for a %zu-byte "
+                 "header", (int)s, asked, len);
+    asked = bytes_asked(mem_load_buffer, &c, &s, NULL);
+    if (s != ATTN_ERR_BAD_FILE || asked > SMALL_BYTES)
+        fail_msg("15 MiB of values, buffer: status %d, %zu bytes", (int)s, asked);
+    assert_true(mem_ctx_untouched(&c));
+    munmap((void *)c.buffer, c.buffer_bytes);
+    mem_file_done(&m);
+
+    json = big_header((size_t)8 << 20, 0, &len);
+    mem_file_make(&m, len, json, len, 8 + len + 40);
+    free(json);
+    mem_ctx_init(&c);
+    c.path = m.path;
+    c.buffer = map_file(m.path, &c.buffer_bytes);
+    size_t peak;
+    bytes_asked(mem_load, &c, &s, &peak);
+    if (s != ATTN_OK || peak > 5 * len + SMALL_BYTES)
+        fail_msg("8 MiB of metadata, file: status %d, %zu bytes at once for a "
+                 "%zu-byte header", (int)s, peak, len);
+    bytes_asked(mem_load_buffer, &c, &s, &peak);
+    if (s != ATTN_OK || peak > 4 * len + SMALL_BYTES)
+        fail_msg("8 MiB of metadata, buffer: status %d, %zu bytes at once",
+                 (int)s, peak);
+    munmap((void *)c.buffer, c.buffer_bytes);
+    mem_file_done(&m);
+}
+
 /* ---- calls documented not to allocate ------------------------------------ */
 
 typedef struct misc_ctx {
@@ -1339,6 +1828,10 @@ int main(void)
         cmocka_unit_test(test_load_big),
         cmocka_unit_test(test_load_buffer),
         cmocka_unit_test(test_load_buffer_big),
+        cmocka_unit_test(test_save_syncs),
+        cmocka_unit_test(test_load_read_errors),
+        cmocka_unit_test(test_load_sparse_file),
+        cmocka_unit_test(test_load_header_memory),
         cmocka_unit_test(test_non_allocating),
     };
     const int failed = cmocka_run_group_tests(tests, NULL, NULL);

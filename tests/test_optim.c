@@ -620,6 +620,117 @@ static void test_size_overflow(void **state)
     assert_ptr_equal(opt, SENTINEL);
 }
 
+/*
+ * One cause, one status: a shape whose element count overflows size_t is
+ * ATTN_ERR_SIZE_OVERFLOW from the optimizers as from the weight files
+ * (the optimizers said ATTN_ERR_BAD_ARGUMENT when numel itself
+ * overflowed). Only arithmetic is done on these shapes, nothing is read.
+ */
+static void test_overflow_status_agrees(void **state)
+{
+    (void)state;
+    if (SIZE_MAX < UINT64_MAX)
+        skip();
+    static const struct {
+        const char *what;
+        int ndim;
+        int64_t shape[ATTN_PARAM_MAX_DIMS];
+    } cases[] = {
+        {"numel overflows (INT64_MAX^2)", 2, {INT64_MAX, INT64_MAX}},
+        {"numel overflows (2^32 cubed)", 3,
+         {INT64_C(1) << 32, INT64_C(1) << 32, INT64_C(1) << 32}},
+        {"numel overflows in the last dimension", 4,
+         {2, 2, INT64_C(1) << 31, INT64_C(1) << 32}},
+        {"numel fits, bytes do not (2^62)", 1, {INT64_C(1) << 62}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
+        two_params tp;
+        two_params_init(&tp, optim_fix_init);
+        attn_param *b = &tp.list[1];
+        b->ndim = cases[k].ndim;
+        memcpy(b->shape, cases[k].shape, sizeof b->shape);
+        expect_both(tp.list, 2, ATTN_ERR_SIZE_OVERFLOW, cases[k].what);
+        /* The weight files say the same of the same list. */
+        static const unsigned char empty[16] = {8, 0, 0, 0, 0, 0, 0, 0, '{',
+                                                '}', ' ', ' ', ' ', ' ', ' ', ' '};
+        attn_status s = attn_params_load_buffer(tp.list, 2, empty, sizeof empty);
+        if (s != ATTN_ERR_SIZE_OVERFLOW)
+            fail_msg("load_buffer, %s: %s", cases[k].what, attn_strerror(s));
+        s = attn_params_save(tp.list, 2, "/nonexistent-dir/never.safetensors");
+        if (s != ATTN_ERR_SIZE_OVERFLOW)
+            fail_msg("save, %s: %s", cases[k].what, attn_strerror(s));
+        assert_memory_equal(tp.data, optim_fix_init, sizeof tp.data);
+    }
+}
+
+/*
+ * A create that fails on the last parameter of the list, after the first
+ * passed its checks, changes nothing: not the parameters' data or grads,
+ * not *out, and not the state of another optimizer over the same
+ * parameters (which steps on exactly as one that never saw the failed
+ * creates).
+ */
+static void test_failed_create_changes_nothing(void **state)
+{
+    (void)state;
+    two_params tp, ref;
+    two_params_init(&tp, optim_fix_init);
+    two_params_init(&ref, optim_fix_init);
+    memcpy(tp.grad, optim_fix_grad[0], sizeof tp.grad);
+    memcpy(ref.grad, optim_fix_grad[0], sizeof ref.grad);
+    attn_optim *live = NULL, *twin = NULL;
+    assert_int_equal(attn_adam_create(tp.list, 2, 1e-2f, 0.8f, 0.99f, 1e-8f,
+                                      0.1f, 1, &live), ATTN_OK);
+    assert_int_equal(attn_adam_create(ref.list, 2, 1e-2f, 0.8f, 0.99f, 1e-8f,
+                                      0.1f, 1, &twin), ATTN_OK);
+    assert_int_equal(attn_optim_step(live), ATTN_OK);
+    assert_int_equal(attn_optim_step(twin), ATTN_OK);
+
+    for (int k = 0; k < 5; ++k) {
+        attn_param bad[2] = {tp.list[0], tp.list[1]};
+        attn_status want = ATTN_ERR_BAD_ARGUMENT;
+        switch (k) {
+        case 0:
+            bad[1].ndim = 2;
+            bad[1].shape[0] = INT64_MAX;
+            bad[1].shape[1] = 2;
+            want = ATTN_ERR_SIZE_OVERFLOW;
+            break;
+        case 1:
+            bad[1].grad = tp.data; /* w's data */
+            want = ATTN_ERR_ALIASING;
+            break;
+        case 2:
+            bad[1].data = tp.grad + 2; /* inside w's grad */
+            want = ATTN_ERR_ALIASING;
+            break;
+        case 3:
+            bad[1].grad = NULL;
+            break;
+        default:
+            bad[1].ndim = 0;
+            break;
+        }
+        float data[OPTIM_FIX_NUMEL], grad[OPTIM_FIX_NUMEL];
+        memcpy(data, tp.data, sizeof data);
+        memcpy(grad, tp.grad, sizeof grad);
+        expect_both(bad, 2, want, "a bad last parameter");
+        attn_optim *opt = SENTINEL;
+        assert_int_equal(attn_sgd_create(bad, 2, 0.1f, 0.9f, 0.1f, 0.01f, 0,
+                                         &opt), want);
+        assert_ptr_equal(opt, SENTINEL);
+        assert_memory_equal(tp.data, data, sizeof data);
+        assert_memory_equal(tp.grad, grad, sizeof grad);
+    }
+    memcpy(tp.grad, optim_fix_grad[1], sizeof tp.grad);
+    memcpy(ref.grad, optim_fix_grad[1], sizeof ref.grad);
+    assert_int_equal(attn_optim_step(live), ATTN_OK);
+    assert_int_equal(attn_optim_step(twin), ATTN_OK);
+    assert_memory_equal(tp.data, ref.data, sizeof tp.data);
+    attn_optim_destroy(live);
+    attn_optim_destroy(twin);
+}
+
 /* State larger than any address space: create must fail cleanly (nothing
  * kept; LeakSanitizer checks the sanitizer build). The data and grad
  * addresses are made up, far apart so they do not overlap, and never
@@ -673,6 +784,8 @@ int main(void)
         cmocka_unit_test(test_bad_param_entries),
         cmocka_unit_test(test_null_pointers),
         cmocka_unit_test(test_size_overflow),
+        cmocka_unit_test(test_overflow_status_agrees),
+        cmocka_unit_test(test_failed_create_changes_nothing),
         cmocka_unit_test(test_out_of_memory),
     };
 #undef TORCH_TEST

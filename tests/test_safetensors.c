@@ -7,6 +7,10 @@
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, opendir, rmdir, unlink */
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -63,13 +68,15 @@ static void remove_tree_files(const char *dir)
     if (d == NULL)
         return;
     struct dirent *e;
-    char path[512];
+    char path[1024];
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) != 0)
+        if (unlink(path) != 0) {
+            remove_tree_files(path); /* a directory a test made */
             rmdir(path);
+        }
     }
     closedir(d);
 }
@@ -726,6 +733,474 @@ static void test_io_errors(void **state)
     assert_int_equal(count_entries(dir), 0);
 }
 
+/* targets with a = first, first + 1, ... and b after it. */
+static void targets_fill(targets *t, float first)
+{
+    targets_init(t);
+    for (size_t i = 0; i < A_NUMEL; ++i)
+        t->a[i] = first + (float)i;
+    for (size_t i = 0; i < B_NUMEL; ++i)
+        t->b[i] = first + (float)(A_NUMEL + i);
+}
+
+/* path loads (as a file) and holds what targets_fill(first) saved. */
+static void expect_saved(const char *path, float first)
+{
+    targets want, got;
+    targets_fill(&want, first);
+    targets_init(&got);
+    assert_int_equal(attn_params_load(got.list, 2, path), ATTN_OK);
+    assert_memory_equal(got.a, want.a, sizeof got.a);
+    assert_memory_equal(got.b, want.b, sizeof got.b);
+}
+
+static void save_values(const char *path, float first)
+{
+    targets t;
+    targets_fill(&t, first);
+    assert_int_equal(attn_params_save(t.list, 2, path), ATTN_OK);
+}
+
+/*
+ * Leftovers of interrupted saves never block a later one: the old scheme
+ * tried "<path>.0.tmp" .. "<path>.99.tmp" and gave ATTN_ERR_IO once all
+ * existed. Neither those nor leftovers of the current scheme (mkstemp
+ * names) stop a save, and a save leaves them alone.
+ */
+static void test_save_stale_temporaries(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("w.safetensors");
+    enum { OLD_STYLE = 150, NEW_STYLE = 40 };
+    char name[600];
+    for (int n = 0; n < OLD_STYLE; ++n) {
+        snprintf(name, sizeof name, "%s.%d.tmp", path, n);
+        write_file(name, "x", 1);
+    }
+    for (int n = 0; n < NEW_STYLE; ++n) {
+        snprintf(name, sizeof name, "%s/.attn-save.XXXXXX", tmp_dir);
+        const int fd = mkstemp(name);
+        assert_true(fd >= 0);
+        assert_int_equal(close(fd), 0);
+    }
+    save_values(path, 1.0f);
+    expect_saved(path, 1.0f);
+    save_values(path, 2.0f); /* over the file, too */
+    expect_saved(path, 2.0f);
+    assert_int_equal(count_entries(tmp_dir), OLD_STYLE + NEW_STYLE + 1);
+}
+
+/* A final name component of 250 to 255 bytes (NAME_MAX on Linux file
+ * systems): the temporary's own name must fit NAME_MAX too. */
+static void test_save_long_name(void **state)
+{
+    (void)state;
+    const long name_max = pathconf(tmp_dir, _PC_NAME_MAX);
+    if (name_max < 255)
+        skip();
+    static const size_t lengths[] = {250, 254, 255};
+    for (size_t k = 0; k < sizeof lengths / sizeof lengths[0]; ++k) {
+        char name[256];
+        memset(name, 'n', lengths[k]);
+        name[lengths[k]] = '\0';
+        const char *path = tmp_path(name);
+        save_values(path, (float)k);
+        expect_saved(path, (float)k);
+        save_values(path, (float)k + 10.0f);
+        expect_saved(path, (float)k + 10.0f);
+        assert_int_equal(count_entries(tmp_dir), 1);
+        assert_int_equal(unlink(path), 0);
+    }
+}
+
+/* path is still a symbolic link holding text. */
+static void expect_link(const char *path, const char *text)
+{
+    struct stat st;
+    char got[600];
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    const ssize_t n = readlink(path, got, sizeof got - 1);
+    assert_true(n >= 0);
+    got[n] = '\0';
+    assert_string_equal(got, text);
+}
+
+/*
+ * Saving through a symbolic link writes the file it names and leaves the
+ * link (the rename used to replace the link with a regular file):
+ * relative and absolute links, a chain of two, a relative link in another
+ * directory, a dangling link (its target is created, as writing through
+ * the link would), and a loop (ATTN_ERR_IO, ELOOP, nothing created).
+ */
+static void test_save_through_symlink(void **state)
+{
+    (void)state;
+    char real_dir[520], target[600], abs_text[600];
+    snprintf(real_dir, sizeof real_dir, "%s", tmp_path("real"));
+    assert_int_equal(mkdir(real_dir, 0700), 0);
+    snprintf(target, sizeof target, "%s/w.safetensors", real_dir);
+    save_values(target, 1.0f);
+
+    assert_int_equal(symlink("real/w.safetensors", tmp_path("rel")), 0);
+    save_values(tmp_path("rel"), 2.0f);
+    expect_link(tmp_path("rel"), "real/w.safetensors");
+    expect_saved(target, 2.0f);
+
+    snprintf(abs_text, sizeof abs_text, "%s", target);
+    assert_int_equal(symlink(abs_text, tmp_path("abs")), 0);
+    save_values(tmp_path("abs"), 3.0f);
+    expect_link(tmp_path("abs"), abs_text);
+    expect_saved(target, 3.0f);
+
+    assert_int_equal(symlink("rel", tmp_path("chain")), 0);
+    save_values(tmp_path("chain"), 4.0f);
+    expect_link(tmp_path("chain"), "rel");
+    expect_link(tmp_path("rel"), "real/w.safetensors");
+    expect_saved(target, 4.0f);
+
+    /* Relative to the link's own directory, not the working directory. */
+    char inner[700];
+    snprintf(inner, sizeof inner, "%s/inner", real_dir);
+    assert_int_equal(symlink("../outer.safetensors", inner), 0);
+    save_values(inner, 5.0f);
+    expect_link(inner, "../outer.safetensors");
+    expect_saved(tmp_path("outer.safetensors"), 5.0f);
+
+    assert_int_equal(symlink("real/new.safetensors", tmp_path("dangling")), 0);
+    save_values(tmp_path("dangling"), 6.0f);
+    expect_link(tmp_path("dangling"), "real/new.safetensors");
+    char created[700];
+    snprintf(created, sizeof created, "%s/new.safetensors", real_dir);
+    expect_saved(created, 6.0f);
+
+    /* real/ holds w, inner, new; tmp_dir real, rel, abs, chain, outer,
+     * dangling: no temporary anywhere. */
+    assert_int_equal(count_entries(real_dir), 3);
+    assert_int_equal(count_entries(tmp_dir), 6);
+
+    assert_int_equal(symlink("loop2", tmp_path("loop1")), 0);
+    assert_int_equal(symlink("loop1", tmp_path("loop2")), 0);
+    targets t;
+    targets_fill(&t, 7.0f);
+    errno = 0;
+    assert_int_equal(attn_params_save(t.list, 2, tmp_path("loop1")), ATTN_ERR_IO);
+    assert_int_equal(errno, ELOOP);
+    expect_link(tmp_path("loop1"), "loop2");
+    assert_int_equal(count_entries(tmp_dir), 8);
+    assert_int_equal(count_entries(real_dir), 3);
+}
+
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (unsigned)(st.st_mode & 07777);
+}
+
+/* An existing file keeps its permission bits (a 0600 file became 0644);
+ * a new one gets what open(path, O_CREAT, 0666) would give under the
+ * umask (mkstemp alone would give 0600). */
+static void test_save_keeps_mode(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("m.safetensors");
+    static const unsigned kept[] = {0600, 0640, 0444, 0755};
+    for (size_t k = 0; k < sizeof kept / sizeof kept[0]; ++k) {
+        save_values(path, 1.0f);
+        assert_int_equal(chmod(path, (mode_t)kept[k]), 0);
+        save_values(path, 2.0f);
+        assert_int_equal(mode_of(path), kept[k]);
+        expect_saved(path, 2.0f);
+        assert_int_equal(unlink(path), 0);
+    }
+    static const unsigned masks[] = {022, 077, 0, 027};
+    const mode_t old = umask(0);
+    for (size_t k = 0; k < sizeof masks / sizeof masks[0]; ++k) {
+        umask((mode_t)masks[k]);
+        save_values(path, 3.0f);
+        const unsigned got = mode_of(path);
+        umask(old);
+        assert_int_equal(got, 0666 & ~masks[k]);
+        assert_int_equal(unlink(path), 0);
+    }
+    umask(old);
+    assert_int_equal(count_entries(tmp_dir), 0);
+}
+
+/* The empty path: ATTN_ERR_IO with errno ENOENT, as open("") reports it
+ * (the save used to leave errno at 0). */
+static void test_empty_path(void **state)
+{
+    (void)state;
+    targets t;
+    targets_fill(&t, 1.0f);
+    errno = 0;
+    assert_int_equal(attn_params_save(t.list, 2, ""), ATTN_ERR_IO);
+    assert_int_equal(errno, ENOENT);
+    targets_init(&t);
+    errno = 0;
+    assert_int_equal(attn_params_load(t.list, 2, ""), ATTN_ERR_IO);
+    assert_int_equal(errno, ENOENT);
+    assert_true(targets_untouched(&t));
+    assert_int_equal(count_entries(tmp_dir), 0);
+}
+
+/* ---- what the loader opens and reads ---------------------------------------- */
+
+/* A SIGALRM guard around calls that must not block: the handler only
+ * records that it ran, and without SA_RESTART it also breaks a blocked
+ * open or read out with EINTR, so a regression fails instead of hanging. */
+static volatile sig_atomic_t alarm_fired;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarm_fired = 1;
+}
+
+static void guard_start(unsigned seconds)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+    alarm_fired = 0;
+    alarm(seconds);
+}
+
+/* Nonzero when the guard fired: the call blocked. */
+static int guard_stop(void)
+{
+    alarm(0);
+    return alarm_fired;
+}
+
+/* A FIFO without a writer: the open used to block forever. It is refused
+ * at once (not a regular file: ATTN_ERR_IO, errno EINVAL). */
+static void test_load_fifo_without_writer(void **state)
+{
+    (void)state;
+    const char *fifo = tmp_path("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    targets t;
+    targets_init(&t);
+    guard_start(5);
+    errno = 0;
+    const attn_status s = attn_params_load(t.list, 2, fifo);
+    const int e = errno;
+    assert_false(guard_stop());
+    assert_int_equal(s, ATTN_ERR_IO);
+    assert_int_equal(e, EINVAL);
+    assert_true(targets_untouched(&t));
+}
+
+/* The header of a file whose one tensor "big" claims 16 TiB. */
+static unsigned char *huge_tensor_header(size_t *size)
+{
+    static const char json[] =
+        "{" ENTRY("big", "\"F32\"", "[4398046511104]",
+                  "[0,17592186044416]") "}";
+    return assemble(sizeof json - 1, json, sizeof json - 1, 0, size);
+}
+
+/*
+ * A FIFO whose writer sends a valid header and then data without end (up
+ * to 64 MiB here, then it waits): the loader used to read on until memory
+ * ran out. It is refused before anything is read.
+ */
+static void test_load_fifo_streaming(void **state)
+{
+    (void)state;
+    const char *fifo = tmp_path("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    /* A reader, so that the writer's open does not wait for the loader. */
+    const int reader = open(fifo, O_RDONLY | O_NONBLOCK);
+    assert_true(reader >= 0);
+    size_t head_bytes;
+    unsigned char *head = huge_tensor_header(&head_bytes);
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static unsigned char zeros[65536];
+        const int w = open(fifo, O_WRONLY);
+        if (w < 0 || write(w, head, head_bytes) != (ssize_t)head_bytes)
+            _exit(1);
+        for (int i = 0; i < 1024; ++i)
+            if (write(w, zeros, sizeof zeros) < 0)
+                _exit(0);
+        pause();
+        _exit(0);
+    }
+    free(head);
+    struct pollfd p = {reader, POLLIN, 0};
+    assert_int_equal(poll(&p, 1, 5000), 1); /* the writer is writing */
+
+    targets t;
+    targets_init(&t);
+    guard_start(5);
+    errno = 0;
+    const attn_status s = attn_params_load(t.list, 2, fifo);
+    const int e = errno;
+    const int blocked = guard_stop();
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    close(reader);
+    assert_false(blocked);
+    assert_int_equal(s, ATTN_ERR_IO);
+    assert_int_equal(e, EINVAL);
+    assert_true(targets_untouched(&t));
+}
+
+/* Directories and devices are not weights files either. */
+static void test_load_not_regular(void **state)
+{
+    (void)state;
+    targets t;
+    targets_init(&t);
+    errno = 0;
+    assert_int_equal(attn_params_load(t.list, 2, tmp_dir), ATTN_ERR_IO);
+    assert_int_equal(errno, EISDIR);
+    struct stat st;
+    if (stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode)) {
+        errno = 0;
+        assert_int_equal(attn_params_load(t.list, 2, "/dev/null"), ATTN_ERR_IO);
+        assert_int_equal(errno, EINVAL);
+    }
+    assert_true(targets_untouched(&t));
+}
+
+/* A saved file cut at every byte of its data section: ATTN_ERR_BAD_FILE,
+ * nothing written; and uncut, it loads. */
+static void test_load_truncated_mid_tensor(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("cut.safetensors");
+    save_values(path, 1.0f);
+    size_t size;
+    unsigned char *bytes = read_file(path, &size);
+    const size_t data_start = size - 4 * (A_NUMEL + B_NUMEL);
+    for (size_t keep = data_start; keep < size; ++keep) {
+        assert_int_equal(truncate(path, (off_t)keep), 0);
+        targets t;
+        targets_init(&t);
+        const attn_status s = attn_params_load(t.list, 2, path);
+        if (s != ATTN_ERR_BAD_FILE || !targets_untouched(&t))
+            fail_msg("cut at %zu of %zu bytes: status %d", keep, size, (int)s);
+        write_file(path, bytes, size);
+    }
+    expect_saved(path, 1.0f);
+    free(bytes);
+}
+
+/*
+ * A name may share memory with another parameter's data (nothing forbids
+ * it): every tensor's place is settled before the first write. The
+ * loader used to look b's name up after writing a, over the bytes of that
+ * name, and found nothing (a NULL entry, dereferenced).
+ */
+static void test_load_name_inside_data(void **state)
+{
+    (void)state;
+    size_t size;
+    unsigned char *valid = assemble(sizeof VALID - 1, VALID, sizeof VALID - 1,
+                                    40, &size);
+    const char *path = tmp_path("valid.safetensors");
+    write_file(path, valid, size);
+    for (int how = 0; how < 2; ++how) {
+        targets t;
+        targets_init(&t);
+        /* "b" in a's first float; a's first value, -3.25f, is 00 00 50 c0
+         * little-endian: an empty string once a is loaded. */
+        memcpy(t.a, "b", 2);
+        t.list[1].name = (const char *)t.a;
+        const attn_status s = how == 0 ? attn_params_load_buffer(t.list, 2, valid, size)
+                                       : attn_params_load(t.list, 2, path);
+        assert_int_equal(s, ATTN_OK);
+        assert_true(targets_loaded(&t));
+    }
+    free(valid);
+}
+
+/* The header of a file with a and b and a "__metadata__" of keys keys
+ * (values "") and one string of pad bytes; *json_len its length. */
+static char *header_with_metadata(size_t keys, size_t pad, size_t *json_len)
+{
+    const size_t cap = 64 + sizeof VALID + keys * 16 + pad;
+    char *json = malloc(cap);
+    assert_non_null(json);
+    size_t n = (size_t)snprintf(json, cap, "{" A_OK "," B_OK
+                                ",\"__metadata__\":{\"pad\":\"");
+    memset(json + n, 'p', pad);
+    n += pad;
+    n += (size_t)snprintf(json + n, cap - n, "\"");
+    for (size_t k = 0; k < keys; ++k)
+        n += (size_t)snprintf(json + n, cap - n, ",\"%zx\":\"\"", k);
+    n += (size_t)snprintf(json + n, cap - n, "}}");
+    assert_true(n < cap);
+    *json_len = n;
+    return json;
+}
+
+static attn_status load_both_ways(const char *json, size_t json_len,
+                                  const char *path)
+{
+    size_t size;
+    unsigned char *bytes = assemble(json_len, json, json_len, 40, &size);
+    write_file(path, bytes, size);
+    targets t;
+    targets_init(&t);
+    const attn_status s = attn_params_load_buffer(t.list, 2, bytes, size);
+    assert_true(s == ATTN_OK ? targets_loaded(&t) : targets_untouched(&t));
+    targets_init(&t);
+    const attn_status f = attn_params_load(t.list, 2, path);
+    if (f != s)
+        fail_msg("file %d, buffer %d", (int)f, (int)s);
+    assert_true(s == ATTN_OK ? targets_loaded(&t) : targets_untouched(&t));
+    free(bytes);
+    return s;
+}
+
+/*
+ * The header bounds for a list of 2 (safetensors.h): 16 MiB + 8 KiB + 12
+ * bytes of text and 65,536 + 128 values and keys. Large metadata within them
+ * loads; past either, ATTN_ERR_BAD_FILE, by file and by buffer alike.
+ */
+static void test_header_bounds(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("meta.safetensors");
+    /* 16 MiB, 4 KiB per tensor, 6 bytes per byte of "a" and "b". */
+    const size_t text_limit = ((size_t)16 << 20) + 2 * 4096 + 6 * 2;
+    const size_t value_limit = 65536 + 2 * 64;
+    size_t len;
+    char *json = header_with_metadata(0, (size_t)8 << 20, &len);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_OK);
+    free(json);
+    /* Exactly at the text limit, and one byte past it. */
+    json = header_with_metadata(0, 0, &len);
+    free(json);
+    const size_t pad = text_limit - len;
+    json = header_with_metadata(0, pad, &len);
+    assert_int_equal(len, text_limit);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_OK);
+    free(json);
+    json = header_with_metadata(0, pad + 1, &len);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_ERR_BAD_FILE);
+    free(json);
+    /* The object, a (12 values and keys) and b (11), "__metadata__" and
+     * its object, "pad" and its string: 28, then 2 per key: the most keys
+     * that fit, then one more. */
+    const size_t keys = (value_limit - 28) / 2;
+    json = header_with_metadata(keys, 0, &len);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_OK);
+    free(json);
+    json = header_with_metadata(keys + 1, 0, &len);
+    assert_int_equal(load_both_ways(json, len, path), ATTN_ERR_BAD_FILE);
+    free(json);
+}
+
 /* Values whose bits a careless copy would change. */
 static float tricky(size_t i)
 {
@@ -893,6 +1368,43 @@ static void test_save_header_cap(void **state)
     free(name);
 }
 
+/*
+ * The load's header bound grows with the listed names (safetensors.h), so
+ * whatever a save writes loads back: a 17 MiB name, and a 3 MiB name of
+ * control characters that JSON escapes to 18 MiB ("\u0001" each), both
+ * past the bound's 16 MiB base.
+ */
+static void test_long_tensor_name_round_trip(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t len;
+        char fill;
+    } names[] = {{(size_t)17 << 20, 'n'}, {(size_t)3 << 20, '\x01'}};
+    const char *path = tmp_path("long-name.safetensors");
+    for (size_t k = 0; k < 2; ++k) {
+        char *name = malloc(names[k].len + 1);
+        assert_non_null(name);
+        memset(name, names[k].fill, names[k].len);
+        name[names[k].len] = '\0';
+        float x[3] = {1.5f, -2.0f, 0.25f}, y[3];
+        attn_param p = {name, x, NULL, 1, {3, 0, 0, 0}};
+        assert_int_equal(attn_params_save(&p, 1, path), ATTN_OK);
+        size_t size;
+        unsigned char *bytes = read_file(path, &size);
+        assert_true(size > ((size_t)16 << 20));
+        p.data = y;
+        memset(y, 0, sizeof y);
+        assert_int_equal(attn_params_load(&p, 1, path), ATTN_OK);
+        assert_memory_equal(y, x, sizeof x);
+        memset(y, 0, sizeof y);
+        assert_int_equal(attn_params_load_buffer(&p, 1, bytes, size), ATTN_OK);
+        assert_memory_equal(y, x, sizeof x);
+        free(bytes);
+        free(name);
+    }
+}
+
 /* ---- PyTorch fixtures -------------------------------------------------------- */
 
 /* One parameter of a hand-built list. */
@@ -1021,9 +1533,21 @@ int main(void)
         cmocka_unit_test_setup(test_null_pointers, clean_tmp_dir),
         cmocka_unit_test_setup(test_aliasing, clean_tmp_dir),
         cmocka_unit_test_setup(test_io_errors, clean_tmp_dir),
+        cmocka_unit_test_setup(test_save_stale_temporaries, clean_tmp_dir),
+        cmocka_unit_test_setup(test_save_long_name, clean_tmp_dir),
+        cmocka_unit_test_setup(test_save_through_symlink, clean_tmp_dir),
+        cmocka_unit_test_setup(test_save_keeps_mode, clean_tmp_dir),
+        cmocka_unit_test_setup(test_empty_path, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_fifo_without_writer, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_fifo_streaming, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_not_regular, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_truncated_mid_tensor, clean_tmp_dir),
+        cmocka_unit_test_setup(test_load_name_inside_data, clean_tmp_dir),
+        cmocka_unit_test_setup(test_header_bounds, clean_tmp_dir),
         cmocka_unit_test_setup(test_round_trip, clean_tmp_dir),
         cmocka_unit_test_setup(test_golden_bytes, clean_tmp_dir),
         cmocka_unit_test_setup(test_save_header_cap, clean_tmp_dir),
+        cmocka_unit_test_setup(test_long_tensor_name_round_trip, clean_tmp_dir),
         cmocka_unit_test(test_fixture_self),
         cmocka_unit_test(test_fixture_cross),
         cmocka_unit_test(test_fixture_io),
