@@ -77,10 +77,10 @@ typedef struct attn_optim attn_optim;
  *
  * Returns ATTN_ERR_NULL_POINTER when out is NULL or params is NULL with
  * count > 0; ATTN_ERR_BAD_ARGUMENT for a hyperparameter out of range or a
- * params entry with a NULL data or grad or an invalid ndim/shape
- * (attn_param_numel == 0); ATTN_ERR_ALIASING when any two of the data and
- * grad buffers overlap; ATTN_ERR_SIZE_OVERFLOW when the sizes do not fit
- * size_t; ATTN_ERR_OUT_OF_MEMORY. On any error *out is left untouched and
+ * params entry with a NULL data or grad or an invalid ndim or dimension;
+ * ATTN_ERR_ALIASING when any two of the data and grad buffers overlap;
+ * ATTN_ERR_SIZE_OVERFLOW when an element count or the sizes do not fit
+ * size_t (as from the weight files); ATTN_ERR_OUT_OF_MEMORY. On any error *out is left untouched and
  * nothing is allocated or kept. count == 0 is valid: every step is a no-op.
  */
 ATTN_EXPORT attn_status attn_sgd_create(

@@ -28,7 +28,8 @@ typedef struct attn_param {
     int64_t shape[ATTN_PARAM_MAX_DIMS];
 } attn_param;
 
-/* Product of the shape, or 0 when ndim or a dimension is out of range. */
+/* Product of the shape, or 0 when ndim or a dimension is out of range or
+ * the product overflows size_t. */
 ATTN_EXPORT size_t attn_param_numel(const attn_param *param);
 
 #ifdef __cplusplus
