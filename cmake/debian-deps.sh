@@ -4,13 +4,19 @@
 #   cmake/debian-deps.sh               build, tests, benchmarks
 #   cmake/debian-deps.sh --hardening   also clang + libFuzzer + LLVM OpenMP
 #                                      (fuzzers, ThreadSanitizer) and valgrind
+#   cmake/debian-deps.sh --aarch64     also the aarch64 cross toolchain, the
+#                                      arm64 libraries and qemu-user
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev libcmocka-dev libpng-dev
           libjansson-dev libopenblas-openmp-dev)
 if [ "${1:-}" = "--hardening" ]; then
     packages+=(clang libclang-rt-14-dev libomp-dev valgrind)
+elif [ "${1:-}" = "--aarch64" ]; then
+    packages+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+               libopenblas-dev:arm64 libcmocka-dev:arm64 libjansson-dev:arm64
+               libpng-dev:arm64)
 elif [ $# -gt 0 ]; then
-    echo "usage: cmake/debian-deps.sh [--hardening]" >&2; exit 2
+    echo "usage: cmake/debian-deps.sh [--hardening | --aarch64]" >&2; exit 2
 fi
 
 missing=()
@@ -26,5 +32,8 @@ if [ "$(id -u)" != 0 ]; then
     as_root=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+if [ "${1:-}" = "--aarch64" ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    "${as_root[@]}" dpkg --add-architecture arm64
+fi
 "${as_root[@]}" apt-get update
 "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"

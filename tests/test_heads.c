@@ -161,11 +161,8 @@ static void test_split_equals_strided_attention(void **state)
         tu_strides(T * E, dh, E);
     TU_CHECK_STATUS(attn_sdpa_forward(&d, xq, xk, xv, o_str, NULL, NULL),
                     ATTN_OK);
-    double max_diff = 0.0, max_abs = 0.0;
-    for (size_t i = 0; i < n; ++i) {
-        max_diff = fmax(max_diff, fabs((double)o_cat[i] - o_str[i]));
-        max_abs = fmax(max_abs, fabs((double)o_cat[i]));
-    }
+    double max_diff, max_abs;
+    tu_max_diff(o_str, o_cat, 1.0, n, &max_diff, &max_abs);
     assert_true(max_abs > 0.0);
     TU_CHECK_REL(max_diff / max_abs, "split + sdpa + concat", "vs strided");
     free(o_str);

@@ -610,12 +610,9 @@ static void test_accumulate_and_zero_grad(void **state)
         const float *base = is_param ? pone[t] : one[t - m.np];
         const size_t n =
             is_param ? attn_param_numel(&m.params[t]) : dn[t - m.np];
-        double diff = 0.0, size = 0.0, big = 0.0;
-        for (size_t e = 0; e < n; ++e) {
-            diff = fmax(diff, fabs((double)got[e] - 2.0 * (double)base[e]));
-            size = fmax(size, 2.0 * fabs((double)base[e]));
-            big = fmax(big, fabs((double)base[e]));
-        }
+        double diff, big;
+        tu_max_diff(got, base, 2.0, n, &diff, &big);
+        const double size = 2.0 * big;
         if (!(diff <= ATTN_TEST_ACCUM_TOL * size) || !(big > 1e-3))
             fail_msg("%s: two backward calls: off by %g (scale %g)",
                      is_param ? m.params[t].name : "input gradient", diff,

@@ -428,3 +428,19 @@ void tu_check_scores(tu_problem *p, const char *what)
     free(s);
     TU_CHECK_REL(lerr, what, "lse vs logsumexp(scores)");
 }
+
+void tu_max_diff(const float *x, const float *y, double s, size_t n,
+                 double *diff, double *size)
+{
+    double d = 0.0, m = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        const double e = fabs((double)x[i] - s * (double)y[i]);
+        const double a = fabs((double)y[i]);
+        if (!(e <= d)) /* NaN sticks */
+            d = e;
+        if (a > m)
+            m = a;
+    }
+    *diff = d;
+    *size = m;
+}

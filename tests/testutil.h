@@ -69,6 +69,12 @@ void tu_fill_nan(float *x, size_t n);
 double tu_rel_err(const float *x, attn_strides xs, int64_t n0, int64_t n1,
                   int64_t n2, int64_t last, const double *r);
 
+/* max_i |x_i - s y_i| into *diff and max_i |y_i| into *size. (Written
+ * with comparisons: Debian 12's aarch64 GCC crashes vectorising fmax
+ * reductions at -O3.) */
+void tu_max_diff(const float *x, const float *y, double s, size_t n,
+                 double *diff, double *size);
+
 /* Fails the current test with a message when err > ATTN_TEST_REL_TOL. */
 #define TU_CHECK_REL(err, what, part)                                    \
     do {                                                                 \
