@@ -7,12 +7,12 @@
 
 static const char *const names[ATTN_CPU_LEVELS] = {"generic", "avx2", "avx512"};
 
-const char *attn_cpu_level_name(attn_cpu_level level)
+const char *attni_cpu_level_name(attn_cpu_level level)
 {
     return level >= 0 && level < ATTN_CPU_LEVELS ? names[level] : "unknown";
 }
 
-attn_cpu_level attn_cpu_level_best(void)
+attn_cpu_level attni_cpu_level_best(void)
 {
 #if defined(ATTN_HAVE_X86_LEVELS)
     /* GCC's and clang's checks include the OS's saving of the registers. */
@@ -27,9 +27,9 @@ attn_cpu_level attn_cpu_level_best(void)
     return ATTN_CPU_GENERIC;
 }
 
-attn_cpu_level attn_cpu_level_select(void)
+attn_cpu_level attni_cpu_level_select(void)
 {
-    const attn_cpu_level best = attn_cpu_level_best();
+    const attn_cpu_level best = attni_cpu_level_best();
     const char *want = getenv("ATTN_CPU_LEVEL");
     if (want == NULL)
         return best;
@@ -39,20 +39,20 @@ attn_cpu_level attn_cpu_level_select(void)
     return best;
 }
 
-extern const attn_tile_kernels attn_tile_kernels_generic;
+extern const attn_tile_kernels attni_tile_kernels_generic;
 #if defined(ATTN_HAVE_X86_LEVELS)
-extern const attn_tile_kernels attn_tile_kernels_avx2;
-extern const attn_tile_kernels attn_tile_kernels_avx512;
+extern const attn_tile_kernels attni_tile_kernels_avx2;
+extern const attn_tile_kernels attni_tile_kernels_avx512;
 #endif
 
-const attn_tile_kernels *attn_tile_kernels_for(attn_cpu_level level)
+const attn_tile_kernels *attni_tile_kernels_for(attn_cpu_level level)
 {
 #if defined(ATTN_HAVE_X86_LEVELS)
     if (level == ATTN_CPU_AVX512)
-        return &attn_tile_kernels_avx512;
+        return &attni_tile_kernels_avx512;
     if (level == ATTN_CPU_AVX2)
-        return &attn_tile_kernels_avx2;
+        return &attni_tile_kernels_avx2;
 #endif
     (void)level;
-    return &attn_tile_kernels_generic;
+    return &attni_tile_kernels_generic;
 }

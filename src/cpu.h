@@ -14,17 +14,17 @@ typedef enum attn_cpu_level {
 } attn_cpu_level;
 
 /* The best level this build has kernels for and this CPU runs. */
-attn_cpu_level attn_cpu_level_best(void);
+attn_cpu_level attni_cpu_level_best(void);
 
 /*
  * The level a call uses: the best one, or a lower one named by the
  * ATTN_CPU_LEVEL environment variable ("generic", "avx2", "avx512"; a
  * level above the best, or any other value, gives the best). A call reads
- * it once (attn_sdpa_plan_make).
+ * it once (attni_sdpa_plan_make).
  */
-attn_cpu_level attn_cpu_level_select(void);
+attn_cpu_level attni_cpu_level_select(void);
 
 /* "generic", "avx2" or "avx512". */
-const char *attn_cpu_level_name(attn_cpu_level level);
+const char *attni_cpu_level_name(attn_cpu_level level);
 
 #endif /* ATTN_SRC_CPU_H */

@@ -26,10 +26,10 @@ static void set_defaults(attn_sdpa_desc *d, int64_t batch, int64_t q_heads,
     d->head_dim = head_dim;
     d->v_head_dim = v_head_dim;
     d->scale = head_dim > 0 ? (float)(1.0 / sqrt((double)head_dim)) : 1.0f;
-    d->q_strides = attn_contiguous_strides(q_heads, q_len, head_dim);
-    d->k_strides = attn_contiguous_strides(kv_heads, kv_len, head_dim);
-    d->v_strides = attn_contiguous_strides(kv_heads, kv_len, v_head_dim);
-    d->out_strides = attn_contiguous_strides(q_heads, q_len, v_head_dim);
+    d->q_strides = attni_contiguous_strides(q_heads, q_len, head_dim);
+    d->k_strides = attni_contiguous_strides(kv_heads, kv_len, head_dim);
+    d->v_strides = attni_contiguous_strides(kv_heads, kv_len, v_head_dim);
+    d->out_strides = attni_contiguous_strides(q_heads, q_len, v_head_dim);
     d->causal = ATTN_CAUSAL_NONE;
     d->keep_strides.row = kv_len;
     d->bias_strides.row = kv_len;
@@ -93,22 +93,22 @@ static attn_status check_shape(const attn_sdpa_desc *d)
 static attn_status check_strides(const attn_sdpa_desc *d)
 {
     attn_status s;
-    if ((s = attn_check_strides(d->q_strides, d->q_len, d->head_dim)) ||
-        (s = attn_check_strides(d->k_strides, d->kv_len, d->head_dim)) ||
-        (s = attn_check_strides(d->v_strides, d->kv_len, d->v_head_dim)) ||
-        (s = attn_check_strides(d->out_strides, d->q_len, d->v_head_dim)))
+    if ((s = attni_check_strides(d->q_strides, d->q_len, d->head_dim)) ||
+        (s = attni_check_strides(d->k_strides, d->kv_len, d->head_dim)) ||
+        (s = attni_check_strides(d->v_strides, d->kv_len, d->v_head_dim)) ||
+        (s = attni_check_strides(d->out_strides, d->q_len, d->v_head_dim)))
         return s;
     /* Masks are read element by element: any non-negative stride works. */
-    if (d->keep_mask && (s = attn_check_strides(d->keep_strides, 1, 0)))
+    if (d->keep_mask && (s = attni_check_strides(d->keep_strides, 1, 0)))
         return s;
-    if (d->bias && (s = attn_check_strides(d->bias_strides, 1, 0)))
+    if (d->bias && (s = attni_check_strides(d->bias_strides, 1, 0)))
         return s;
     return ATTN_OK;
 }
 
-attn_status attn_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes)
+attn_status attni_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes)
 {
-    return attn_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
+    return attni_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
                            d->bias_strides, sizeof(float), bytes);
 }
 
@@ -116,41 +116,41 @@ static attn_status compute_spans(sdpa_plan *p)
 {
     const attn_sdpa_desc *d = &p->d;
     attn_status s;
-    if ((s = attn_span_bytes(d->batch, d->q_heads, d->q_len, d->head_dim,
+    if ((s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->head_dim,
                         d->q_strides, sizeof(float), &p->q_bytes)) ||
-        (s = attn_span_bytes(d->batch, d->kv_heads, d->kv_len, d->head_dim,
+        (s = attni_span_bytes(d->batch, d->kv_heads, d->kv_len, d->head_dim,
                         d->k_strides, sizeof(float), &p->k_bytes)) ||
-        (s = attn_span_bytes(d->batch, d->kv_heads, d->kv_len, d->v_head_dim,
+        (s = attni_span_bytes(d->batch, d->kv_heads, d->kv_len, d->v_head_dim,
                         d->v_strides, sizeof(float), &p->v_bytes)) ||
-        (s = attn_span_bytes(d->batch, d->q_heads, d->q_len, d->v_head_dim,
+        (s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->v_head_dim,
                         d->out_strides, sizeof(float), &p->out_bytes)))
         return s;
     if (d->keep_mask &&
-        (s = attn_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
+        (s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
                         d->keep_strides, sizeof(uint8_t), &p->keep_bytes)))
         return s;
-    if (d->bias && (s = attn_sdpa_bias_bytes(d, &p->bias_bytes)))
+    if (d->bias && (s = attni_sdpa_bias_bytes(d, &p->bias_bytes)))
         return s;
-    if (d->kv_lens && !attn_mul_size((size_t)d->batch, sizeof(int64_t),
+    if (d->kv_lens && !attni_mul_size((size_t)d->batch, sizeof(int64_t),
                                      &p->kv_lens_bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
 
-    attn_strides dense = attn_contiguous_strides(d->q_heads, d->q_len, 1);
-    if (attn_span_bytes(d->batch, d->q_heads, d->q_len, 1, dense, sizeof(float),
+    attn_strides dense = attni_contiguous_strides(d->q_heads, d->q_len, 1);
+    if (attni_span_bytes(d->batch, d->q_heads, d->q_len, 1, dense, sizeof(float),
                    &p->lse_bytes))
         return ATTN_ERR_SIZE_OVERFLOW; /* smaller than out: cannot happen */
-    dense = attn_contiguous_strides(d->q_heads, d->q_len, d->kv_len);
+    dense = attni_contiguous_strides(d->q_heads, d->q_len, d->kv_len);
     p->weights_overflow =
-        attn_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len, dense,
+        attni_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len, dense,
                    sizeof(float), &p->weights_bytes) != ATTN_OK;
 
     int64_t qb = d->q_len < ATTN_MATERIALIZED_ROWS ? d->q_len : ATTN_MATERIALIZED_ROWS;
     size_t ws;
-    if (!attn_mul_size((size_t)qb, (size_t)d->kv_len, &ws) ||
-        !attn_mul_size(ws, sizeof(float), &ws) ||
+    if (!attni_mul_size((size_t)qb, (size_t)d->kv_len, &ws) ||
+        !attni_mul_size(ws, sizeof(float), &ws) ||
         ws > SIZE_MAX - ATTN_WORKSPACE_ALIGN)
         return ATTN_ERR_SIZE_OVERFLOW;
-    p->tile_bytes = attn_workspace_round(ws);
+    p->tile_bytes = attni_workspace_round(ws);
     return ATTN_OK;
 }
 
@@ -175,7 +175,7 @@ static attn_status check_kv_lens(const attn_sdpa_desc *d)
     return ATTN_OK;
 }
 
-attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
+attn_status attni_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
 {
     attn_status s;
     if (desc == NULL)
@@ -185,25 +185,25 @@ attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
     if ((s = load_desc(desc, d)) || (s = check_shape(d)) ||
         (s = check_strides(d)) || (s = compute_spans(plan)))
         return s;
-    if (!attn_layout_is_injective(d->batch, d->q_heads, d->q_len,
+    if (!attni_layout_is_injective(d->batch, d->q_heads, d->q_len,
                                   d->v_head_dim, d->out_strides))
         return ATTN_ERR_BAD_STRIDE;
     if ((s = check_blas_limits(d)) || (s = check_kv_lens(d)))
         return s;
     plan->group = d->q_heads / d->kv_heads;
-    plan->threads = attn_threads_resolve(d->num_threads);
-    plan->blas_threads = attn_blas_may_thread();
-    plan->kernels = attn_tile_kernels_for(attn_cpu_level_select());
+    plan->threads = attni_threads_resolve(d->num_threads);
+    plan->blas_threads = attni_blas_may_thread();
+    plan->kernels = attni_tile_kernels_for(attni_cpu_level_select());
     return ATTN_OK;
 }
 
-void attn_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
+void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
                             const float *v, attn_range ranges[ATTN_SDPA_INPUTS])
 {
-    ranges[0] = attn_range_of(q, p->q_bytes);
-    ranges[1] = attn_range_of(k, p->k_bytes);
-    ranges[2] = attn_range_of(v, p->v_bytes);
-    ranges[3] = attn_range_of(p->d.keep_mask, p->keep_bytes);
-    ranges[4] = attn_range_of(p->d.bias, p->bias_bytes);
-    ranges[5] = attn_range_of(p->d.kv_lens, p->kv_lens_bytes);
+    ranges[0] = attni_range_of(q, p->q_bytes);
+    ranges[1] = attni_range_of(k, p->k_bytes);
+    ranges[2] = attni_range_of(v, p->v_bytes);
+    ranges[3] = attni_range_of(p->d.keep_mask, p->keep_bytes);
+    ranges[4] = attni_range_of(p->d.bias, p->bias_bytes);
+    ranges[5] = attni_range_of(p->d.kv_lens, p->kv_lens_bytes);
 }

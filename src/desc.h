@@ -27,21 +27,21 @@ typedef struct sdpa_plan {
     /* Process state, read once per call (never again inside it, so that
      * the tiles a call sizes are the tiles it uses): */
     int threads;            /* resolved from num_threads */
-    int blas_threads;       /* attn_blas_may_thread() */
-    const attn_tile_kernels *kernels; /* of attn_cpu_level_select() */
+    int blas_threads;       /* attni_blas_may_thread() */
+    const attn_tile_kernels *kernels; /* of attni_cpu_level_select() */
 } sdpa_plan;
 
 /* Bytes spanned by a (B, Hq, Tq, Tk) float tensor with bias_strides. */
-attn_status attn_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes);
+attn_status attni_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes);
 
 /* The ranges of the inputs every attention call reads: q, k, v, then
  * keep_mask, bias and kv_lens (empty when unset). */
 #define ATTN_SDPA_INPUTS 6
-void attn_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
+void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
                             const float *v, attn_range ranges[ATTN_SDPA_INPUTS]);
 
 /* Runs every check that needs only the descriptor (and kv_lens), and
  * reads the process state the call depends on. */
-attn_status attn_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan);
+attn_status attni_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan);
 
 #endif /* ATTN_SRC_DESC_H */

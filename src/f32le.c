@@ -8,7 +8,7 @@ _Static_assert(sizeof(float) == sizeof(uint32_t), "float must be 32 bits");
 /* memcpy moves the bits between float and uint32_t without breaking
  * strict aliasing, and never needs the bytes to be aligned. */
 
-void attn_f32_from_le(float *dst, const unsigned char *src, size_t n)
+void attni_f32_from_le(float *dst, const unsigned char *src, size_t n)
 {
     for (size_t i = 0; i < n; ++i, src += 4) {
         uint32_t u = (uint32_t)src[0] | (uint32_t)src[1] << 8 |
@@ -17,7 +17,7 @@ void attn_f32_from_le(float *dst, const unsigned char *src, size_t n)
     }
 }
 
-void attn_f32_to_le(unsigned char *dst, const float *src, size_t n)
+void attni_f32_to_le(unsigned char *dst, const float *src, size_t n)
 {
     for (size_t i = 0; i < n; ++i, dst += 4) {
         uint32_t u;

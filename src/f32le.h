@@ -15,13 +15,13 @@
 
 /* dst[i] = the float whose IEEE bits are src[4i..4i+3], little-endian.
  * src needs no alignment. */
-void attn_f32_from_le(float *dst,                /* (n) */
+void attni_f32_from_le(float *dst,                /* (n) */
                       const unsigned char *src,  /* (4n) */
                       size_t n);
 
 /* The inverse: src[i] as 4 little-endian bytes, bit for bit (NaN payloads
  * and signed zeros included). */
-void attn_f32_to_le(unsigned char *dst,          /* (4n) */
+void attni_f32_to_le(unsigned char *dst,          /* (4n) */
                     const float *src,            /* (n) */
                     size_t n);
 

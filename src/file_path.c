@@ -11,7 +11,7 @@
 
 #include "layout.h"
 
-size_t attn_path_dir_length(const char *path)
+size_t attni_path_dir_length(const char *path)
 {
     const char *slash = strrchr(path, '/');
     return slash != NULL ? (size_t)(slash - path) + 1 : 0;
@@ -22,7 +22,7 @@ static char *join(const char *a, size_t n, const char *b)
 {
     const size_t nb = strlen(b);
     size_t bytes;
-    if (!attn_add_size(n, nb, &bytes) || !attn_add_size(bytes, 1, &bytes))
+    if (!attni_add_size(n, nb, &bytes) || !attni_add_size(bytes, 1, &bytes))
         return NULL;
     char *s = malloc(bytes);
     if (s != NULL) {
@@ -70,12 +70,12 @@ static attn_status follow(const char *cur, size_t size_hint, char **next)
     if (s != ATTN_OK)
         return s;
     *next = text[0] == '/' ? join("", 0, text)
-                           : join(cur, attn_path_dir_length(cur), text);
+                           : join(cur, attni_path_dir_length(cur), text);
     free(text);
     return *next != NULL ? ATTN_OK : ATTN_ERR_OUT_OF_MEMORY;
 }
 
-attn_status attn_path_resolve(const char *path, char **resolved)
+attn_status attni_path_resolve(const char *path, char **resolved)
 {
     char *cur = join("", 0, path);
     if (cur == NULL)

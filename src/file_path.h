@@ -18,10 +18,10 @@
  * ATTN_ERR_IO with errno set (ELOOP past ATTN_PATH_MAX_LINKS links, or
  * lstat's or readlink's error) or ATTN_ERR_OUT_OF_MEMORY.
  */
-attn_status attn_path_resolve(const char *path, char **resolved);
+attn_status attni_path_resolve(const char *path, char **resolved);
 
 /* Length of path's directory part, its final '/' included: 0 for a bare
  * name (the current directory). */
-size_t attn_path_dir_length(const char *path);
+size_t attni_path_dir_length(const char *path);
 
 #endif /* ATTN_SRC_FILE_PATH_H */

@@ -14,7 +14,7 @@
 #define ATTN_OFF_MAX \
     (sizeof(off_t) >= 8 ? (uint64_t)INT64_MAX : (uint64_t)INT32_MAX)
 
-attn_status attn_file_open_read(const char *path, int *fd, uint64_t *size)
+attn_status attni_file_open_read(const char *path, int *fd, uint64_t *size)
 {
     const int f = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (f < 0)
@@ -37,7 +37,7 @@ attn_status attn_file_open_read(const char *path, int *fd, uint64_t *size)
     return ATTN_OK;
 }
 
-attn_status attn_file_read_at(int fd, void *dst, size_t n, uint64_t offset)
+attn_status attni_file_read_at(int fd, void *dst, size_t n, uint64_t offset)
 {
     unsigned char *p = dst;
     while (n > 0) {
@@ -60,7 +60,7 @@ attn_status attn_file_read_at(int fd, void *dst, size_t n, uint64_t offset)
     return ATTN_OK;
 }
 
-void attn_file_close(int fd)
+void attni_file_close(int fd)
 {
     const int e = errno;
     close(fd);

@@ -70,16 +70,16 @@ static void release(attn_file_out *out)
     errno = e;
 }
 
-attn_status attn_file_create(const char *path, attn_file_out *out)
+attn_status attni_file_create(const char *path, attn_file_out *out)
 {
     out->fd = -1;
     out->temp = NULL;
-    attn_status s = attn_path_resolve(path, &out->target);
+    attn_status s = attni_path_resolve(path, &out->target);
     if (s != ATTN_OK)
         return s;
-    const size_t dir = attn_path_dir_length(out->target);
+    const size_t dir = attni_path_dir_length(out->target);
     size_t bytes;
-    if (attn_add_size(dir, sizeof ATTN_FILE_TEMP_NAME, &bytes))
+    if (attni_add_size(dir, sizeof ATTN_FILE_TEMP_NAME, &bytes))
         out->temp = malloc(bytes);
     if (out->temp == NULL) {
         release(out);
@@ -99,14 +99,14 @@ attn_status attn_file_create(const char *path, attn_file_out *out)
     }
     if (s != ATTN_OK) {
         if (out->fd >= 0)
-            attn_file_discard(out);
+            attni_file_discard(out);
         else
             release(out);
     }
     return s;
 }
 
-attn_status attn_file_write(attn_file_out *out, const void *data, size_t n)
+attn_status attni_file_write(attn_file_out *out, const void *data, size_t n)
 {
     const unsigned char *p = data;
     while (n > 0) {
@@ -131,7 +131,7 @@ attn_status attn_file_write(attn_file_out *out, const void *data, size_t n)
 static void sync_directory(attn_file_out *out)
 {
     const int e = errno;
-    const size_t dir = attn_path_dir_length(out->temp);
+    const size_t dir = attni_path_dir_length(out->temp);
     if (dir == 0)
         strcpy(out->temp, ".");
     else
@@ -144,18 +144,18 @@ static void sync_directory(attn_file_out *out)
     errno = e;
 }
 
-attn_status attn_file_commit(attn_file_out *out)
+attn_status attni_file_commit(attn_file_out *out)
 {
     /* The data must be on disk before the name points at them, or a crash
      * could leave the target empty. */
     if (fsync(out->fd) != 0) {
-        attn_file_discard(out);
+        attni_file_discard(out);
         return ATTN_ERR_IO;
     }
     const int fd = out->fd;
     out->fd = -1;
     if (close(fd) != 0 || rename(out->temp, out->target) != 0) {
-        attn_file_discard(out);
+        attni_file_discard(out);
         return ATTN_ERR_IO;
     }
     sync_directory(out);
@@ -163,7 +163,7 @@ attn_status attn_file_commit(attn_file_out *out)
     return ATTN_OK;
 }
 
-void attn_file_discard(attn_file_out *out)
+void attni_file_discard(attn_file_out *out)
 {
     const int e = errno;
     if (out->fd >= 0)

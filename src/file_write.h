@@ -31,12 +31,12 @@ typedef struct attn_file_out {
  * bits when the target exists, else the mode open(path, O_CREAT, 0666)
  * would give under the umask. Returns ATTN_ERR_IO (errno set) or
  * ATTN_ERR_OUT_OF_MEMORY; on success the caller must end with
- * attn_file_commit or attn_file_discard.
+ * attni_file_commit or attni_file_discard.
  */
-attn_status attn_file_create(const char *path, attn_file_out *out);
+attn_status attni_file_create(const char *path, attn_file_out *out);
 
 /* All n bytes to the temporary; ATTN_ERR_IO (errno set) otherwise. */
-attn_status attn_file_write(attn_file_out *out, const void *data, size_t n);
+attn_status attni_file_write(attn_file_out *out, const void *data, size_t n);
 
 /*
  * fsync, close, rename over the target, then fsync the directory so the
@@ -46,9 +46,9 @@ attn_status attn_file_write(attn_file_out *out, const void *data, size_t n);
  * everything; on failure (ATTN_ERR_IO, errno set) the temporary is
  * removed.
  */
-attn_status attn_file_commit(attn_file_out *out);
+attn_status attni_file_commit(attn_file_out *out);
 
 /* Closes and removes the temporary, releases everything; errno is kept. */
-void attn_file_discard(attn_file_out *out);
+void attni_file_discard(attn_file_out *out);
 
 #endif /* ATTN_SRC_FILE_WRITE_H */

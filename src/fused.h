@@ -8,24 +8,24 @@
 #include "layout.h"
 #include "workspace.h"
 
-/* Workspace of attn_fused_forward with the tiles blas_threads gives. */
-attn_status attn_fused_forward_shape(const sdpa_plan *p, int blas_threads,
+/* Workspace of attni_fused_forward with the tiles blas_threads gives. */
+attn_status attni_fused_forward_shape(const sdpa_plan *p, int blas_threads,
                                      attn_ws_shape *shape);
 
 /* Forward on checked arguments, with the tiles of p->blas_threads, on
  * `threads` threads that the workspace has room for; weights and lse may
  * be NULL. */
-void attn_fused_forward(const sdpa_plan *p, int threads, const float *q,
+void attni_fused_forward(const sdpa_plan *p, int threads, const float *q,
                         const float *k, const float *v, float *out,
                         float *weights, float *lse, void *workspace);
 
-/* Workspace of attn_fused_backward with the tiles blas_threads gives. */
-attn_status attn_fused_backward_shape(const sdpa_plan *p, int blas_threads,
+/* Workspace of attni_fused_backward with the tiles blas_threads gives. */
+attn_status attni_fused_backward_shape(const sdpa_plan *p, int blas_threads,
                                       attn_ws_shape *shape);
 
 /* Backward on checked arguments, as the forward; each of dq, dk, dv, dbias
  * may be NULL. */
-void attn_fused_backward(const sdpa_plan *p, int threads, const float *q,
+void attni_fused_backward(const sdpa_plan *p, int threads, const float *q,
                          const float *k, const float *v, const float *out,
                          const float *lse, const float *dout, float *dq,
                          float *dk, float *dv, float *dbias, void *workspace);

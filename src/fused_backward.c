@@ -45,16 +45,16 @@ static attn_status layout_of(const sdpa_plan *p, int blas_threads,
                              bwd_layout *L)
 {
     const attn_sdpa_desc *d = &p->d;
-    L->blocks = attn_tiles_backward(d, blas_threads);
+    L->blocks = attni_tiles_backward(d, blas_threads);
     L->key_blocks = (d->kv_len + L->blocks.k - 1) / L->blocks.k;
     size_t t;
-    if (!attn_mul_size((size_t)L->blocks.q, (size_t)L->blocks.k, &t) ||
-        !attn_mul_size(t, sizeof(float), &t))
+    if (!attni_mul_size((size_t)L->blocks.q, (size_t)L->blocks.k, &t) ||
+        !attni_mul_size(t, sizeof(float), &t))
         return ATTN_ERR_SIZE_OVERFLOW;
-    L->tile_bytes = attn_workspace_round(t);
-    L->rows_bytes = attn_workspace_round(p->lse_bytes);
+    L->tile_bytes = attni_workspace_round(t);
+    L->rows_bytes = attni_workspace_round(p->lse_bytes);
     /* lse_bytes * d cannot overflow where q_bytes did not. */
-    L->partial_bytes = attn_workspace_round(p->lse_bytes * (size_t)d->head_dim);
+    L->partial_bytes = attni_workspace_round(p->lse_bytes * (size_t)d->head_dim);
 
     const int64_t pairs = d->batch * d->kv_heads;
     int64_t chunks = pairs >= MIN_TASKS ? 1 : (MIN_TASKS + pairs - 1) / pairs;
@@ -67,17 +67,17 @@ static attn_status layout_of(const sdpa_plan *p, int blas_threads,
 }
 
 /* Workspace: D and the dQ partials shared, P and dS tiles per thread. */
-attn_status attn_fused_backward_shape(const sdpa_plan *p, int blas_threads,
+attn_status attni_fused_backward_shape(const sdpa_plan *p, int blas_threads,
                                       attn_ws_shape *shape)
 {
     bwd_layout L;
     attn_status s = layout_of(p, blas_threads, &L);
     if (s != ATTN_OK)
         return s;
-    if (!attn_add_size(L.rows_bytes,
+    if (!attni_add_size(L.rows_bytes,
                        L.chunks > 1 ? (size_t)L.chunks * L.partial_bytes : 0,
                        &shape->shared) ||
-        !attn_mul_size(L.tile_bytes, 2, &shape->per_thread))
+        !attni_mul_size(L.tile_bytes, 2, &shape->per_thread))
         return ATTN_ERR_SIZE_OVERFLOW;
     return ATTN_OK;
 }
@@ -98,7 +98,7 @@ static void rowsum_task(const void *arg, int64_t bh, int thread)
     (void)thread;
     const bwd_ctx *c = arg;
     const attn_sdpa_desc *d = &c->p->d;
-    const head_offsets o = attn_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
+    const head_offsets o = attni_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
     for (int64_t i = 0; i < d->q_len; ++i) {
         const float *x = c->out + o.out + i * d->out_strides.row;
         const float *y = c->dout + o.out + i * d->out_strides.row;
@@ -116,16 +116,16 @@ static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
 {
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t ld = c->L.blocks.k, D = d->head_dim, Dv = d->v_head_dim;
-    const int ldq = attn_blas_ld(d->q_strides.row, m, D);
-    const int ldk = attn_blas_ld(d->k_strides.row, n, D);
-    const int ldv = attn_blas_ld(d->v_strides.row, n, Dv);
-    const int ldo = attn_blas_ld(d->out_strides.row, m, Dv);
+    const int ldq = attni_blas_ld(d->q_strides.row, m, D);
+    const int ldk = attni_blas_ld(d->k_strides.row, n, D);
+    const int ldv = attni_blas_ld(d->v_strides.row, n, Dv);
+    const int ldo = attni_blas_ld(d->out_strides.row, m, Dv);
     const float *q_blk = c->q + o->q + i0 * d->q_strides.row;
     const float *do_blk = c->dout + o->out + i0 * d->out_strides.row;
     const float *k_tile = c->k + o->k + j0 * d->k_strides.row;
     const float *v_tile = c->v + o->v + j0 * d->v_strides.row;
 
-    attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, P, ld);
+    attni_score_tile(d, o, c->q, c->k, i0, m, j0, n, P, ld);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)Dv, 1.0f, do_blk, ldo, v_tile, ldv, 0.0f, dS, (int)ld);
     c->p->kernels->softmax_grad(P, dS, m, n, ld, c->lse + bh * d->q_len + i0,
@@ -168,17 +168,17 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
         const int64_t j0 = kb * bk;
         const int64_t n = d->kv_len - j0 < bk ? d->kv_len - j0 : bk;
         for (int64_t h = hk * c->p->group; h < (hk + 1) * c->p->group; ++h) {
-            const head_offsets o = attn_head_offsets(c->p, b, h);
+            const head_offsets o = attni_head_offsets(c->p, b, h);
             const int64_t bh = b * d->q_heads + h;
             const float *bh_lse = c->lse + bh * d->q_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += bq) {
                 const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
                 int64_t r0 = 0, len;
-                for (; (len = attn_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
+                for (; (len = attni_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
                     const int64_t i = i0 + r0;
                     /* Keys outside the run's range are invisible to it. */
                     const attn_key_range keys =
-                        attn_block_keys(d, o.valid, i, i + len - 1);
+                        attni_block_keys(d, o.valid, i, i + len - 1);
                     const int64_t js = keys.begin > j0 ? keys.begin : j0;
                     const int64_t je = keys.end < j0 + n ? keys.end : j0 + n;
                     if (je <= js)
@@ -187,7 +187,7 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
                     int ld_dq = (int)d->head_dim;
                     if (c->dq && L->chunks == 1) {
                         dq = c->dq + o.q + i * d->q_strides.row;
-                        ld_dq = attn_blas_ld(d->q_strides.row, len, d->head_dim);
+                        ld_dq = attni_blas_ld(d->q_strides.row, len, d->head_dim);
                     } else if (c->dq) {
                         dq = c->partials + (size_t)chunk * (L->partial_bytes / sizeof(float)) +
                              (bh * d->q_len + i) * d->head_dim;
@@ -206,7 +206,7 @@ static void reduce_task(const void *arg, int64_t bh, int thread)
     (void)thread;
     const bwd_ctx *c = arg;
     const attn_sdpa_desc *d = &c->p->d;
-    const head_offsets o = attn_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
+    const head_offsets o = attni_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
     const size_t stride = c->L.partial_bytes / sizeof(float);
     for (int64_t i = 0; i < d->q_len; ++i) {
         float *dst = c->dq + o.q + i * d->q_strides.row;
@@ -220,18 +220,18 @@ static void reduce_task(const void *arg, int64_t bh, int thread)
     }
 }
 
-void attn_fused_backward(const sdpa_plan *p, int threads, const float *q,
+void attni_fused_backward(const sdpa_plan *p, int threads, const float *q,
                          const float *k, const float *v, const float *out,
                          const float *lse, const float *dout, float *dq,
                          float *dk, float *dv, float *dbias, void *workspace)
 {
     const attn_sdpa_desc *d = &p->d;
     bwd_ctx c;
-    layout_of(p, p->blas_threads, &c.L); /* checked by attn_fused_backward_shape */
+    layout_of(p, p->blas_threads, &c.L); /* checked by attni_fused_backward_shape */
     c.p = p;
     c.q = q; c.k = k; c.v = v; c.out = out; c.lse = lse; c.dout = dout;
     c.dq = dq; c.dk = dk; c.dv = dv; c.dbias = dbias;
-    char *w = (char *)attn_workspace_floats(workspace);
+    char *w = (char *)attni_workspace_floats(workspace);
     c.D = (float *)w;
     w += c.L.rows_bytes;
     c.partials = NULL;
@@ -246,19 +246,19 @@ void attn_fused_backward(const sdpa_plan *p, int threads, const float *q,
     /* The gradient of a broadcast input (a stride 0, or rows that overlap)
      * is shared by tasks: then one thread does it all, in task order, which
      * is also the order of any other thread count. */
-    if ((dbias && !attn_layout_is_injective(d->batch, d->q_heads, d->q_len,
+    if ((dbias && !attni_layout_is_injective(d->batch, d->q_heads, d->q_len,
                                             d->kv_len, d->bias_strides)) ||
-        (dq && !attn_layout_is_injective(d->batch, d->q_heads, d->q_len,
+        (dq && !attni_layout_is_injective(d->batch, d->q_heads, d->q_len,
                                          d->head_dim, d->q_strides)) ||
-        (dk && !attn_layout_is_injective(d->batch, d->kv_heads, d->kv_len,
+        (dk && !attni_layout_is_injective(d->batch, d->kv_heads, d->kv_len,
                                          d->head_dim, d->k_strides)) ||
-        (dv && !attn_layout_is_injective(d->batch, d->kv_heads, d->kv_len,
+        (dv && !attni_layout_is_injective(d->batch, d->kv_heads, d->kv_len,
                                          d->v_head_dim, d->v_strides)))
         threads = 1;
     const int64_t bh = d->batch * d->q_heads;
-    attn_parallel_for(bh, threads, rowsum_task, &c);
-    attn_parallel_for(d->batch * d->kv_heads * c.L.chunks, threads,
+    attni_parallel_for(bh, threads, rowsum_task, &c);
+    attni_parallel_for(d->batch * d->kv_heads * c.L.chunks, threads,
                       key_chunk_task, &c);
     if (dq && c.L.chunks > 1)
-        attn_parallel_for(bh, threads, reduce_task, &c);
+        attni_parallel_for(bh, threads, reduce_task, &c);
 }

@@ -34,20 +34,20 @@ static size_t scratch_bytes(const attn_tiles *b, int64_t dv)
 {
     const size_t q = (size_t)b->q, f = sizeof(float);
     size_t s = 0, t;
-    if (!attn_mul_size(q, (size_t)b->k, &t) || !attn_mul_size(t, f, &t) ||
-        !attn_add_size(s, attn_workspace_round(t), &s) ||
-        !attn_mul_size(q, (size_t)dv, &t) || !attn_mul_size(t, f, &t) ||
-        !attn_add_size(s, attn_workspace_round(t), &s))
+    if (!attni_mul_size(q, (size_t)b->k, &t) || !attni_mul_size(t, f, &t) ||
+        !attni_add_size(s, attni_workspace_round(t), &s) ||
+        !attni_mul_size(q, (size_t)dv, &t) || !attni_mul_size(t, f, &t) ||
+        !attni_add_size(s, attni_workspace_round(t), &s))
         return 0;
-    s += attn_workspace_round(q * f) + attn_workspace_round(q * sizeof(double)) +
-         attn_workspace_round(q * f) + 2 * attn_workspace_round(q);
+    s += attni_workspace_round(q * f) + attni_workspace_round(q * sizeof(double)) +
+         attni_workspace_round(q * f) + 2 * attni_workspace_round(q);
     return s;
 }
 
-attn_status attn_fused_forward_shape(const sdpa_plan *p, int blas_threads,
+attn_status attni_fused_forward_shape(const sdpa_plan *p, int blas_threads,
                                      attn_ws_shape *shape)
 {
-    const attn_tiles b = attn_tiles_forward(&p->d, blas_threads);
+    const attn_tiles b = attni_tiles_forward(&p->d, blas_threads);
     shape->shared = 0;
     shape->per_thread = scratch_bytes(&b, p->d.v_head_dim);
     return shape->per_thread ? ATTN_OK : ATTN_ERR_SIZE_OVERFLOW;
@@ -56,16 +56,16 @@ attn_status attn_fused_forward_shape(const sdpa_plan *p, int blas_threads,
 static fwd_scratch carve(void *workspace, const attn_tiles *b, int64_t dv,
                          int thread)
 {
-    char *c = (char *)attn_workspace_floats(workspace) +
+    char *c = (char *)attni_workspace_floats(workspace) +
               (size_t)thread * scratch_bytes(b, dv);
     const size_t q = (size_t)b->q;
     fwd_scratch s;
-    s.S = (float *)c;          c += attn_workspace_round(q * (size_t)b->k * sizeof(float));
-    s.O = (float *)c;          c += attn_workspace_round(q * (size_t)dv * sizeof(float));
-    s.row_max = (float *)c;    c += attn_workspace_round(q * sizeof(float));
-    s.row_sum = (double *)c;   c += attn_workspace_round(q * sizeof(double));
-    s.alpha = (float *)c;      c += attn_workspace_round(q * sizeof(float));
-    s.has_nan = (unsigned char *)c;  c += attn_workspace_round(q);
+    s.S = (float *)c;          c += attni_workspace_round(q * (size_t)b->k * sizeof(float));
+    s.O = (float *)c;          c += attni_workspace_round(q * (size_t)dv * sizeof(float));
+    s.row_max = (float *)c;    c += attni_workspace_round(q * sizeof(float));
+    s.row_sum = (double *)c;   c += attni_workspace_round(q * sizeof(double));
+    s.alpha = (float *)c;      c += attni_workspace_round(q * sizeof(float));
+    s.has_nan = (unsigned char *)c;  c += attni_workspace_round(q);
     s.redo = (unsigned char *)c;
     return s;
 }
@@ -131,7 +131,7 @@ static void write_weights(const fwd_ctx *c, const head_offsets *o,
     float *W = c->weights + (bh * d->q_len + i0) * Tk;
     for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
         const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
-        attn_score_tile(d, o, c->q, c->k, i0, m, j0, n, W + j0, Tk);
+        attni_score_tile(d, o, c->q, c->k, i0, m, j0, n, W + j0, Tk);
         c->p->kernels->exp_shift(W + j0, m, n, Tk, lse);
     }
     for (int64_t r = 0; r < m; ++r) {
@@ -158,14 +158,14 @@ static void tile_step(const fwd_ctx *c, const head_offsets *o,
     unsigned char *has_nan = s->has_nan + r0, *redo = s->redo + r0;
     float old_max[ATTN_TILE_MAX_Q];
 
-    attn_score_tile(d, o, c->q, c->k, i0 + r0, m, j0, n, S, bk);
+    attni_score_tile(d, o, c->q, c->k, i0 + r0, m, j0, n, S, bk);
     memcpy(old_max, row_max, (size_t)m * sizeof *old_max);
     c->p->kernels->softmax(S, m, n, bk, 0, row_max, row_sum, alpha, has_nan,
                            redo);
     for (int64_t r = 0; r < m; ++r)
         if (redo[r]) { /* a score rose too far for one pass: again */
             float *row = S + r * bk;
-            attn_score_tile(d, o, c->q, c->k, i0 + r0 + r, 1, j0, n, row, bk);
+            attni_score_tile(d, o, c->q, c->k, i0 + r0 + r, 1, j0, n, row, bk);
             c->p->kernels->softmax(row, 1, n, bk, 1, row_max + r,
                                    row_sum + r, alpha + r, has_nan + r,
                                    redo + r);
@@ -173,7 +173,7 @@ static void tile_step(const fwd_ctx *c, const head_offsets *o,
     rescale_rows(O, alpha, old_max, m, dv);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)dv,
                 (int)n, 1.0f, S, (int)bk, c->v + o->v + j0 * d->v_strides.row,
-                attn_blas_ld(d->v_strides.row, n, dv), 1.0f, O, (int)dv);
+                attni_blas_ld(d->v_strides.row, n, dv), 1.0f, O, (int)dv);
 }
 
 static void forward_task(const void *arg, int64_t task, int thread)
@@ -187,11 +187,11 @@ static void forward_task(const void *arg, int64_t task, int thread)
      * handing out the large tasks first evens out the threads' ends. */
     const int64_t i0 = (c->q_blocks - 1 - task % c->q_blocks) * bq;
     const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
-    const head_offsets o = attn_head_offsets(c->p, b, h);
-    const attn_key_range keys = attn_block_keys(d, o.valid, i0, i0 + m - 1);
+    const head_offsets o = attni_head_offsets(c->p, b, h);
+    const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
     /* Keys every row of the block may see: tiles inside need no groups. */
-    const int64_t all_begin = attn_row_keys(d, o.valid, i0 + m - 1).begin;
-    const int64_t all_end = attn_row_keys(d, o.valid, i0).end;
+    const int64_t all_begin = attni_row_keys(d, o.valid, i0 + m - 1).begin;
+    const int64_t all_end = attni_row_keys(d, o.valid, i0).end;
     const fwd_scratch s = carve(c->workspace, &c->blocks, dv, thread);
 
     for (int64_t r = 0; r < m; ++r) {
@@ -210,7 +210,7 @@ static void forward_task(const void *arg, int64_t task, int thread)
         for (int64_t r0 = 0; r0 < m; r0 += ATTN_DIAGONAL_ROWS) {
             const int64_t mg = m - r0 < ATTN_DIAGONAL_ROWS ? m - r0 : ATTN_DIAGONAL_ROWS;
             const attn_key_range g =
-                attn_block_keys(d, o.valid, i0 + r0, i0 + r0 + mg - 1);
+                attni_block_keys(d, o.valid, i0 + r0, i0 + r0 + mg - 1);
             const int64_t g0 = g.begin > j0 ? g.begin : j0;
             const int64_t g1 = g.end < j1 ? g.end : j1;
             if (g1 > g0) /* rows that see nothing here keep their state */
@@ -225,13 +225,13 @@ static void forward_task(const void *arg, int64_t task, int thread)
         memcpy(c->lse + bh * d->q_len + i0, lse, (size_t)m * sizeof *lse);
 }
 
-void attn_fused_forward(const sdpa_plan *p, int threads, const float *q,
+void attni_fused_forward(const sdpa_plan *p, int threads, const float *q,
                         const float *k, const float *v, float *out,
                         float *weights, float *lse, void *workspace)
 {
     fwd_ctx c;
     c.p = p;
-    c.blocks = attn_tiles_forward(&p->d, p->blas_threads);
+    c.blocks = attni_tiles_forward(&p->d, p->blas_threads);
     c.q_blocks = (p->d.q_len + c.blocks.q - 1) / c.blocks.q;
     c.q = q;
     c.k = k;
@@ -240,6 +240,6 @@ void attn_fused_forward(const sdpa_plan *p, int threads, const float *q,
     c.weights = weights;
     c.lse = lse;
     c.workspace = workspace;
-    attn_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
+    attni_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
                       forward_task, &c);
 }

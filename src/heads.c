@@ -16,11 +16,11 @@ static attn_status check_heads(const float *src, const float *dst,
     if (model_dim % heads != 0)
         return ATTN_ERR_HEAD_MISMATCH;
     size_t n, bytes;
-    if (!attn_mul_size((size_t)batch, (size_t)seq_len, &n) ||
-        !attn_mul_size(n, (size_t)model_dim, &n) ||
-        !attn_mul_size(n, sizeof(float), &bytes))
+    if (!attni_mul_size((size_t)batch, (size_t)seq_len, &n) ||
+        !attni_mul_size(n, (size_t)model_dim, &n) ||
+        !attni_mul_size(n, sizeof(float), &bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
-    if (attn_ranges_overlap(attn_range_of(src, bytes), attn_range_of(dst, bytes)))
+    if (attni_ranges_overlap(attni_range_of(src, bytes), attni_range_of(dst, bytes)))
         return ATTN_ERR_ALIASING;
     *dh = model_dim / heads;
     return ATTN_OK;

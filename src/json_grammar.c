@@ -167,7 +167,7 @@ static int js_value(jscan *s, int depth)
     return js_literal(s, "true") || js_literal(s, "false") || js_literal(s, "null");
 }
 
-int attn_json_grammar_ok(const char *json, size_t bytes, size_t max_values)
+int attni_json_grammar_ok(const char *json, size_t bytes, size_t max_values)
 {
     jscan s = {(const unsigned char *)json, (const unsigned char *)json + bytes,
                max_values};

@@ -8,7 +8,7 @@
  * jansson's grammar and depth limit (not its UTF-8 or number-range rules),
  * holding at most max_values values and object keys (each a node of
  * jansson's tree; SIZE_MAX for no limit). */
-int attn_json_grammar_ok(const char *json /* (bytes) */, size_t bytes,
+int attni_json_grammar_ok(const char *json /* (bytes) */, size_t bytes,
                          size_t max_values);
 
 #endif /* ATTN_SRC_JSON_GRAMMAR_H */

@@ -2,7 +2,7 @@
 
 #include <limits.h>
 
-int attn_mul_size(size_t a, size_t b, size_t *r)
+int attni_mul_size(size_t a, size_t b, size_t *r)
 {
     if (b != 0 && a > SIZE_MAX / b)
         return 0;
@@ -10,7 +10,7 @@ int attn_mul_size(size_t a, size_t b, size_t *r)
     return 1;
 }
 
-int attn_add_size(size_t a, size_t b, size_t *r)
+int attni_add_size(size_t a, size_t b, size_t *r)
 {
     if (a > SIZE_MAX - b)
         return 0;
@@ -22,23 +22,23 @@ int attn_add_size(size_t a, size_t b, size_t *r)
 static int add_extent(size_t *acc, int64_t n, int64_t stride)
 {
     size_t t;
-    return attn_mul_size((size_t)(n - 1), (size_t)stride, &t) &&
-           attn_add_size(*acc, t, acc);
+    return attni_mul_size((size_t)(n - 1), (size_t)stride, &t) &&
+           attni_add_size(*acc, t, acc);
 }
 
-attn_status attn_span_bytes(int64_t n0, int64_t n1, int64_t n2, int64_t last,
+attn_status attni_span_bytes(int64_t n0, int64_t n1, int64_t n2, int64_t last,
                             attn_strides s, size_t elem_size, size_t *bytes)
 {
     size_t e = (size_t)last;
     /* Pointer arithmetic over the span must stay within ptrdiff_t. */
     if ((uint64_t)last > SIZE_MAX || !add_extent(&e, n0, s.batch) ||
         !add_extent(&e, n1, s.head) || !add_extent(&e, n2, s.row) ||
-        !attn_mul_size(e, elem_size, bytes) || *bytes > PTRDIFF_MAX)
+        !attni_mul_size(e, elem_size, bytes) || *bytes > PTRDIFF_MAX)
         return ATTN_ERR_SIZE_OVERFLOW;
     return ATTN_OK;
 }
 
-attn_status attn_check_strides(attn_strides s, int64_t rows, int64_t last)
+attn_status attni_check_strides(attn_strides s, int64_t rows, int64_t last)
 {
     if (s.batch < 0 || s.head < 0 || s.row < 0)
         return ATTN_ERR_BAD_STRIDE;
@@ -47,7 +47,7 @@ attn_status attn_check_strides(attn_strides s, int64_t rows, int64_t last)
     return ATTN_OK;
 }
 
-int attn_layout_is_injective(int64_t n0, int64_t n1, int64_t n2, int64_t last,
+int attni_layout_is_injective(int64_t n0, int64_t n1, int64_t n2, int64_t last,
                              attn_strides s)
 {
     /* Sort the outer dimensions by stride; each must step past everything
@@ -70,7 +70,7 @@ int attn_layout_is_injective(int64_t n0, int64_t n1, int64_t n2, int64_t last,
     return 1;
 }
 
-attn_range attn_range_of(const void *p, size_t bytes)
+attn_range attni_range_of(const void *p, size_t bytes)
 {
     attn_range r = {0, 0};
     if (p != NULL) {
@@ -80,22 +80,22 @@ attn_range attn_range_of(const void *p, size_t bytes)
     return r;
 }
 
-int attn_ranges_overlap(attn_range a, attn_range b)
+int attni_ranges_overlap(attn_range a, attn_range b)
 {
     if (a.begin == a.end || b.begin == b.end)
         return 0;
     return a.begin < b.end && b.begin < a.end;
 }
 
-int attn_outputs_alias(const attn_range *outputs, size_t n,
+int attni_outputs_alias(const attn_range *outputs, size_t n,
                        const attn_range *inputs, size_t m)
 {
     for (size_t i = 0; i < n; ++i) {
         for (size_t j = i + 1; j < n; ++j)
-            if (attn_ranges_overlap(outputs[i], outputs[j]))
+            if (attni_ranges_overlap(outputs[i], outputs[j]))
                 return 1;
         for (size_t j = 0; j < m; ++j)
-            if (attn_ranges_overlap(outputs[i], inputs[j]))
+            if (attni_ranges_overlap(outputs[i], inputs[j]))
                 return 1;
     }
     return 0;
@@ -110,7 +110,7 @@ static int64_t mul_saturating(int64_t a, int64_t b)
     return a > INT64_MAX / b ? INT64_MAX : a * b;
 }
 
-attn_strides attn_contiguous_strides(int64_t n1, int64_t n2, int64_t last)
+attn_strides attni_contiguous_strides(int64_t n1, int64_t n2, int64_t last)
 {
     attn_strides s;
     s.row = last;

@@ -14,8 +14,8 @@ typedef struct attn_range {
 } attn_range;
 
 /* *r = a * b or a + b; 0 on overflow. */
-int attn_mul_size(size_t a, size_t b, size_t *r);
-int attn_add_size(size_t a, size_t b, size_t *r);
+int attni_mul_size(size_t a, size_t b, size_t *r);
+int attni_add_size(size_t a, size_t b, size_t *r);
 
 /*
  * Bytes spanned by a (n0, n1, n2, last) tensor with strides
@@ -24,27 +24,27 @@ int attn_add_size(size_t a, size_t b, size_t *r);
  * Returns ATTN_ERR_SIZE_OVERFLOW if the byte count exceeds PTRDIFF_MAX
  * (offsets into the span must be valid pointer differences).
  */
-attn_status attn_span_bytes(int64_t n0, int64_t n1, int64_t n2, int64_t last,
+attn_status attni_span_bytes(int64_t n0, int64_t n1, int64_t n2, int64_t last,
                             attn_strides s, size_t elem_size, size_t *bytes);
 
 /* ATTN_ERR_BAD_STRIDE unless every stride is >= 0 and, for rows > 1, the
  * row stride is >= last (the BLAS leading-dimension rule). */
-attn_status attn_check_strides(attn_strides s, int64_t rows, int64_t last);
+attn_status attni_check_strides(attn_strides s, int64_t rows, int64_t last);
 
 /* Nonzero when no two index tuples of the tensor share an element. */
-int attn_layout_is_injective(int64_t n0, int64_t n1, int64_t n2, int64_t last,
+int attni_layout_is_injective(int64_t n0, int64_t n1, int64_t n2, int64_t last,
                              attn_strides s);
 
-attn_range attn_range_of(const void *p, size_t bytes);
-int attn_ranges_overlap(attn_range a, attn_range b);
+attn_range attni_range_of(const void *p, size_t bytes);
+int attni_ranges_overlap(attn_range a, attn_range b);
 
 /* Nonzero when any of the n outputs overlaps another output or any of the
  * m inputs. */
-int attn_outputs_alias(const attn_range *outputs, size_t n,
+int attni_outputs_alias(const attn_range *outputs, size_t n,
                        const attn_range *inputs, size_t m);
 
 /* Contiguous strides for a (n0, n1, n2, last) tensor; saturate at
  * INT64_MAX, zero for non-positive dimensions. */
-attn_strides attn_contiguous_strides(int64_t n1, int64_t n2, int64_t last);
+attn_strides attni_contiguous_strides(int64_t n1, int64_t n2, int64_t last);
 
 #endif /* ATTN_SRC_LAYOUT_H */

@@ -21,12 +21,12 @@ static attn_status check_linear(int64_t rows, int64_t in, int64_t out,
     if (rows > INT_MAX || in > INT_MAX || out > INT_MAX)
         return ATTN_ERR_SIZE_OVERFLOW;
     const size_t f = sizeof(float);
-    if (!attn_mul_size((size_t)rows, (size_t)in, &s->x) ||
-        !attn_mul_size(s->x, f, &s->x) ||
-        !attn_mul_size((size_t)out, (size_t)in, &s->w) ||
-        !attn_mul_size(s->w, f, &s->w) ||
-        !attn_mul_size((size_t)rows, (size_t)out, &s->y) ||
-        !attn_mul_size(s->y, f, &s->y))
+    if (!attni_mul_size((size_t)rows, (size_t)in, &s->x) ||
+        !attni_mul_size(s->x, f, &s->x) ||
+        !attni_mul_size((size_t)out, (size_t)in, &s->w) ||
+        !attni_mul_size(s->w, f, &s->w) ||
+        !attni_mul_size((size_t)rows, (size_t)out, &s->y) ||
+        !attni_mul_size(s->y, f, &s->y))
         return ATTN_ERR_SIZE_OVERFLOW;
     s->b = (size_t)out * f;
     return ATTN_OK;
@@ -42,16 +42,16 @@ attn_status attn_linear_forward(const float *x, const float *w, const float *b,
         return ATTN_ERR_NULL_POINTER;
     if ((st = check_linear(rows, in_features, out_features, &s)))
         return st;
-    const attn_range outputs[] = {attn_range_of(y, s.y)};
-    const attn_range inputs[] = {attn_range_of(x, s.x), attn_range_of(w, s.w),
-                                 attn_range_of(b, s.b)};
-    if (attn_outputs_alias(outputs, 1, inputs, 3))
+    const attn_range outputs[] = {attni_range_of(y, s.y)};
+    const attn_range inputs[] = {attni_range_of(x, s.x), attni_range_of(w, s.w),
+                                 attni_range_of(b, s.b)};
+    if (attni_outputs_alias(outputs, 1, inputs, 3))
         return ATTN_ERR_ALIASING;
-    attn_linear_forward_run(x, w, b, y, rows, in_features, out_features);
+    attni_linear_forward_run(x, w, b, y, rows, in_features, out_features);
     return ATTN_OK;
 }
 
-void attn_linear_forward_run(const float *x, const float *w, const float *b,
+void attni_linear_forward_run(const float *x, const float *w, const float *b,
                              float *y, int64_t rows, int64_t in_features,
                              int64_t out_features)
 {
@@ -78,19 +78,19 @@ attn_status attn_linear_backward(const float *x, const float *w,
         return ATTN_ERR_NULL_POINTER;
     if ((st = check_linear(rows, in_features, out_features, &s)))
         return st;
-    const attn_range outputs[] = {attn_range_of(dx, s.x),
-                                  attn_range_of(dw, s.w),
-                                  attn_range_of(db, s.b)};
-    const attn_range inputs[] = {attn_range_of(x, s.x), attn_range_of(w, s.w),
-                                 attn_range_of(dy, s.y)};
-    if (attn_outputs_alias(outputs, 3, inputs, 3))
+    const attn_range outputs[] = {attni_range_of(dx, s.x),
+                                  attni_range_of(dw, s.w),
+                                  attni_range_of(db, s.b)};
+    const attn_range inputs[] = {attni_range_of(x, s.x), attni_range_of(w, s.w),
+                                 attni_range_of(dy, s.y)};
+    if (attni_outputs_alias(outputs, 3, inputs, 3))
         return ATTN_ERR_ALIASING;
-    attn_linear_backward_run(x, w, dy, dx, dw, db, rows, in_features,
+    attni_linear_backward_run(x, w, dy, dx, dw, db, rows, in_features,
                              out_features);
     return ATTN_OK;
 }
 
-void attn_linear_backward_run(const float *x, const float *w, const float *dy,
+void attni_linear_backward_run(const float *x, const float *w, const float *dy,
                               float *dx, float *dw, float *db, int64_t rows,
                               int64_t in_features, int64_t out_features)
 {

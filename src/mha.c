@@ -32,7 +32,7 @@ static float *grad_of(const float *data, size_t total)
 static void fill_uniform(attn_rng *rng, float *x, size_t n, float bound)
 {
     for (size_t i = 0; i < n; ++i)
-        x[i] = attn_rng_uniform(rng, bound);
+        x[i] = attni_rng_uniform(rng, bound);
 }
 
 /* As torch.nn.MultiheadAttention._reset_parameters (see mha.h). */
@@ -58,12 +58,12 @@ static void init_params(attn_mha *m, uint64_t seed, int packed)
 static size_t param_floats(int64_t E, int64_t kdim, int64_t vdim, int bias)
 {
     size_t ee, ek, ev, n;
-    if (!attn_mul_size((size_t)E, (size_t)E, &ee) ||
-        !attn_mul_size((size_t)E, (size_t)kdim, &ek) ||
-        !attn_mul_size((size_t)E, (size_t)vdim, &ev) ||
-        !attn_add_size(ee, ek, &n) || !attn_add_size(n, ev, &n) ||
-        !attn_add_size(n, ee, &n) ||
-        !attn_add_size(n, bias ? 4 * (size_t)E : 0, &n))
+    if (!attni_mul_size((size_t)E, (size_t)E, &ee) ||
+        !attni_mul_size((size_t)E, (size_t)kdim, &ek) ||
+        !attni_mul_size((size_t)E, (size_t)vdim, &ev) ||
+        !attni_add_size(ee, ek, &n) || !attni_add_size(n, ev, &n) ||
+        !attni_add_size(n, ee, &n) ||
+        !attni_add_size(n, bias ? 4 * (size_t)E : 0, &n))
         return 0;
     /* Twice that (gradients) in bytes must fit too. */
     if (n > SIZE_MAX / 2 / sizeof(float))

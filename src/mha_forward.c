@@ -28,12 +28,12 @@ static attn_status io_sizes(const attn_mha_state *st, io_bytes *b)
 {
     const size_t f = sizeof(float);
     size_t n;
-    if (!attn_mul_size((size_t)(st->batch * st->q_len), (size_t)st->embed_dim, &n) ||
-        !attn_mul_size(n, f, &b->query) ||
-        !attn_mul_size((size_t)(st->batch * st->kv_len), (size_t)st->kdim, &n) ||
-        !attn_mul_size(n, f, &b->key) ||
-        !attn_mul_size((size_t)(st->batch * st->kv_len), (size_t)st->vdim, &n) ||
-        !attn_mul_size(n, f, &b->value))
+    if (!attni_mul_size((size_t)(st->batch * st->q_len), (size_t)st->embed_dim, &n) ||
+        !attni_mul_size(n, f, &b->query) ||
+        !attni_mul_size((size_t)(st->batch * st->kv_len), (size_t)st->kdim, &n) ||
+        !attni_mul_size(n, f, &b->key) ||
+        !attni_mul_size((size_t)(st->batch * st->kv_len), (size_t)st->vdim, &n) ||
+        !attni_mul_size(n, f, &b->value))
         return ATTN_ERR_SIZE_OVERFLOW;
     return ATTN_OK;
 }
@@ -48,12 +48,12 @@ static void protected_ranges(const attn_mha *m, const attn_mha_state *st,
 {
     const size_t bytes = m->total * sizeof(float);
     attn_range masks[ATTN_SDPA_INPUTS];
-    attn_sdpa_input_ranges(p, NULL, NULL, NULL, masks);
-    r[R_PARAMS] = attn_range_of(m->storage, bytes);
-    r[R_GRADS] = attn_range_of(m->storage + m->total, bytes);
-    r[R_STATE] = attn_range_of(st->block, st->block_bytes);
-    r[R_WORKSPACE] = attn_range_of(st->workspace, st->workspace_bytes);
-    r[R_HEAD_WEIGHTS] = attn_range_of(st->head_weights, st->head_weights_bytes);
+    attni_sdpa_input_ranges(p, NULL, NULL, NULL, masks);
+    r[R_PARAMS] = attni_range_of(m->storage, bytes);
+    r[R_GRADS] = attni_range_of(m->storage + m->total, bytes);
+    r[R_STATE] = attni_range_of(st->block, st->block_bytes);
+    r[R_WORKSPACE] = attni_range_of(st->workspace, st->workspace_bytes);
+    r[R_HEAD_WEIGHTS] = attni_range_of(st->head_weights, st->head_weights_bytes);
     r[R_KEEP] = masks[3];
     r[R_BIAS] = masks[4];
     r[R_KV_LENS] = masks[5];
@@ -64,8 +64,8 @@ static attn_status plan_call(const attn_mha_state *st,
                              const attn_mha_options *o, sdpa_plan *p)
 {
     attn_sdpa_desc d;
-    attn_status s = attn_mha_desc(st, o, &d);
-    return s ? s : attn_sdpa_plan_make(&d, p);
+    attn_status s = attni_mha_desc(st, o, &d);
+    return s ? s : attni_sdpa_plan_make(&d, p);
 }
 
 /* weights (B, Tq, Tk) = mean over h of head_weights (B, H, Tq, Tk). */
@@ -102,21 +102,21 @@ attn_status attn_mha_forward(const attn_mha *layer, attn_mha_state *state,
     io_bytes io;
     size_t weights_bytes;
     attn_status s;
-    if ((s = attn_mha_options_load(options, st->kv_len, &o)) ||
+    if ((s = attni_mha_options_load(options, st->kv_len, &o)) ||
         (s = plan_call(st, &o, &p)) || (s = io_sizes(st, &io)))
         return s;
     const int64_t B = st->batch, E = st->embed_dim, H = st->num_heads;
     const size_t per_head = (size_t)(B * st->q_len) * (size_t)st->kv_len;
-    if (!attn_mul_size(per_head, sizeof(float) * (average_weights ? 1 : (size_t)H),
+    if (!attni_mul_size(per_head, sizeof(float) * (average_weights ? 1 : (size_t)H),
                        &weights_bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
-    attn_range guarded[3 + R_COUNT] = {attn_range_of(query, io.query),
-                                       attn_range_of(key, io.key),
-                                       attn_range_of(value, io.value)};
+    attn_range guarded[3 + R_COUNT] = {attni_range_of(query, io.query),
+                                       attni_range_of(key, io.key),
+                                       attni_range_of(value, io.value)};
     protected_ranges(layer, st, &p, guarded + 3);
-    const attn_range outputs[] = {attn_range_of(out, io.query),
-                                  attn_range_of(attn_weights, weights_bytes)};
-    if (attn_outputs_alias(outputs, 2, guarded, 3 + R_COUNT))
+    const attn_range outputs[] = {attni_range_of(out, io.query),
+                                  attni_range_of(attn_weights, weights_bytes)};
+    if (attni_outputs_alias(outputs, 2, guarded, 3 + R_COUNT))
         return ATTN_ERR_ALIASING;
 
     float *head_weights = average_weights ? NULL : attn_weights;
@@ -129,7 +129,7 @@ attn_status attn_mha_forward(const attn_mha *layer, attn_mha_state *state,
         head_weights = st->head_weights;
     }
     int threads;
-    if ((s = attn_sdpa_forward_check(&p, st->q, st->k, st->v, st->attn,
+    if ((s = attni_sdpa_forward_check(&p, st->q, st->k, st->v, st->attn,
                                      head_weights, st->lse, st->workspace,
                                      st->workspace_bytes, &threads)))
         return s;
@@ -137,12 +137,12 @@ attn_status attn_mha_forward(const attn_mha *layer, attn_mha_state *state,
     /* Nothing can fail from here on. */
     const attn_mha *m = layer;
     const int64_t rows_q = B * st->q_len, rows_k = B * st->kv_len;
-    attn_linear_forward_run(query, m->w.wq, m->w.bq, st->q, rows_q, E, E);
-    attn_linear_forward_run(key, m->w.wk, m->w.bk, st->k, rows_k, m->kdim, E);
-    attn_linear_forward_run(value, m->w.wv, m->w.bv, st->v, rows_k, m->vdim, E);
-    attn_sdpa_forward_run(&p, threads, st->q, st->k, st->v, st->attn,
+    attni_linear_forward_run(query, m->w.wq, m->w.bq, st->q, rows_q, E, E);
+    attni_linear_forward_run(key, m->w.wk, m->w.bk, st->k, rows_k, m->kdim, E);
+    attni_linear_forward_run(value, m->w.wv, m->w.bv, st->v, rows_k, m->vdim, E);
+    attni_sdpa_forward_run(&p, threads, st->q, st->k, st->v, st->attn,
                           head_weights, st->lse, st->workspace);
-    attn_linear_forward_run(st->attn, m->w.wo, m->w.bo, out, rows_q, E, E);
+    attni_linear_forward_run(st->attn, m->w.wo, m->w.bo, out, rows_q, E, E);
     if (attn_weights && average_weights)
         average_heads(st, attn_weights);
     st->options = o;
@@ -171,24 +171,24 @@ attn_status attn_mha_backward(attn_mha *layer, attn_mha_state *state,
     /* The input gradients may share one buffer (self-attention), but none
      * may overlap what the backward reads or the layer's own tensors; and
      * nothing the backward reads may overlap the gradients it adds to. */
-    attn_range guarded[4 + R_COUNT] = {attn_range_of(query, io.query),
-                                       attn_range_of(key, io.key),
-                                       attn_range_of(value, io.value),
-                                       attn_range_of(dout, io.query)};
+    attn_range guarded[4 + R_COUNT] = {attni_range_of(query, io.query),
+                                       attni_range_of(key, io.key),
+                                       attni_range_of(value, io.value),
+                                       attni_range_of(dout, io.query)};
     protected_ranges(layer, st, &p, guarded + 4);
-    const attn_range dq = attn_range_of(dquery, io.query),
-                     dk = attn_range_of(dkey, io.key),
-                     dv = attn_range_of(dvalue, io.value);
+    const attn_range dq = attni_range_of(dquery, io.query),
+                     dk = attni_range_of(dkey, io.key),
+                     dv = attni_range_of(dvalue, io.value);
     const attn_range read[] = {guarded[0], guarded[1], guarded[2], guarded[3],
                                guarded[4 + R_KEEP], guarded[4 + R_BIAS],
                                guarded[4 + R_KV_LENS]};
-    if (attn_outputs_alias(&dq, 1, guarded, 4 + R_COUNT) ||
-        attn_outputs_alias(&dk, 1, guarded, 4 + R_COUNT) ||
-        attn_outputs_alias(&dv, 1, guarded, 4 + R_COUNT) ||
-        attn_outputs_alias(&guarded[4 + R_GRADS], 1, read, 7))
+    if (attni_outputs_alias(&dq, 1, guarded, 4 + R_COUNT) ||
+        attni_outputs_alias(&dk, 1, guarded, 4 + R_COUNT) ||
+        attni_outputs_alias(&dv, 1, guarded, 4 + R_COUNT) ||
+        attni_outputs_alias(&guarded[4 + R_GRADS], 1, read, 7))
         return ATTN_ERR_ALIASING;
     int threads;
-    if ((s = attn_sdpa_backward_check(&p, st->q, st->k, st->v, st->attn,
+    if ((s = attni_sdpa_backward_check(&p, st->q, st->k, st->v, st->attn,
                                       st->lse, st->dattn, st->dq, st->dk,
                                       st->dv, NULL, st->workspace,
                                       st->workspace_bytes, &threads)))
@@ -205,16 +205,16 @@ attn_status attn_mha_backward(attn_mha *layer, attn_mha_state *state,
     memset(st->dv, 0, nk);
     const attn_mha *m = layer;
     const mha_tensors *g = &layer->g;
-    attn_linear_backward_run(st->attn, m->w.wo, dout, st->dattn, g->wo, g->bo,
+    attni_linear_backward_run(st->attn, m->w.wo, dout, st->dattn, g->wo, g->bo,
                              rows_q, E, E);
-    attn_sdpa_backward_run(&p, threads, st->q, st->k, st->v, st->attn, st->lse,
+    attni_sdpa_backward_run(&p, threads, st->q, st->k, st->v, st->attn, st->lse,
                            st->dattn, st->dq, st->dk, st->dv, NULL,
                            st->workspace);
-    attn_linear_backward_run(query, m->w.wq, st->dq, dquery, g->wq, g->bq,
+    attni_linear_backward_run(query, m->w.wq, st->dq, dquery, g->wq, g->bq,
                              rows_q, E, E);
-    attn_linear_backward_run(key, m->w.wk, st->dk, dkey, g->wk, g->bk, rows_k,
+    attni_linear_backward_run(key, m->w.wk, st->dk, dkey, g->wk, g->bk, rows_k,
                              m->kdim, E);
-    attn_linear_backward_run(value, m->w.wv, st->dv, dvalue, g->wv, g->bv,
+    attni_linear_backward_run(value, m->w.wv, st->dv, dvalue, g->wv, g->bv,
                              rows_k, m->vdim, E);
     return ATTN_OK;
 }

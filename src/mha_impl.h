@@ -41,12 +41,12 @@ struct attn_mha_state {
 };
 
 /* A caller's options (NULL: the defaults) as a full-size struct. */
-attn_status attn_mha_options_load(const attn_mha_options *user, int64_t kv_len,
+attn_status attni_mha_options_load(const attn_mha_options *user, int64_t kv_len,
                                   attn_mha_options *options);
 
 /* The attention descriptor of a layer call: (B, T, H, dh) strides into the
  * (B, T, E) projections, scale 1/sqrt(dh), the call's (loaded) options. */
-attn_status attn_mha_desc(const attn_mha_state *state,
+attn_status attni_mha_desc(const attn_mha_state *state,
                           const attn_mha_options *options,
                           attn_sdpa_desc *desc);
 

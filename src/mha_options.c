@@ -31,7 +31,7 @@ attn_status attn_mha_options_init_sized(attn_mha_options *options,
     return ATTN_OK;
 }
 
-attn_status attn_mha_options_load(const attn_mha_options *user, int64_t kv_len,
+attn_status attni_mha_options_load(const attn_mha_options *user, int64_t kv_len,
                                   attn_mha_options *o)
 {
     set_defaults(o, kv_len);

@@ -8,7 +8,7 @@
 #include "layout.h"
 #include "mha_impl.h"
 
-attn_status attn_mha_desc(const attn_mha_state *st,
+attn_status attni_mha_desc(const attn_mha_state *st,
                           const attn_mha_options *o, attn_sdpa_desc *d)
 {
     const int64_t E = st->embed_dim, H = st->num_heads, dh = E / H;
@@ -45,9 +45,9 @@ static attn_status workspace_bytes(const attn_mha_state *st, size_t *bytes)
     *bytes = 0;
     for (size_t a = 0; a < sizeof algos / sizeof algos[0]; ++a) {
         size_t fwd, bwd;
-        attn_mha_options_load(NULL, st->kv_len, &o);
+        attni_mha_options_load(NULL, st->kv_len, &o);
         o.algo = algos[a];
-        if ((s = attn_mha_desc(st, &o, &d)) ||
+        if ((s = attni_mha_desc(st, &o, &d)) ||
             (s = attn_sdpa_workspace_size(&d, &fwd)) ||
             (s = attn_sdpa_backward_workspace_size(&d, &bwd)))
             return s;
@@ -63,8 +63,8 @@ static attn_status workspace_bytes(const attn_mha_state *st, size_t *bytes)
 static size_t floats3(int64_t a, int64_t b, int64_t c)
 {
     size_t n;
-    if (!attn_mul_size((size_t)a, (size_t)b, &n) ||
-        !attn_mul_size(n, (size_t)c, &n) || n > SIZE_MAX / sizeof(float))
+    if (!attni_mul_size((size_t)a, (size_t)b, &n) ||
+        !attni_mul_size(n, (size_t)c, &n) || n > SIZE_MAX / sizeof(float))
         return 0;
     return n;
 }
@@ -85,10 +85,10 @@ attn_status attn_mha_state_create(const attn_mha *layer, int64_t batch,
     const size_t nl = floats3(batch, H, q_len);
     size_t total;
     if (nq == 0 || nk == 0 || nl == 0 ||
-        !attn_mul_size(nq, 4, &total) || /* q, attn, dq, dattn */
-        !attn_add_size(total, 4 * nk, &total) || /* k, v, dk, dv */
-        !attn_add_size(total, nl, &total) ||
-        !attn_mul_size(total, sizeof(float), &total))
+        !attni_mul_size(nq, 4, &total) || /* q, attn, dq, dattn */
+        !attni_add_size(total, 4 * nk, &total) || /* k, v, dk, dv */
+        !attni_add_size(total, nl, &total) ||
+        !attni_mul_size(total, sizeof(float), &total))
         return ATTN_ERR_SIZE_OVERFLOW;
 
     attn_mha_state *st = calloc(1, sizeof *st);

@@ -12,7 +12,7 @@ static attn_range buffer_range(const attn_param *p, int which)
 {
     /* The caller checked that numel * sizeof(float) fits size_t. */
     const size_t bytes = attn_param_numel(p) * sizeof(float);
-    return attn_range_of(which ? (const void *)p->grad : (const void *)p->data,
+    return attni_range_of(which ? (const void *)p->grad : (const void *)p->data,
                          bytes);
 }
 
@@ -24,13 +24,13 @@ static int buffers_overlap(const attn_param *params, size_t count)
     for (size_t i = 0; i < count; ++i) {
         const attn_range di = buffer_range(&params[i], 0);
         const attn_range gi = buffer_range(&params[i], 1);
-        if (attn_ranges_overlap(di, gi))
+        if (attni_ranges_overlap(di, gi))
             return 1;
         for (size_t j = i + 1; j < count; ++j) {
             const attn_range dj = buffer_range(&params[j], 0);
             const attn_range gj = buffer_range(&params[j], 1);
-            if (attn_ranges_overlap(di, dj) || attn_ranges_overlap(di, gj) ||
-                attn_ranges_overlap(gi, dj) || attn_ranges_overlap(gi, gj))
+            if (attni_ranges_overlap(di, dj) || attni_ranges_overlap(di, gj) ||
+                attni_ranges_overlap(gi, dj) || attni_ranges_overlap(gi, gj))
                 return 1;
         }
     }
@@ -47,17 +47,17 @@ static attn_status check_list(const attn_param *params, size_t count,
     for (size_t i = 0; i < count; ++i) {
         if (params[i].data == NULL || params[i].grad == NULL)
             return ATTN_ERR_BAD_ARGUMENT;
-        const attn_status s = attn_param_check_shape(&params[i], &bytes);
+        const attn_status s = attni_param_check_shape(&params[i], &bytes);
         if (s != ATTN_OK)
             return s;
-        if (!attn_add_size(total, bytes / sizeof(float), &total))
+        if (!attni_add_size(total, bytes / sizeof(float), &total))
             return ATTN_ERR_SIZE_OVERFLOW;
     }
     *numel = total;
     return ATTN_OK;
 }
 
-attn_status attn_optim_new(const attn_param *params, size_t count,
+attn_status attni_optim_new(const attn_param *params, size_t count,
                            size_t per_elem, attn_optim **out)
 {
     if (out == NULL || (params == NULL && count > 0))
@@ -66,9 +66,9 @@ attn_status attn_optim_new(const attn_param *params, size_t count,
     attn_status s = check_list(params, count, &numel);
     if (s != ATTN_OK)
         return s;
-    if (!attn_mul_size(count, sizeof(attn_param), &list_bytes) ||
-        !attn_mul_size(numel, per_elem, &state_count) ||
-        !attn_mul_size(state_count, sizeof(float), &state_bytes))
+    if (!attni_mul_size(count, sizeof(attn_param), &list_bytes) ||
+        !attni_mul_size(numel, per_elem, &state_count) ||
+        !attni_mul_size(state_count, sizeof(float), &state_bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
     if (buffers_overlap(params, count))
         return ATTN_ERR_ALIASING;
@@ -100,8 +100,8 @@ attn_status attn_optim_step(attn_optim *opt)
     if (opt == NULL)
         return ATTN_ERR_NULL_POINTER;
     switch (opt->kind) {
-    case ATTN_OPTIM_SGD: attn_sgd_step(opt); break;
-    case ATTN_OPTIM_ADAM: attn_adam_step(opt); break;
+    case ATTN_OPTIM_SGD: attni_sgd_step(opt); break;
+    case ATTN_OPTIM_ADAM: attni_adam_step(opt); break;
     }
     return ATTN_OK;
 }

@@ -47,11 +47,11 @@ struct attn_optim {
  * whose kind and h the caller still has to set; on failure nothing is
  * allocated and *out is untouched.
  */
-attn_status attn_optim_new(const attn_param *params, size_t count,
+attn_status attni_optim_new(const attn_param *params, size_t count,
                            size_t per_elem, attn_optim **out);
 
 /* One step of each algorithm; opt is valid and of that kind. */
-void attn_sgd_step(attn_optim *opt);
-void attn_adam_step(attn_optim *opt);
+void attni_sgd_step(attn_optim *opt);
+void attni_adam_step(attn_optim *opt);
 
 #endif /* ATTN_SRC_OPTIM_H */

@@ -35,7 +35,7 @@ attn_status attn_adam_create(const attn_param *params, size_t count, float lr,
         return ATTN_ERR_BAD_ARGUMENT;
 
     attn_optim *opt;
-    attn_status s = attn_optim_new(params, count, 2, &opt); /* m and v */
+    attn_status s = attni_optim_new(params, count, 2, &opt); /* m and v */
     if (s != ATTN_OK)
         return s;
     opt->kind = ATTN_OPTIM_ADAM;
@@ -44,7 +44,7 @@ attn_status attn_adam_create(const attn_param *params, size_t count, float lr,
     return ATTN_OK;
 }
 
-void attn_adam_step(attn_optim *opt)
+void attni_adam_step(attn_optim *opt)
 {
     const attn_adam_hparams h = opt->h.adam;
     /* The step number t, exact in double far past any real run. */

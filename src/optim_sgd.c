@@ -32,7 +32,7 @@ attn_status attn_sgd_create(const attn_param *params, size_t count, float lr,
 
     /* PyTorch keeps no buffer without momentum; neither do we. */
     attn_optim *opt;
-    attn_status s = attn_optim_new(params, count, momentum != 0.0f ? 1 : 0, &opt);
+    attn_status s = attni_optim_new(params, count, momentum != 0.0f ? 1 : 0, &opt);
     if (s != ATTN_OK)
         return s;
     opt->kind = ATTN_OPTIM_SGD;
@@ -41,7 +41,7 @@ attn_status attn_sgd_create(const attn_param *params, size_t count, float lr,
     return ATTN_OK;
 }
 
-void attn_sgd_step(attn_optim *opt)
+void attni_sgd_step(attn_optim *opt)
 {
     const attn_sgd_hparams h = opt->h.sgd;
     /* PyTorch's Python-float alphas, each rounded to float by its kernel. */

@@ -26,11 +26,11 @@ attn_status attn_key_padding_lengths(const uint8_t *padding, int64_t batch,
         return ATTN_ERR_BAD_STRIDE;
     const attn_strides s = {ld, 0, 0};
     size_t pad_bytes, lens_bytes;
-    if (attn_span_bytes(batch, 1, 1, kv_len, s, 1, &pad_bytes) ||
-        !attn_mul_size((size_t)batch, sizeof *lens, &lens_bytes))
+    if (attni_span_bytes(batch, 1, 1, kv_len, s, 1, &pad_bytes) ||
+        !attni_mul_size((size_t)batch, sizeof *lens, &lens_bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
-    if (attn_ranges_overlap(attn_range_of(lens, lens_bytes),
-                            attn_range_of(padding, pad_bytes)))
+    if (attni_ranges_overlap(attni_range_of(lens, lens_bytes),
+                            attni_range_of(padding, pad_bytes)))
         return ATTN_ERR_ALIASING;
     for (int64_t b = 0; b < batch; ++b)
         if (row_length(padding + b * ld, kv_len) < 0)

@@ -11,7 +11,7 @@
 /* Beyond this a request is surely a mistake; it is clamped, not refused. */
 #define MAX_THREADS 1024
 
-int attn_threads_resolve(int requested)
+int attni_threads_resolve(int requested)
 {
     long n = requested;
     if (n <= 0) {
@@ -28,7 +28,7 @@ int attn_threads_resolve(int requested)
     return (int)(n > MAX_THREADS ? MAX_THREADS : n);
 }
 
-void attn_parallel_for(int64_t tasks, int threads, attn_task_fn fn,
+void attni_parallel_for(int64_t tasks, int threads, attn_task_fn fn,
                        const void *ctx)
 {
     if (threads > tasks)

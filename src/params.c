@@ -8,7 +8,7 @@ size_t attn_param_numel(const attn_param *param)
         return 0;
     size_t n = 1;
     for (int i = 0; i < param->ndim; ++i)
-        if (param->shape[i] <= 0 || !attn_mul_size(n, (size_t)param->shape[i], &n))
+        if (param->shape[i] <= 0 || !attni_mul_size(n, (size_t)param->shape[i], &n))
             return 0;
     return n;
 }

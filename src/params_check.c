@@ -41,7 +41,7 @@ static int is_utf8(const char *str)
     return 1;
 }
 
-attn_status attn_param_check_shape(const attn_param *p, size_t *bytes)
+attn_status attni_param_check_shape(const attn_param *p, size_t *bytes)
 {
     if (p->ndim < 1 || p->ndim > ATTN_PARAM_MAX_DIMS)
         return ATTN_ERR_BAD_ARGUMENT;
@@ -51,7 +51,7 @@ attn_status attn_param_check_shape(const attn_param *p, size_t *bytes)
     size_t n = sizeof(float);
     for (int i = 0; i < p->ndim; ++i)
         if ((uint64_t)p->shape[i] > SIZE_MAX ||
-            !attn_mul_size(n, (size_t)p->shape[i], &n))
+            !attni_mul_size(n, (size_t)p->shape[i], &n))
             return ATTN_ERR_SIZE_OVERFLOW;
     *bytes = n;
     return ATTN_OK;
@@ -62,7 +62,7 @@ static attn_status check_entry(const attn_param *p, size_t *bytes)
     if (p->name == NULL || p->data == NULL || p->name[0] == '\0' ||
         !is_utf8(p->name) || strcmp(p->name, ATTN_ST_METADATA_KEY) == 0)
         return ATTN_ERR_BAD_ARGUMENT;
-    return attn_param_check_shape(p, bytes);
+    return attni_param_check_shape(p, bytes);
 }
 
 static int compare_names(const void *a, const void *b)
@@ -70,7 +70,7 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-attn_status attn_params_check(const attn_param *params, size_t count)
+attn_status attni_params_check(const attn_param *params, size_t count)
 {
     if (count == 0)
         return ATTN_OK;
@@ -82,13 +82,13 @@ attn_status attn_params_check(const attn_param *params, size_t count)
         attn_status s = check_entry(&params[i], &bytes);
         if (s != ATTN_OK)
             return s;
-        if (!attn_add_size(total, bytes, &total))
+        if (!attni_add_size(total, bytes, &total))
             return ATTN_ERR_SIZE_OVERFLOW;
     }
     /* Duplicates: sort the names, then compare neighbours (n log n, so a
      * long list of layers stays cheap). */
     size_t array_bytes;
-    if (!attn_mul_size(count, sizeof(const char *), &array_bytes))
+    if (!attni_mul_size(count, sizeof(const char *), &array_bytes))
         return ATTN_ERR_OUT_OF_MEMORY;
     const char **names = malloc(array_bytes);
     if (names == NULL)
@@ -104,7 +104,7 @@ attn_status attn_params_check(const attn_param *params, size_t count)
     return s;
 }
 
-size_t attn_param_bytes(const attn_param *param)
+size_t attni_param_bytes(const attn_param *param)
 {
     return attn_param_numel(param) * sizeof(float);
 }
@@ -115,7 +115,7 @@ static int compare_ranges(const void *a, const void *b)
     return (x->begin > y->begin) - (x->begin < y->begin);
 }
 
-attn_status attn_params_check_disjoint(const attn_param *params, size_t count,
+attn_status attni_params_check_disjoint(const attn_param *params, size_t count,
                                        const void *input, size_t input_bytes)
 {
     /* Sorted by start, ranges are disjoint iff each ends before the next
@@ -123,19 +123,19 @@ attn_status attn_params_check_disjoint(const attn_param *params, size_t count,
     size_t n = count + (input != NULL && input_bytes > 0), array_bytes;
     if (n < 2)
         return ATTN_OK;
-    if (!attn_mul_size(n, sizeof(attn_range), &array_bytes))
+    if (!attni_mul_size(n, sizeof(attn_range), &array_bytes))
         return ATTN_ERR_OUT_OF_MEMORY;
     attn_range *r = malloc(array_bytes);
     if (r == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
     for (size_t i = 0; i < count; ++i)
-        r[i] = attn_range_of(params[i].data, attn_param_bytes(&params[i]));
+        r[i] = attni_range_of(params[i].data, attni_param_bytes(&params[i]));
     if (n > count)
-        r[count] = attn_range_of(input, input_bytes);
+        r[count] = attni_range_of(input, input_bytes);
     qsort(r, n, sizeof *r, compare_ranges);
     attn_status s = ATTN_OK;
     for (size_t i = 1; i < n && s == ATTN_OK; ++i)
-        if (attn_ranges_overlap(r[i - 1], r[i]))
+        if (attni_ranges_overlap(r[i - 1], r[i]))
             s = ATTN_ERR_ALIASING;
     free(r);
     return s;

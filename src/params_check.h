@@ -16,7 +16,7 @@
  * count in *bytes. Every call that takes a parameter list judges shapes
  * here, so that one cause gives one status everywhere.
  */
-attn_status attn_param_check_shape(const attn_param *param, size_t *bytes);
+attn_status attni_param_check_shape(const attn_param *param, size_t *bytes);
 
 /*
  * Every entry has a non-empty, valid UTF-8 name other than "__metadata__",
@@ -26,18 +26,18 @@ attn_status attn_param_check_shape(const attn_param *param, size_t *bytes);
  * ATTN_ERR_SIZE_OVERFLOW. params may be NULL only when count is 0.
  * May return ATTN_ERR_OUT_OF_MEMORY (the name check sorts a copy).
  */
-attn_status attn_params_check(const attn_param *params, size_t count);
+attn_status attni_params_check(const attn_param *params, size_t count);
 
-/* Bytes of float32 data of a parameter that passed attn_params_check. */
-size_t attn_param_bytes(const attn_param *param);
+/* Bytes of float32 data of a parameter that passed attni_params_check. */
+size_t attni_param_bytes(const attn_param *param);
 
 /*
  * ATTN_ERR_ALIASING when the data of two parameters overlap, or the data
  * of one overlaps [input, input + input_bytes) (input may be NULL): a load
  * would then write one element twice or read what it already wrote. The
- * list must have passed attn_params_check.
+ * list must have passed attni_params_check.
  */
-attn_status attn_params_check_disjoint(const attn_param *params, size_t count,
+attn_status attni_params_check_disjoint(const attn_param *params, size_t count,
                                        const void *input, size_t input_bytes);
 
 #endif /* ATTN_SRC_PARAMS_CHECK_H */

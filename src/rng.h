@@ -9,9 +9,9 @@ typedef struct attn_rng {
 } attn_rng;
 
 /* splitmix64: one 64-bit word per call. */
-uint64_t attn_rng_next(attn_rng *rng);
+uint64_t attni_rng_next(attn_rng *rng);
 
 /* Uniform in [-bound, bound): the top 24 bits give an exact float step. */
-float attn_rng_uniform(attn_rng *rng, float bound);
+float attni_rng_uniform(attn_rng *rng, float bound);
 
 #endif /* ATTN_SRC_RNG_H */

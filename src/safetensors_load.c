@@ -5,7 +5,7 @@
  * file and the buffer holding it give the same status (bar I/O errors).
  *
  * Memory follows the list, not the file: the header is read only when its
- * length is within what the list allows (attn_st_header_limit), and of the
+ * length is within what the list allows (attni_st_header_limit), and of the
  * data only the list's tensors, once the header matched.
  */
 #include <attention/safetensors.h>
@@ -30,9 +30,9 @@ typedef struct attn_st_copy {
 static attn_status check_list(const attn_param *params, size_t count,
                               const void *input, size_t input_bytes)
 {
-    attn_status s = attn_params_check(params, count);
+    attn_status s = attni_params_check(params, count);
     if (s == ATTN_OK)
-        s = attn_params_check_disjoint(params, count, input, input_bytes);
+        s = attni_params_check_disjoint(params, count, input, input_bytes);
     return s;
 }
 
@@ -56,7 +56,7 @@ static attn_status match(const attn_param *params, size_t count,
     if (h->count != count)
         return ATTN_ERR_PARAM_MISMATCH;
     for (size_t i = 0; i < count; ++i) {
-        const attn_st_entry *e = attn_st_find(h, params[i].name);
+        const attn_st_entry *e = attni_st_find(h, params[i].name);
         if (e == NULL || !same_shape(&params[i], e))
             return ATTN_ERR_PARAM_MISMATCH;
     }
@@ -72,9 +72,9 @@ static attn_status header_length(const unsigned char *prefix, uint64_t rest,
                                  const attn_param *params, size_t count,
                                  size_t *json_bytes)
 {
-    attn_status s = attn_st_header_length(prefix, json_bytes);
+    attn_status s = attni_st_header_length(prefix, json_bytes);
     if (s == ATTN_OK && (*json_bytes > rest ||
-                         *json_bytes > attn_st_header_limit(params, count)))
+                         *json_bytes > attni_st_header_limit(params, count)))
         s = ATTN_ERR_BAD_FILE;
     return s;
 }
@@ -90,8 +90,8 @@ static attn_status plan(const attn_param *params, size_t count,
                         uint64_t data_bytes, attn_st_copy **copies)
 {
     attn_st_header h;
-    attn_status s = attn_st_parse_header(json, json_bytes,
-                                         attn_st_value_limit(count), &h);
+    attn_status s = attni_st_parse_header(json, json_bytes,
+                                         attni_st_value_limit(count), &h);
     if (s != ATTN_OK)
         return s;
     /* Shorter: a tensor ends past the data; longer: trailing garbage. */
@@ -103,16 +103,16 @@ static attn_status plan(const attn_param *params, size_t count,
     size_t bytes;
     if (s == ATTN_OK && count > 0) {
         /* count entries were allocated for the header already. */
-        c = attn_mul_size(count, sizeof *c, &bytes) ? malloc(bytes) : NULL;
+        c = attni_mul_size(count, sizeof *c, &bytes) ? malloc(bytes) : NULL;
         if (c == NULL)
             s = ATTN_ERR_OUT_OF_MEMORY;
     }
     for (size_t i = 0; i < count && s == ATTN_OK; ++i) {
         c[i].dst = params[i].data;
         c[i].numel = attn_param_numel(&params[i]);
-        c[i].begin = attn_st_find(&h, params[i].name)->begin;
+        c[i].begin = attni_st_find(&h, params[i].name)->begin;
     }
-    attn_st_header_free(&h);
+    attni_st_header_free(&h);
     if (s == ATTN_OK)
         *copies = c;
     return s;
@@ -123,7 +123,7 @@ static void copy(const attn_st_copy *c, size_t count,
                  const unsigned char *data)
 {
     for (size_t i = 0; i < count; ++i)
-        attn_f32_from_le(c[i].dst, data + c[i].begin, c[i].numel);
+        attni_f32_from_le(c[i].dst, data + c[i].begin, c[i].numel);
 }
 
 attn_status attn_params_load_buffer(const attn_param *params, size_t count,
@@ -162,7 +162,7 @@ static attn_status load_fd(const attn_param *params, size_t count, int fd,
     if (size < ATTN_ST_PREFIX_BYTES)
         return ATTN_ERR_BAD_FILE;
     const uint64_t rest = size - ATTN_ST_PREFIX_BYTES;
-    attn_status s = attn_file_read_at(fd, prefix, sizeof prefix, 0);
+    attn_status s = attni_file_read_at(fd, prefix, sizeof prefix, 0);
     if (s == ATTN_OK)
         s = header_length(prefix, rest, params, count, &json_bytes);
     if (s != ATTN_OK)
@@ -172,20 +172,20 @@ static attn_status load_fd(const attn_param *params, size_t count, int fd,
     if (json == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
     attn_st_copy *c = NULL;
-    s = attn_file_read_at(fd, json, json_bytes, ATTN_ST_PREFIX_BYTES);
+    s = attni_file_read_at(fd, json, json_bytes, ATTN_ST_PREFIX_BYTES);
     if (s == ATTN_OK)
         s = plan(params, count, json, json_bytes, rest - json_bytes, &c);
     free(json);
     if (s != ATTN_OK)
         return s;
     /* The matched tensors tile the data section: it is the list's size
-     * (a size_t sum, attn_params_check made sure). */
+     * (a size_t sum, attni_params_check made sure). */
     const size_t data_bytes = (size_t)(rest - json_bytes);
     unsigned char *data = malloc(data_bytes > 0 ? data_bytes : 1);
     if (data == NULL)
         s = ATTN_ERR_OUT_OF_MEMORY;
     else
-        s = attn_file_read_at(fd, data, data_bytes,
+        s = attni_file_read_at(fd, data, data_bytes,
                               ATTN_ST_PREFIX_BYTES + (uint64_t)json_bytes);
     if (s == ATTN_OK)
         copy(c, count, data);
@@ -204,10 +204,10 @@ attn_status attn_params_load(const attn_param *params, size_t count,
         return s;
     int fd;
     uint64_t size;
-    s = attn_file_open_read(path, &fd, &size);
+    s = attni_file_open_read(path, &fd, &size);
     if (s != ATTN_OK)
         return s;
     s = load_fd(params, count, fd, size);
-    attn_file_close(fd);
+    attni_file_close(fd);
     return s;
 }

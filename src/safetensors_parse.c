@@ -7,7 +7,7 @@
 #include "layout.h"
 #include "params_check.h"
 
-attn_status attn_st_header_length(const unsigned char *prefix,
+attn_status attni_st_header_length(const unsigned char *prefix,
                                   size_t *header_bytes)
 {
     uint64_t n = 0;
@@ -23,12 +23,12 @@ attn_status attn_st_header_length(const unsigned char *prefix,
 static size_t bound(size_t a, size_t b, size_t count, size_t cap)
 {
     size_t n;
-    if (!attn_mul_size(b, count, &n) || !attn_add_size(a, n, &n) || n > cap)
+    if (!attni_mul_size(b, count, &n) || !attni_add_size(a, n, &n) || n > cap)
         return cap;
     return n;
 }
 
-size_t attn_st_header_limit(const attn_param *params, size_t count)
+size_t attni_st_header_limit(const attn_param *params, size_t count)
 {
     size_t names = 0;
     for (size_t i = 0; i < count && names < ATTN_ST_MAX_HEADER_BYTES; ++i)
@@ -39,7 +39,7 @@ size_t attn_st_header_limit(const attn_param *params, size_t count)
                  ATTN_ST_MAX_HEADER_BYTES);
 }
 
-size_t attn_st_value_limit(size_t count)
+size_t attni_st_value_limit(size_t count)
 {
     return bound(ATTN_ST_VALUES_BASE, ATTN_ST_VALUES_PER_TENSOR, count,
                  SIZE_MAX);
@@ -70,7 +70,7 @@ static int get_shape(const json_t *shape, attn_st_entry *e, size_t *bytes)
     for (size_t i = 0; i < e->ndim; ++i) {
         size_t d;
         if (!get_size(json_array_get(shape, i), &d) ||
-            !attn_mul_size(n, d, &n))
+            !attni_mul_size(n, d, &n))
             return 0;
         if (i < ATTN_PARAM_MAX_DIMS)
             e->shape[i] = d;
@@ -141,7 +141,7 @@ static int tiles(const attn_st_entry *e, size_t count, size_t *data_bytes)
 static attn_status collect(json_t *root, attn_st_header *h)
 {
     size_t n = json_object_size(root), bytes;
-    if (!attn_mul_size(n, sizeof(attn_st_entry), &bytes))
+    if (!attni_mul_size(n, sizeof(attn_st_entry), &bytes))
         return ATTN_ERR_OUT_OF_MEMORY;
     /* + 1: malloc(0) may return NULL. */
     h->entries = malloc(bytes + 1);
@@ -164,7 +164,7 @@ static attn_status collect(json_t *root, attn_st_header *h)
     return ATTN_OK;
 }
 
-attn_status attn_st_parse_header(const char *json, size_t json_bytes,
+attn_status attni_st_parse_header(const char *json, size_t json_bytes,
                                  size_t max_values, attn_st_header *header)
 {
     attn_st_header h = {NULL, NULL, 0, 0};
@@ -175,7 +175,7 @@ attn_status attn_st_parse_header(const char *json, size_t json_bytes,
         return ATTN_ERR_BAD_FILE;
     /* Before jansson: its tree grows with the count of values, and its
      * failed allocations are reported like bad grammar (json_grammar.c). */
-    if (!attn_json_grammar_ok(json, json_bytes, max_values))
+    if (!attni_json_grammar_ok(json, json_bytes, max_values))
         return ATTN_ERR_BAD_FILE;
     json_error_t error;
     /* jansson leaves the code unset on some failures: make that "unknown". */
@@ -199,14 +199,14 @@ attn_status attn_st_parse_header(const char *json, size_t json_bytes,
     attn_status s = json_is_object(h.root) ? collect(h.root, &h)
                                            : ATTN_ERR_BAD_FILE;
     if (s != ATTN_OK) {
-        attn_st_header_free(&h);
+        attni_st_header_free(&h);
         return s;
     }
     *header = h;
     return ATTN_OK;
 }
 
-void attn_st_header_free(attn_st_header *header)
+void attni_st_header_free(attn_st_header *header)
 {
     free(header->entries);
     json_decref(header->root);
@@ -215,7 +215,7 @@ void attn_st_header_free(attn_st_header *header)
     header->count = 0;
 }
 
-const attn_st_entry *attn_st_find(const attn_st_header *header,
+const attn_st_entry *attni_st_find(const attn_st_header *header,
                                   const char *name)
 {
     attn_st_entry key;

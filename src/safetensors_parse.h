@@ -39,9 +39,9 @@
 #define ATTN_ST_VALUES_BASE ((size_t)65536)
 #define ATTN_ST_VALUES_PER_TENSOR ((size_t)64)
 
-/* The list must have passed attn_params_check. */
-size_t attn_st_header_limit(const attn_param *params, size_t count);
-size_t attn_st_value_limit(size_t count);
+/* The list must have passed attni_params_check. */
+size_t attni_st_header_limit(const attn_param *params, size_t count);
+size_t attni_st_value_limit(size_t count);
 
 /* The writer pads the header to this so the data section is aligned. */
 #define ATTN_ST_HEADER_ALIGN 8
@@ -64,7 +64,7 @@ typedef struct attn_st_header {
 
 /* The header length from the first 8 bytes; ATTN_ERR_BAD_FILE when it is
  * over ATTN_ST_MAX_HEADER_BYTES. */
-attn_status attn_st_header_length(
+attn_status attni_st_header_length(
     const unsigned char *prefix,    /* (ATTN_ST_PREFIX_BYTES) */
     size_t *header_bytes);
 
@@ -78,17 +78,17 @@ attn_status attn_st_header_length(
  * numel * 4; sorted by offset the tensors tile [0, data_bytes) without
  * hole or overlap. Other keys inside an entry are ignored, as the
  * reference implementation does. On ATTN_OK *header must be released
- * with attn_st_header_free; on failure nothing needs releasing.
+ * with attni_st_header_free; on failure nothing needs releasing.
  * Returns ATTN_ERR_BAD_FILE or ATTN_ERR_OUT_OF_MEMORY.
  */
-attn_status attn_st_parse_header(const char *json,  /* (json_bytes) */
+attn_status attni_st_parse_header(const char *json,  /* (json_bytes) */
                                  size_t json_bytes, size_t max_values,
                                  attn_st_header *header);
 
-void attn_st_header_free(attn_st_header *header);
+void attni_st_header_free(attn_st_header *header);
 
 /* The entry with this name, or NULL. */
-const attn_st_entry *attn_st_find(const attn_st_header *header,
+const attn_st_entry *attni_st_find(const attn_st_header *header,
                                   const char *name);
 
 #endif /* ATTN_SRC_SAFETENSORS_PARSE_H */

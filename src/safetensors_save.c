@@ -65,7 +65,7 @@ static attn_status make_header(const attn_param *params, size_t count,
         return ATTN_ERR_OUT_OF_MEMORY;
     size_t offset = 0;
     for (size_t i = 0; i < count; ++i) {
-        size_t end = offset + attn_param_bytes(&params[i]); /* checked sum */
+        size_t end = offset + attni_param_bytes(&params[i]); /* checked sum */
         /* json_int_t is signed: an offset past its range cannot be
          * written (nor held in memory, in practice). */
         if ((unsigned long long)end > (unsigned long long)ATTN_JSON_INT_MAX) {
@@ -94,7 +94,7 @@ static attn_status make_header(const attn_param *params, size_t count,
         json_decref(root);
         return ATTN_ERR_OUT_OF_MEMORY;
     }
-    if (!attn_add_size(len, ATTN_ST_HEADER_ALIGN - 1, &padded)) {
+    if (!attni_add_size(len, ATTN_ST_HEADER_ALIGN - 1, &padded)) {
         json_decref(root);
         return ATTN_ERR_SIZE_OVERFLOW;
     }
@@ -128,9 +128,9 @@ static attn_status write_all(attn_file_out *out, const attn_param *params,
     uint64_t n = header_bytes;
     for (int i = 0; i < ATTN_ST_PREFIX_BYTES; ++i, n >>= 8)
         prefix[i] = (unsigned char)(n & 0xFF);
-    attn_status s = attn_file_write(out, prefix, sizeof prefix);
+    attn_status s = attni_file_write(out, prefix, sizeof prefix);
     if (s == ATTN_OK)
-        s = attn_file_write(out, header, header_bytes);
+        s = attni_file_write(out, header, header_bytes);
     size_t filled = 0; /* floats in buf */
     for (size_t i = 0; i < count && s == ATTN_OK; ++i) {
         const float *x = params[i].data;
@@ -138,18 +138,18 @@ static attn_status write_all(attn_file_out *out, const attn_param *params,
         while (left > 0 && s == ATTN_OK) {
             const size_t room = chunk - filled;
             const size_t m = left < room ? left : room;
-            attn_f32_to_le(buf + filled * sizeof(float), x, m);
+            attni_f32_to_le(buf + filled * sizeof(float), x, m);
             filled += m;
             x += m;
             left -= m;
             if (filled == chunk) {
-                s = attn_file_write(out, buf, filled * sizeof(float));
+                s = attni_file_write(out, buf, filled * sizeof(float));
                 filled = 0;
             }
         }
     }
     if (s == ATTN_OK && filled > 0)
-        s = attn_file_write(out, buf, filled * sizeof(float));
+        s = attni_file_write(out, buf, filled * sizeof(float));
     return s;
 }
 
@@ -168,7 +168,7 @@ attn_status attn_params_save(const attn_param *params, size_t count,
 {
     if (path == NULL || (params == NULL && count > 0))
         return ATTN_ERR_NULL_POINTER;
-    attn_status s = attn_params_check(params, count);
+    attn_status s = attni_params_check(params, count);
     if (s != ATTN_OK)
         return s;
     if (path[0] == '\0') {
@@ -186,13 +186,13 @@ attn_status attn_params_save(const attn_param *params, size_t count,
     if (buf == NULL)
         s = ATTN_ERR_OUT_OF_MEMORY;
     else
-        s = attn_file_create(path, &out);
+        s = attni_file_create(path, &out);
     if (s == ATTN_OK) {
         s = write_all(&out, params, count, header, header_bytes, buf, chunk);
         if (s == ATTN_OK)
-            s = attn_file_commit(&out);
+            s = attni_file_commit(&out);
         else
-            attn_file_discard(&out);
+            attni_file_discard(&out);
     }
     free(buf);
     free(header);

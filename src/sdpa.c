@@ -40,19 +40,19 @@ static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
     const int64_t os = d->out_strides.row;
     out += o->out + i0 * os;
     for (int64_t r = 0; r < m; ++r) {
-        row_lse[r] = attn_softmax_row(S + r * ld, n);
+        row_lse[r] = attni_softmax_row(S + r * ld, n);
         if (weights_out)
             zero_outside(d, S, ld, r, kb, n);
     }
     if (n == 0) {
-        attn_zero_rows(out, m, os, d->v_head_dim);
+        attni_zero_rows(out, m, os, d->v_head_dim);
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
                 (int)d->v_head_dim, (int)n, 1.0f, S, (int)ld,
                 v + o->v + kb * d->v_strides.row,
-                attn_blas_ld(d->v_strides.row, n, d->v_head_dim),
-                0.0f, out, attn_blas_ld(os, m, d->v_head_dim));
+                attni_blas_ld(d->v_strides.row, n, d->v_head_dim),
+                0.0f, out, attni_blas_ld(os, m, d->v_head_dim));
     /* A fully masked row must be zero even if a V row it cannot see holds
      * NaN or Inf (0 * NaN is NaN inside the product). */
     for (int64_t r = 0; r < m; ++r)
@@ -73,7 +73,7 @@ static attn_status forward_shape(const sdpa_plan *p, int blas_threads,
                                  attn_ws_shape *shape)
 {
     if (forward_algo(p) == ATTN_ALGO_FUSED)
-        return attn_fused_forward_shape(p, blas_threads, shape);
+        return attni_fused_forward_shape(p, blas_threads, shape);
     shape->shared = 0;
     shape->per_thread = p->tile_bytes;
     return ATTN_OK;
@@ -87,7 +87,7 @@ static attn_status forward_bytes(const sdpa_plan *p, int threads, size_t *bytes)
     attn_status s;
     if ((s = forward_shape(p, 0, &a)) || (s = forward_shape(p, 1, &b)))
         return s;
-    return attn_ws_bytes(attn_ws_shape_max(a, b), threads, bytes);
+    return attni_ws_bytes(attni_ws_shape_max(a, b), threads, bytes);
 }
 
 /* Threads the forward wants. The materialised path's products are too
@@ -105,7 +105,7 @@ attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
     attn_status s;
     if (bytes == NULL)
         return ATTN_ERR_NULL_POINTER;
-    if ((s = attn_sdpa_plan_make(desc, &p)))
+    if ((s = attni_sdpa_plan_make(desc, &p)))
         return s;
     return forward_bytes(&p, p.threads, bytes);
 }
@@ -123,14 +123,14 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
     if (weights && p->weights_overflow)
         return ATTN_ERR_SIZE_OVERFLOW;
     const attn_range outputs[] = {
-        attn_range_of(out, p->out_bytes),
-        attn_range_of(weights, p->weights_bytes),
-        attn_range_of(lse, p->lse_bytes),
-        attn_range_of(ws, ws_bytes),
+        attni_range_of(out, p->out_bytes),
+        attni_range_of(weights, p->weights_bytes),
+        attni_range_of(lse, p->lse_bytes),
+        attni_range_of(ws, ws_bytes),
     };
     attn_range inputs[ATTN_SDPA_INPUTS];
-    attn_sdpa_input_ranges(p, q, k, v, inputs);
-    if (attn_outputs_alias(outputs, 4, inputs, ATTN_SDPA_INPUTS))
+    attni_sdpa_input_ranges(p, q, k, v, inputs);
+    if (attni_outputs_alias(outputs, 4, inputs, ATTN_SDPA_INPUTS))
         return ATTN_ERR_ALIASING;
     return ATTN_OK;
 }
@@ -151,7 +151,7 @@ static attn_status forward_ws_threads(const sdpa_plan *p, const void *ws,
         return ATTN_ERR_NULL_POINTER;
     if (ws_bytes < least)
         return ATTN_ERR_WORKSPACE_TOO_SMALL;
-    *threads = attn_ws_threads(shape, ws_bytes, forward_threads(p));
+    *threads = attni_ws_threads(shape, ws_bytes, forward_threads(p));
     return ATTN_OK;
 }
 
@@ -169,12 +169,12 @@ static void materialized_task(const void *arg, int64_t task, int thread)
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t bh = task / c->q_blocks;
     const int64_t i0 = (task % c->q_blocks) * ATTN_MATERIALIZED_ROWS;
-    const head_offsets o = attn_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
-    const int64_t m = attn_block_rows(d, i0);
-    const attn_key_range keys = attn_block_keys(d, o.valid, i0, i0 + m - 1);
+    const head_offsets o = attni_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
+    const int64_t m = attni_block_rows(d, i0);
+    const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
     const int64_t kb = keys.begin, n = keys.end - keys.begin;
     /* Column 0 of S is key kb. */
-    float *S = (float *)((char *)attn_workspace_floats(c->workspace) +
+    float *S = (float *)((char *)attni_workspace_floats(c->workspace) +
                          (size_t)thread * c->p->tile_bytes);
     int64_t ld = n > 0 ? n : 1;
     if (c->weights) {
@@ -182,14 +182,14 @@ static void materialized_task(const void *arg, int64_t task, int thread)
         ld = d->kv_len;
     }
     float row_lse[ATTN_MATERIALIZED_ROWS];
-    attn_score_tile(d, &o, c->q, c->k, i0, m, kb, n, S, ld);
+    attni_score_tile(d, &o, c->q, c->k, i0, m, kb, n, S, ld);
     attend_block(d, &o, c->v, c->out, i0, m, kb, n, S, ld, c->weights != NULL,
                  row_lse);
     if (c->lse)
         memcpy(c->lse + bh * d->q_len + i0, row_lse, (size_t)m * sizeof *c->lse);
 }
 
-attn_status attn_sdpa_forward_check(const sdpa_plan *p, const float *q,
+attn_status attni_sdpa_forward_check(const sdpa_plan *p, const float *q,
                                     const float *k, const float *v,
                                     float *out, float *weights, float *lse,
                                     const void *workspace,
@@ -200,17 +200,17 @@ attn_status attn_sdpa_forward_check(const sdpa_plan *p, const float *q,
     return s ? s : forward_ws_threads(p, workspace, workspace_bytes, threads);
 }
 
-void attn_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
+void attni_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
                            const float *k, const float *v, float *out,
                            float *weights, float *lse, void *workspace)
 {
     if (forward_algo(p) == ATTN_ALGO_FUSED) {
-        attn_fused_forward(p, threads, q, k, v, out, weights, lse, workspace);
+        attni_fused_forward(p, threads, q, k, v, out, weights, lse, workspace);
         return;
     }
     const materialized_ctx c = {p, (p->d.q_len + ATTN_MATERIALIZED_ROWS - 1) / ATTN_MATERIALIZED_ROWS,
                                 q, k, v, out, weights, lse, workspace};
-    attn_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
+    attni_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
                       materialized_task, &c);
 }
 
@@ -222,11 +222,11 @@ attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
     sdpa_plan p;
     attn_status s;
     int threads;
-    if ((s = attn_sdpa_plan_make(desc, &p)) ||
-        (s = attn_sdpa_forward_check(&p, q, k, v, out, weights, lse, workspace,
+    if ((s = attni_sdpa_plan_make(desc, &p)) ||
+        (s = attni_sdpa_forward_check(&p, q, k, v, out, weights, lse, workspace,
                                      workspace_bytes, &threads)))
         return s;
-    attn_sdpa_forward_run(&p, threads, q, k, v, out, weights, lse, workspace);
+    attni_sdpa_forward_run(&p, threads, q, k, v, out, weights, lse, workspace);
     return ATTN_OK;
 }
 
@@ -238,15 +238,15 @@ attn_status attn_sdpa_forward(const attn_sdpa_desc *desc, const float *q,
     attn_ws_shape shape;
     attn_status s;
     size_t need;
-    if ((s = attn_sdpa_plan_make(desc, &p)) ||
+    if ((s = attni_sdpa_plan_make(desc, &p)) ||
         (s = check_forward_buffers(&p, q, k, v, out, weights, lse, NULL, 0)) ||
         (s = forward_shape(&p, p.blas_threads, &shape)) ||
-        (s = attn_ws_bytes(shape, forward_threads(&p), &need)))
+        (s = attni_ws_bytes(shape, forward_threads(&p), &need)))
         return s;
     void *ws = malloc(need);
     if (ws == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
-    attn_sdpa_forward_run(&p, forward_threads(&p), q, k, v, out, weights, lse, ws);
+    attni_sdpa_forward_run(&p, forward_threads(&p), q, k, v, out, weights, lse, ws);
     free(ws);
     return ATTN_OK;
 }
@@ -256,28 +256,28 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
 {
     sdpa_plan p;
     attn_status s;
-    if ((s = attn_sdpa_plan_make(desc, &p)))
+    if ((s = attni_sdpa_plan_make(desc, &p)))
         return s;
     if (q == NULL || k == NULL || scores == NULL)
         return ATTN_ERR_NULL_POINTER;
     if (p.weights_overflow)
         return ATTN_ERR_SIZE_OVERFLOW;
-    const attn_range outputs[] = {attn_range_of(scores, p.weights_bytes)};
+    const attn_range outputs[] = {attni_range_of(scores, p.weights_bytes)};
     attn_range inputs[ATTN_SDPA_INPUTS];
-    attn_sdpa_input_ranges(&p, q, k, NULL, inputs);
-    if (attn_outputs_alias(outputs, 1, inputs, ATTN_SDPA_INPUTS))
+    attni_sdpa_input_ranges(&p, q, k, NULL, inputs);
+    if (attni_outputs_alias(outputs, 1, inputs, ATTN_SDPA_INPUTS))
         return ATTN_ERR_ALIASING;
 
     const attn_sdpa_desc *d = &p.d;
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
-            const head_offsets o = attn_head_offsets(&p, b, h);
+            const head_offsets o = attni_head_offsets(&p, b, h);
             float *bh_scores = scores + (b * d->q_heads + h) * d->q_len * d->kv_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
-                const int64_t m = attn_block_rows(d, i0);
-                const attn_key_range keys = attn_block_keys(d, o.valid, i0, i0 + m - 1);
+                const int64_t m = attni_block_rows(d, i0);
+                const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
                 float *S = bh_scores + i0 * d->kv_len;
-                attn_score_tile(d, &o, q, k, i0, m, keys.begin,
+                attni_score_tile(d, &o, q, k, i0, m, keys.begin,
                                 keys.end - keys.begin, S + keys.begin, d->kv_len);
                 for (int64_t r = 0; r < m; ++r)
                     for (int64_t j = 0; j < d->kv_len; ++j)

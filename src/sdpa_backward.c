@@ -25,9 +25,9 @@ static attn_status backward_shape(const sdpa_plan *p, int blas_threads,
                                   attn_ws_shape *shape)
 {
     if (p->d.algo != ATTN_ALGO_MATERIALIZED)
-        return attn_fused_backward_shape(p, blas_threads, shape);
+        return attni_fused_backward_shape(p, blas_threads, shape);
     shape->per_thread = 0;
-    return attn_mul_size(p->tile_bytes, 2, &shape->shared)
+    return attni_mul_size(p->tile_bytes, 2, &shape->shared)
                ? ATTN_OK : ATTN_ERR_SIZE_OVERFLOW;
 }
 
@@ -39,7 +39,7 @@ static attn_status backward_bytes(const sdpa_plan *p, int threads,
     attn_status s;
     if ((s = backward_shape(p, 0, &a)) || (s = backward_shape(p, 1, &b)))
         return s;
-    return attn_ws_bytes(attn_ws_shape_max(a, b), threads, bytes);
+    return attni_ws_bytes(attni_ws_shape_max(a, b), threads, bytes);
 }
 
 attn_status attn_sdpa_backward_workspace_size(const attn_sdpa_desc *desc,
@@ -49,7 +49,7 @@ attn_status attn_sdpa_backward_workspace_size(const attn_sdpa_desc *desc,
     attn_status s;
     if (bytes == NULL)
         return ATTN_ERR_NULL_POINTER;
-    if ((s = attn_sdpa_plan_make(desc, &p)))
+    if ((s = attni_sdpa_plan_make(desc, &p)))
         return s;
     return backward_bytes(&p, p.threads, bytes);
 }
@@ -70,23 +70,23 @@ static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
     size_t dbias_bytes = 0;
     if (g->dbias) {
         attn_status s;
-        if ((s = attn_check_strides(p->d.bias_strides, 1, 0)) ||
-            (s = attn_sdpa_bias_bytes(&p->d, &dbias_bytes)))
+        if ((s = attni_check_strides(p->d.bias_strides, 1, 0)) ||
+            (s = attni_sdpa_bias_bytes(&p->d, &dbias_bytes)))
             return s;
     }
     const attn_range outputs[] = {
-        attn_range_of(g->dq, p->q_bytes),
-        attn_range_of(g->dk, p->k_bytes),
-        attn_range_of(g->dv, p->v_bytes),
-        attn_range_of(g->dbias, dbias_bytes),
-        attn_range_of(ws, ws_bytes),
+        attni_range_of(g->dq, p->q_bytes),
+        attni_range_of(g->dk, p->k_bytes),
+        attni_range_of(g->dv, p->v_bytes),
+        attni_range_of(g->dbias, dbias_bytes),
+        attni_range_of(ws, ws_bytes),
     };
     attn_range inputs[ATTN_SDPA_INPUTS + 3];
-    attn_sdpa_input_ranges(p, q, k, v, inputs);
-    inputs[ATTN_SDPA_INPUTS] = attn_range_of(out, p->out_bytes);
-    inputs[ATTN_SDPA_INPUTS + 1] = attn_range_of(lse, p->lse_bytes);
-    inputs[ATTN_SDPA_INPUTS + 2] = attn_range_of(dout, p->out_bytes);
-    if (attn_outputs_alias(outputs, 5, inputs, ATTN_SDPA_INPUTS + 3))
+    attni_sdpa_input_ranges(p, q, k, v, inputs);
+    inputs[ATTN_SDPA_INPUTS] = attni_range_of(out, p->out_bytes);
+    inputs[ATTN_SDPA_INPUTS + 1] = attni_range_of(lse, p->lse_bytes);
+    inputs[ATTN_SDPA_INPUTS + 2] = attni_range_of(dout, p->out_bytes);
+    if (attni_outputs_alias(outputs, 5, inputs, ATTN_SDPA_INPUTS + 3))
         return ATTN_ERR_ALIASING;
     return ATTN_OK;
 }
@@ -106,7 +106,7 @@ static attn_status backward_ws_threads(const sdpa_plan *p, const void *ws,
         return ATTN_ERR_NULL_POINTER;
     if (ws_bytes < least)
         return ATTN_ERR_WORKSPACE_TOO_SMALL;
-    *threads = attn_ws_threads(shape, ws_bytes, p->threads);
+    *threads = attni_ws_threads(shape, ws_bytes, p->threads);
     return ATTN_OK;
 }
 
@@ -161,16 +161,16 @@ static void backward_block(const attn_sdpa_desc *d, const head_offsets *o,
                            float *dS)
 {
     const int64_t ld = n;
-    const int ldq = attn_blas_ld(d->q_strides.row, m, d->head_dim);
-    const int ldk = attn_blas_ld(d->k_strides.row, n, d->head_dim);
-    const int ldv = attn_blas_ld(d->v_strides.row, n, d->v_head_dim);
-    const int ldo = attn_blas_ld(d->out_strides.row, m, d->v_head_dim);
+    const int ldq = attni_blas_ld(d->q_strides.row, m, d->head_dim);
+    const int ldk = attni_blas_ld(d->k_strides.row, n, d->head_dim);
+    const int ldv = attni_blas_ld(d->v_strides.row, n, d->v_head_dim);
+    const int ldo = attni_blas_ld(d->out_strides.row, m, d->v_head_dim);
     const int64_t ko = o->k + kb * d->k_strides.row;
     const int64_t vo = o->v + kb * d->v_strides.row;
     const float *q_blk = q + o->q + i0 * d->q_strides.row;
     const float *do_blk = dout + o->out + i0 * d->out_strides.row;
 
-    attn_score_tile(d, o, q, k, i0, m, kb, n, P, ld);
+    attni_score_tile(d, o, q, k, i0, m, kb, n, P, ld);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)d->v_head_dim, 1.0f, do_blk, ldo, v + vo, ldv, 0.0f,
                 dS, (int)ld);
@@ -201,20 +201,20 @@ static void materialized_backward(const sdpa_plan *p, const float *q,
                                   void *workspace)
 {
     const attn_sdpa_desc *d = &p->d;
-    float *P = attn_workspace_floats(workspace);
+    float *P = attni_workspace_floats(workspace);
     float *dS = P + p->tile_bytes / sizeof(float);
 
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
-            const head_offsets o = attn_head_offsets(p, b, h);
+            const head_offsets o = attni_head_offsets(p, b, h);
             const float *bh_lse = lse + (b * d->q_heads + h) * d->q_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
-                const int64_t m = attn_block_rows(d, i0);
+                const int64_t m = attni_block_rows(d, i0);
                 int64_t r0 = 0, len;
-                for (; (len = attn_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
+                for (; (len = attni_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
                     const int64_t i = i0 + r0;
                     const attn_key_range keys =
-                        attn_block_keys(d, o.valid, i, i + len - 1);
+                        attni_block_keys(d, o.valid, i, i + len - 1);
                     backward_block(d, &o, q, k, v, out, bh_lse + i, dout, g, i,
                                    len, keys.begin, keys.end - keys.begin, P, dS);
                 }
@@ -222,7 +222,7 @@ static void materialized_backward(const sdpa_plan *p, const float *q,
         }
 }
 
-attn_status attn_sdpa_backward_check(const sdpa_plan *p, const float *q,
+attn_status attni_sdpa_backward_check(const sdpa_plan *p, const float *q,
                                      const float *k, const float *v,
                                      const float *out, const float *lse,
                                      const float *dout, float *dq, float *dk,
@@ -236,7 +236,7 @@ attn_status attn_sdpa_backward_check(const sdpa_plan *p, const float *q,
     return s ? s : backward_ws_threads(p, workspace, workspace_bytes, threads);
 }
 
-void attn_sdpa_backward_run(const sdpa_plan *p, int threads, const float *q,
+void attni_sdpa_backward_run(const sdpa_plan *p, int threads, const float *q,
                             const float *k, const float *v, const float *out,
                             const float *lse, const float *dout, float *dq,
                             float *dk, float *dv, float *dbias,
@@ -246,7 +246,7 @@ void attn_sdpa_backward_run(const sdpa_plan *p, int threads, const float *q,
     if (p->d.algo == ATTN_ALGO_MATERIALIZED)
         materialized_backward(p, q, k, v, out, lse, dout, &g, workspace);
     else
-        attn_fused_backward(p, threads, q, k, v, out, lse, dout, dq, dk, dv,
+        attni_fused_backward(p, threads, q, k, v, out, lse, dout, dq, dk, dv,
                             dbias, workspace);
 }
 
@@ -260,12 +260,12 @@ attn_status attn_sdpa_backward_ws(const attn_sdpa_desc *desc, const float *q,
     sdpa_plan p;
     attn_status s;
     int threads;
-    if ((s = attn_sdpa_plan_make(desc, &p)) ||
-        (s = attn_sdpa_backward_check(&p, q, k, v, out, lse, dout, dq, dk, dv,
+    if ((s = attni_sdpa_plan_make(desc, &p)) ||
+        (s = attni_sdpa_backward_check(&p, q, k, v, out, lse, dout, dq, dk, dv,
                                       dbias, workspace, workspace_bytes,
                                       &threads)))
         return s;
-    attn_sdpa_backward_run(&p, threads, q, k, v, out, lse, dout, dq, dk, dv,
+    attni_sdpa_backward_run(&p, threads, q, k, v, out, lse, dout, dq, dk, dv,
                            dbias, workspace);
     return ATTN_OK;
 }
@@ -281,15 +281,15 @@ attn_status attn_sdpa_backward(const attn_sdpa_desc *desc, const float *q,
     attn_status s;
     size_t bytes;
     const grads g = {dq, dk, dv, dbias};
-    if ((s = attn_sdpa_plan_make(desc, &p)) ||
+    if ((s = attni_sdpa_plan_make(desc, &p)) ||
         (s = check_backward_buffers(&p, q, k, v, out, lse, dout, &g, NULL, 0)) ||
         (s = backward_shape(&p, p.blas_threads, &shape)) ||
-        (s = attn_ws_bytes(shape, p.threads, &bytes)))
+        (s = attni_ws_bytes(shape, p.threads, &bytes)))
         return s;
     void *ws = malloc(bytes);
     if (ws == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
-    attn_sdpa_backward_run(&p, p.threads, q, k, v, out, lse, dout, dq, dk, dv,
+    attni_sdpa_backward_run(&p, p.threads, q, k, v, out, lse, dout, dq, dk, dv,
                            dbias, ws);
     free(ws);
     return ATTN_OK;

@@ -5,7 +5,7 @@
 
 #include <cblas.h>
 
-head_offsets attn_head_offsets(const sdpa_plan *p, int64_t b, int64_t h)
+head_offsets attni_head_offsets(const sdpa_plan *p, int64_t b, int64_t h)
 {
     const attn_sdpa_desc *d = &p->d;
     const int64_t hk = h / p->group;
@@ -20,7 +20,7 @@ head_offsets attn_head_offsets(const sdpa_plan *p, int64_t b, int64_t h)
     return o;
 }
 
-attn_key_range attn_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i)
+attn_key_range attni_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i)
 {
     attn_key_range r = {0, valid};
     if (d->causal == ATTN_CAUSAL_TOP_LEFT)
@@ -34,23 +34,23 @@ attn_key_range attn_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i)
     return r;
 }
 
-attn_key_range attn_block_keys(const attn_sdpa_desc *d, int64_t valid,
+attn_key_range attni_block_keys(const attn_sdpa_desc *d, int64_t valid,
                                int64_t i0, int64_t i1)
 {
-    attn_key_range r = {attn_row_keys(d, valid, i0).begin,
-                        attn_row_keys(d, valid, i1).end};
+    attn_key_range r = {attni_row_keys(d, valid, i0).begin,
+                        attni_row_keys(d, valid, i1).end};
     if (r.end < r.begin)
         r.end = r.begin;
     return r;
 }
 
-int64_t attn_block_rows(const attn_sdpa_desc *d, int64_t i0)
+int64_t attni_block_rows(const attn_sdpa_desc *d, int64_t i0)
 {
     const int64_t left = d->q_len - i0;
     return left < ATTN_MATERIALIZED_ROWS ? left : ATTN_MATERIALIZED_ROWS;
 }
 
-int64_t attn_live_rows(const float *lse, int64_t m, int64_t *start)
+int64_t attni_live_rows(const float *lse, int64_t m, int64_t *start)
 {
     int64_t r = *start;
     while (r < m && lse[r] == -INFINITY)
@@ -62,12 +62,12 @@ int64_t attn_live_rows(const float *lse, int64_t m, int64_t *start)
     return end - r;
 }
 
-int attn_blas_ld(int64_t stride, int64_t rows, int64_t cols)
+int attni_blas_ld(int64_t stride, int64_t rows, int64_t cols)
 {
     return (int)(rows > 1 || stride >= cols ? stride : cols);
 }
 
-void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
+void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                      const float *q, const float *k, int64_t i0, int64_t m,
                      int64_t j0, int64_t n, float *S, int64_t ld)
 {
@@ -76,13 +76,13 @@ void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)d->head_dim, d->scale,
                 q + o->q + i0 * d->q_strides.row,
-                attn_blas_ld(d->q_strides.row, m, d->head_dim),
+                attni_blas_ld(d->q_strides.row, m, d->head_dim),
                 k + o->k + j0 * d->k_strides.row,
-                attn_blas_ld(d->k_strides.row, n, d->head_dim),
+                attni_blas_ld(d->k_strides.row, n, d->head_dim),
                 0.0f, S, (int)ld);
     for (int64_t r = 0; r < m; ++r) {
         const int64_t i = i0 + r;
-        const attn_key_range keys = attn_row_keys(d, o->valid, i);
+        const attn_key_range keys = attni_row_keys(d, o->valid, i);
         int64_t begin = keys.begin - j0, end = keys.end - j0;
         begin = begin < 0 ? 0 : begin > n ? n : begin;
         end = end < begin ? begin : end > n ? n : end;
@@ -108,7 +108,7 @@ void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
     }
 }
 
-void attn_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols)
+void attni_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols)
 {
     for (int64_t r = 0; r < rows; ++r)
         memset(x + r * stride, 0, (size_t)cols * sizeof *x);

@@ -14,7 +14,7 @@ typedef struct head_offsets {
     int64_t valid;          /* keys this batch may see at most */
 } head_offsets;
 
-head_offsets attn_head_offsets(const sdpa_plan *p, int64_t b, int64_t h);
+head_offsets attni_head_offsets(const sdpa_plan *p, int64_t b, int64_t h);
 
 /*
  * The keys [begin, end) a query may see under the masks that bound a range
@@ -27,17 +27,17 @@ typedef struct attn_key_range {
     int64_t begin, end;
 } attn_key_range;
 
-attn_key_range attn_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i);
+attn_key_range attni_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i);
 
 /* The union of the ranges of rows i0 .. i1 (end >= begin). */
-attn_key_range attn_block_keys(const attn_sdpa_desc *d, int64_t valid,
+attn_key_range attni_block_keys(const attn_sdpa_desc *d, int64_t valid,
                                int64_t i0, int64_t i1);
 
 /* Rows in the query block starting at i0. */
-int64_t attn_block_rows(const attn_sdpa_desc *d, int64_t i0);
+int64_t attni_block_rows(const attn_sdpa_desc *d, int64_t i0);
 
 /* BLAS wants ld >= columns even when a single row makes it irrelevant. */
-int attn_blas_ld(int64_t stride, int64_t rows, int64_t cols);
+int attni_blas_ld(int64_t stride, int64_t rows, int64_t cols);
 
 /*
  * Scores of query rows [i0, i0 + m) of pair o against keys [j0, j0 + n)
@@ -45,7 +45,7 @@ int attn_blas_ld(int64_t stride, int64_t rows, int64_t cols);
  * Keys outside [j0, j0 + n) are not read. q and k are the tensors' base
  * pointers; masks come from d.
  */
-void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
+void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                      const float *q, const float *k, int64_t i0, int64_t m,
                      int64_t j0, int64_t n, float *S /* (m, ld) */,
                      int64_t ld);
@@ -57,9 +57,9 @@ void attn_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
  * fully masked row takes part in none of them and NaN in its q or dout
  * row, or in a key it cannot see, never reaches any gradient.
  */
-int64_t attn_live_rows(const float *lse /* (m) */, int64_t m, int64_t *start);
+int64_t attni_live_rows(const float *lse /* (m) */, int64_t m, int64_t *start);
 
 /* Zeroes `rows` rows of `cols` floats, `stride` apart. */
-void attn_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols);
+void attni_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols);
 
 #endif /* ATTN_SRC_SDPA_BLOCK_H */

@@ -11,19 +11,19 @@
  * Everything attn_sdpa_forward_ws checks beyond the plan: pointers,
  * aliasing, the workspace. On ATTN_OK *threads is what the run may use.
  */
-attn_status attn_sdpa_forward_check(const sdpa_plan *p, const float *q,
+attn_status attni_sdpa_forward_check(const sdpa_plan *p, const float *q,
                                     const float *k, const float *v,
                                     float *out, float *weights, float *lse,
                                     const void *workspace,
                                     size_t workspace_bytes, int *threads);
 
 /* The forward on checked arguments; cannot fail. */
-void attn_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
+void attni_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
                            const float *k, const float *v, float *out,
                            float *weights, float *lse, void *workspace);
 
 /* The same pair for attn_sdpa_backward_ws. */
-attn_status attn_sdpa_backward_check(const sdpa_plan *p, const float *q,
+attn_status attni_sdpa_backward_check(const sdpa_plan *p, const float *q,
                                      const float *k, const float *v,
                                      const float *out, const float *lse,
                                      const float *dout, float *dq, float *dk,
@@ -31,7 +31,7 @@ attn_status attn_sdpa_backward_check(const sdpa_plan *p, const float *q,
                                      const void *workspace,
                                      size_t workspace_bytes, int *threads);
 
-void attn_sdpa_backward_run(const sdpa_plan *p, int threads, const float *q,
+void attni_sdpa_backward_run(const sdpa_plan *p, int threads, const float *q,
                             const float *k, const float *v, const float *out,
                             const float *lse, const float *dout, float *dq,
                             float *dk, float *dv, float *dbias,

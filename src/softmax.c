@@ -6,7 +6,7 @@
 #include "layout.h"
 #include "softmax_row.h"
 
-float attn_softmax_row(float *x, int64_t n)
+float attni_softmax_row(float *x, int64_t n)
 {
     float m = -INFINITY;
     for (int64_t j = 0; j < n; ++j)
@@ -51,11 +51,11 @@ attn_status attn_softmax_rows(float *x, int64_t rows, int64_t cols,
         return ATTN_ERR_SIZE_OVERFLOW;
     size_t x_bytes = ((size_t)(rows - 1) * (size_t)ld + (size_t)cols) *
                      sizeof(float);
-    if (attn_ranges_overlap(attn_range_of(x, x_bytes),
-                            attn_range_of(lse, (size_t)rows * sizeof(float))))
+    if (attni_ranges_overlap(attni_range_of(x, x_bytes),
+                            attni_range_of(lse, (size_t)rows * sizeof(float))))
         return ATTN_ERR_ALIASING;
     for (int64_t r = 0; r < rows; ++r) {
-        float l = attn_softmax_row(x + r * ld, cols);
+        float l = attni_softmax_row(x + r * ld, cols);
         if (lse != NULL)
             lse[r] = l;
     }

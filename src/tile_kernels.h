@@ -65,6 +65,6 @@ typedef struct attn_tile_kernels {
 } attn_tile_kernels;
 
 /* The table of a level this build has and this CPU runs. */
-const attn_tile_kernels *attn_tile_kernels_for(attn_cpu_level level);
+const attn_tile_kernels *attni_tile_kernels_for(attn_cpu_level level);
 
 #endif /* ATTN_SRC_TILE_KERNELS_H */

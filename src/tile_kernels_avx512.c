@@ -3,4 +3,4 @@
 
 #include "tile_kernels_body.h"
 
-const attn_tile_kernels attn_tile_kernels_avx512 = ATTN_KERNEL_TABLE("avx512");
+const attn_tile_kernels attni_tile_kernels_avx512 = ATTN_KERNEL_TABLE("avx512");

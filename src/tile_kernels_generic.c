@@ -3,4 +3,4 @@
 
 #include "tile_kernels_body.h"
 
-const attn_tile_kernels attn_tile_kernels_generic = ATTN_KERNEL_TABLE("generic");
+const attn_tile_kernels attni_tile_kernels_generic = ATTN_KERNEL_TABLE("generic");

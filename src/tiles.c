@@ -11,7 +11,7 @@ int openblas_get_num_threads(void);
  * (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD in interface/gemm.c). */
 #define OPENBLAS_UNTHREADED_MNK (65536 * 4)
 
-int attn_blas_may_thread(void)
+int attni_blas_may_thread(void)
 {
     if (openblas_get_parallel == NULL || openblas_get_num_threads == NULL)
         return 0;
@@ -23,7 +23,7 @@ static int64_t at_most(int64_t x, int64_t cap)
     return x < cap ? x : cap;
 }
 
-attn_tiles attn_tiles_forward(const attn_sdpa_desc *d, int blas_threads)
+attn_tiles attni_tiles_forward(const attn_sdpa_desc *d, int blas_threads)
 {
     const int64_t D = d->head_dim > d->v_head_dim ? d->head_dim : d->v_head_dim;
     attn_tiles t;
@@ -40,9 +40,9 @@ attn_tiles attn_tiles_forward(const attn_sdpa_desc *d, int blas_threads)
     return t;
 }
 
-attn_tiles attn_tiles_backward(const attn_sdpa_desc *d, int blas_threads)
+attn_tiles attni_tiles_backward(const attn_sdpa_desc *d, int blas_threads)
 {
-    attn_tiles t = attn_tiles_forward(d, blas_threads);
+    attn_tiles t = attni_tiles_forward(d, blas_threads);
     t.q = at_most(t.q, ATTN_TILE_Q_BACKWARD);
     t.k = at_most(t.k, ATTN_TILE_K_BACKWARD);
     return t;

@@ -61,13 +61,13 @@ typedef struct attn_tiles {
  * to the BLAS's own threads: OpenBLAS's pthread build with more than one
  * thread. The OpenMP build runs single-threaded inside our OpenMP threads,
  * and other BLAS libraries are taken at their word. A call reads it once
- * (attn_sdpa_plan_make).
+ * (attni_sdpa_plan_make).
  */
-int attn_blas_may_thread(void);
+int attni_blas_may_thread(void);
 
 /* The fused forward's and backward's tiles for the BLAS threading a call
  * read. */
-attn_tiles attn_tiles_forward(const attn_sdpa_desc *d, int blas_threads);
-attn_tiles attn_tiles_backward(const attn_sdpa_desc *d, int blas_threads);
+attn_tiles attni_tiles_forward(const attn_sdpa_desc *d, int blas_threads);
+attn_tiles attni_tiles_backward(const attn_sdpa_desc *d, int blas_threads);
 
 #endif /* ATTN_SRC_TILES_H */

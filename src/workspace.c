@@ -4,7 +4,7 @@
 
 #include "layout.h"
 
-attn_ws_shape attn_ws_shape_max(attn_ws_shape a, attn_ws_shape b)
+attn_ws_shape attni_ws_shape_max(attn_ws_shape a, attn_ws_shape b)
 {
     attn_ws_shape m;
     m.shared = a.shared > b.shared ? a.shared : b.shared;
@@ -12,17 +12,17 @@ attn_ws_shape attn_ws_shape_max(attn_ws_shape a, attn_ws_shape b)
     return m;
 }
 
-attn_status attn_ws_bytes(attn_ws_shape s, int threads, size_t *bytes)
+attn_status attni_ws_bytes(attn_ws_shape s, int threads, size_t *bytes)
 {
     size_t n;
-    if (!attn_mul_size(s.per_thread, (size_t)threads, &n) ||
-        !attn_add_size(n, s.shared, &n) ||
-        !attn_add_size(n, ATTN_WORKSPACE_ALIGN, bytes))
+    if (!attni_mul_size(s.per_thread, (size_t)threads, &n) ||
+        !attni_add_size(n, s.shared, &n) ||
+        !attni_add_size(n, ATTN_WORKSPACE_ALIGN, bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
     return ATTN_OK;
 }
 
-int attn_ws_threads(attn_ws_shape s, size_t bytes, int wanted)
+int attni_ws_threads(attn_ws_shape s, size_t bytes, int wanted)
 {
     if (bytes < ATTN_WORKSPACE_ALIGN || bytes - ATTN_WORKSPACE_ALIGN < s.shared)
         return 0;
@@ -33,12 +33,12 @@ int attn_ws_threads(attn_ws_shape s, size_t bytes, int wanted)
     return fit < (size_t)wanted ? (int)fit : wanted;
 }
 
-size_t attn_workspace_round(size_t n)
+size_t attni_workspace_round(size_t n)
 {
     return (n + ATTN_WORKSPACE_ALIGN - 1) & ~(size_t)(ATTN_WORKSPACE_ALIGN - 1);
 }
 
-float *attn_workspace_floats(void *p)
+float *attni_workspace_floats(void *p)
 {
     const uintptr_t a = ((uintptr_t)p + ATTN_WORKSPACE_ALIGN - 1) &
                         ~(uintptr_t)(ATTN_WORKSPACE_ALIGN - 1);

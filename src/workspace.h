@@ -23,20 +23,20 @@ typedef struct attn_ws_shape {
 } attn_ws_shape;
 
 /* The larger of each part. */
-attn_ws_shape attn_ws_shape_max(attn_ws_shape a, attn_ws_shape b);
+attn_ws_shape attni_ws_shape_max(attn_ws_shape a, attn_ws_shape b);
 
 /* Bytes for `threads` slots; ATTN_ERR_SIZE_OVERFLOW if they do not fit. */
-attn_status attn_ws_bytes(attn_ws_shape s, int threads, size_t *bytes);
+attn_status attni_ws_bytes(attn_ws_shape s, int threads, size_t *bytes);
 
 /* How many of `wanted` threads fit in `bytes` (at most `wanted`, 0 when
  * not even one does). */
-int attn_ws_threads(attn_ws_shape s, size_t bytes, int wanted);
+int attni_ws_threads(attn_ws_shape s, size_t bytes, int wanted);
 
 /* n rounded up to a multiple of ATTN_WORKSPACE_ALIGN: workspace pieces
  * placed one after another stay aligned. */
-size_t attn_workspace_round(size_t n);
+size_t attni_workspace_round(size_t n);
 
 /* The first ATTN_WORKSPACE_ALIGN-aligned float at or after p. */
-float *attn_workspace_floats(void *p);
+float *attni_workspace_floats(void *p);
 
 #endif /* ATTN_SRC_WORKSPACE_H */

@@ -70,7 +70,7 @@ static uint32_t bits_of(float f)
 
 static void check_exp2(attn_cpu_level level)
 {
-    const attn_tile_kernels *k = attn_tile_kernels_for(level);
+    const attn_tile_kernels *k = attni_tile_kernels_for(level);
     /* The passes give 2^x arguments in [-126, 64] where results count:
      * (s - M) log2 e <= 0 after a two-pass step, up to the 64-octave
      * rise one pass keeps. */
@@ -120,7 +120,7 @@ static void random_tile(float *S, tu_rng *r, double spread)
 
 static void check_passes(attn_cpu_level level)
 {
-    const attn_tile_kernels *k = attn_tile_kernels_for(level);
+    const attn_tile_kernels *k = attni_tile_kernels_for(level);
     tu_rng r = tu_rng_make(0x7113 + (uint64_t)level);
     float S[M * LD], P[M * LD], dS[M * LD];
     float row_max[M], alpha[M], lse[M], D[M];
@@ -196,8 +196,8 @@ static void check_passes(attn_cpu_level level)
 static void test_every_level(void **state)
 {
     (void)state;
-    const attn_cpu_level best = attn_cpu_level_best();
-    print_message("CPU levels run here: generic .. %s\n", attn_cpu_level_name(best));
+    const attn_cpu_level best = attni_cpu_level_best();
+    print_message("CPU levels run here: generic .. %s\n", attni_cpu_level_name(best));
     for (int l = 0; l <= (int)best; ++l) {
         check_exp2((attn_cpu_level)l);
         check_passes((attn_cpu_level)l);
@@ -209,18 +209,18 @@ static void test_forced_level(void **state)
     (void)state;
     const char *saved = getenv("ATTN_CPU_LEVEL");
     char *copy = saved ? strdup(saved) : NULL;
-    const attn_cpu_level best = attn_cpu_level_best();
+    const attn_cpu_level best = attni_cpu_level_best();
     for (int l = 0; l < ATTN_CPU_LEVELS; ++l) {
-        setenv("ATTN_CPU_LEVEL", attn_cpu_level_name((attn_cpu_level)l), 1);
+        setenv("ATTN_CPU_LEVEL", attni_cpu_level_name((attn_cpu_level)l), 1);
         const attn_cpu_level want = (attn_cpu_level)l < best ? (attn_cpu_level)l : best;
-        assert_int_equal(attn_cpu_level_select(), want);
-        assert_string_equal(attn_tile_kernels_for(want)->level,
-                            attn_cpu_level_name(want));
+        assert_int_equal(attni_cpu_level_select(), want);
+        assert_string_equal(attni_tile_kernels_for(want)->level,
+                            attni_cpu_level_name(want));
     }
     setenv("ATTN_CPU_LEVEL", "pentium", 1);
-    assert_int_equal(attn_cpu_level_select(), best);
+    assert_int_equal(attni_cpu_level_select(), best);
     unsetenv("ATTN_CPU_LEVEL");
-    assert_int_equal(attn_cpu_level_select(), best);
+    assert_int_equal(attni_cpu_level_select(), best);
     if (copy) {
         setenv("ATTN_CPU_LEVEL", copy, 1);
         free(copy);
