@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "kernels/cpu.h"
 #include "testutil.h"
-#include "tile_kernels.h"
+#include "kernels/tile_kernels.h"
 
 /* The bound of tile_kernels.h, in units in the last place. */
 #define EXP2_ULP_BOUND 2.0

@@ -1,0 +1,208 @@
+/*
+ * Forward entry points: plans, workspaces and checks, then the fused
+ * (attention/fused_forward.c) or the materialised path
+ * (attention/materialized_forward.c); and the scores on their own.
+ */
+#include <attention/sdpa.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "api/sdpa_run.h"
+#include "attention/block.h"
+#include "attention/fused.h"
+#include "attention/materialized.h"
+#include "plan/desc.h"
+#include "plan/layout.h"
+
+/* The path a forward takes. */
+static attn_algo forward_algo(const sdpa_plan *p)
+{
+    return p->d.algo == ATTN_ALGO_MATERIALIZED ? ATTN_ALGO_MATERIALIZED
+                                               : ATTN_ALGO_FUSED;
+}
+
+/* The forward's workspace with the tiles blas_threads gives: per thread a
+ * fused scratch, or one materialised tile. */
+static attn_status forward_shape(const sdpa_plan *p, int blas_threads,
+                                 attn_ws_shape *shape)
+{
+    if (forward_algo(p) == ATTN_ALGO_FUSED)
+        return attni_fused_forward_shape(p, blas_threads, shape);
+    shape->shared = 0;
+    shape->per_thread = p->tile_bytes;
+    return ATTN_OK;
+}
+
+/* Room for `threads` threads whichever tiles the call will take: the
+ * answer cannot go stale when the BLAS's threading changes. */
+static attn_status forward_bytes(const sdpa_plan *p, int threads, size_t *bytes)
+{
+    attn_ws_shape a, b;
+    attn_status s;
+    if ((s = forward_shape(p, 0, &a)) || (s = forward_shape(p, 1, &b)))
+        return s;
+    return attni_ws_bytes(attni_ws_shape_max(a, b), threads, bytes);
+}
+
+/* Threads the forward wants. The materialised path's products are too
+ * large to stay unthreaded in a threading BLAS: then one thread of ours,
+ * and the BLAS's threads inside (tiles.h). */
+static int forward_threads(const sdpa_plan *p)
+{
+    return forward_algo(p) == ATTN_ALGO_MATERIALIZED && p->blas_threads
+               ? 1 : p->threads;
+}
+
+attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
+{
+    sdpa_plan p;
+    attn_status s;
+    if (bytes == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    if ((s = attni_sdpa_plan_make(desc, &p)))
+        return s;
+    return forward_bytes(&p, p.threads, bytes);
+}
+
+/* Everything a forward call touches, checked against each other (ws may
+ * be NULL: the allocating entry point). */
+static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
+                                         const float *k, const float *v,
+                                         float *out, float *weights,
+                                         float *lse, const void *ws,
+                                         size_t ws_bytes)
+{
+    if (q == NULL || k == NULL || v == NULL || out == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    if (weights && p->weights_overflow)
+        return ATTN_ERR_SIZE_OVERFLOW;
+    const attn_range outputs[] = {
+        attni_range_of(out, p->out_bytes),
+        attni_range_of(weights, p->weights_bytes),
+        attni_range_of(lse, p->lse_bytes),
+        attni_range_of(ws, ws_bytes),
+    };
+    attn_range inputs[ATTN_SDPA_INPUTS];
+    attni_sdpa_input_ranges(p, q, k, v, inputs);
+    if (attni_outputs_alias(outputs, 4, inputs, ATTN_SDPA_INPUTS))
+        return ATTN_ERR_ALIASING;
+    return ATTN_OK;
+}
+
+/* Threads the forward runs on in a caller's workspace: what it wants, as
+ * far as the workspace has room. One thread's share of the size query's
+ * answer is the least a workspace may have, whatever the process state. */
+static attn_status forward_ws_threads(const sdpa_plan *p, const void *ws,
+                                      size_t ws_bytes, int *threads)
+{
+    attn_ws_shape shape;
+    size_t least;
+    attn_status s;
+    if ((s = forward_bytes(p, 1, &least)) ||
+        (s = forward_shape(p, p->blas_threads, &shape)))
+        return s;
+    if (ws == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    if (ws_bytes < least)
+        return ATTN_ERR_WORKSPACE_TOO_SMALL;
+    *threads = attni_ws_threads(shape, ws_bytes, forward_threads(p));
+    return ATTN_OK;
+}
+
+attn_status attni_sdpa_forward_check(const sdpa_plan *p, const float *q,
+                                    const float *k, const float *v,
+                                    float *out, float *weights, float *lse,
+                                    const void *workspace,
+                                    size_t workspace_bytes, int *threads)
+{
+    attn_status s = check_forward_buffers(p, q, k, v, out, weights, lse,
+                                          workspace, workspace_bytes);
+    return s ? s : forward_ws_threads(p, workspace, workspace_bytes, threads);
+}
+
+void attni_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
+                           const float *k, const float *v, float *out,
+                           float *weights, float *lse, void *workspace)
+{
+    if (forward_algo(p) == ATTN_ALGO_FUSED) {
+        attni_fused_forward(p, threads, q, k, v, out, weights, lse, workspace);
+        return;
+    }
+    attni_materialized_forward(p, threads, q, k, v, out, weights, lse,
+                               workspace);
+}
+
+attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
+                                 const float *k, const float *v, float *out,
+                                 float *weights, float *lse, void *workspace,
+                                 size_t workspace_bytes)
+{
+    sdpa_plan p;
+    attn_status s;
+    int threads;
+    if ((s = attni_sdpa_plan_make(desc, &p)) ||
+        (s = attni_sdpa_forward_check(&p, q, k, v, out, weights, lse, workspace,
+                                     workspace_bytes, &threads)))
+        return s;
+    attni_sdpa_forward_run(&p, threads, q, k, v, out, weights, lse, workspace);
+    return ATTN_OK;
+}
+
+attn_status attn_sdpa_forward(const attn_sdpa_desc *desc, const float *q,
+                              const float *k, const float *v, float *out,
+                              float *weights, float *lse)
+{
+    sdpa_plan p;
+    attn_ws_shape shape;
+    attn_status s;
+    size_t need;
+    if ((s = attni_sdpa_plan_make(desc, &p)) ||
+        (s = check_forward_buffers(&p, q, k, v, out, weights, lse, NULL, 0)) ||
+        (s = forward_shape(&p, p.blas_threads, &shape)) ||
+        (s = attni_ws_bytes(shape, forward_threads(&p), &need)))
+        return s;
+    void *ws = malloc(need);
+    if (ws == NULL)
+        return ATTN_ERR_OUT_OF_MEMORY;
+    attni_sdpa_forward_run(&p, forward_threads(&p), q, k, v, out, weights, lse, ws);
+    free(ws);
+    return ATTN_OK;
+}
+
+attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
+                             const float *k, float *scores)
+{
+    sdpa_plan p;
+    attn_status s;
+    if ((s = attni_sdpa_plan_make(desc, &p)))
+        return s;
+    if (q == NULL || k == NULL || scores == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    if (p.weights_overflow)
+        return ATTN_ERR_SIZE_OVERFLOW;
+    const attn_range outputs[] = {attni_range_of(scores, p.weights_bytes)};
+    attn_range inputs[ATTN_SDPA_INPUTS];
+    attni_sdpa_input_ranges(&p, q, k, NULL, inputs);
+    if (attni_outputs_alias(outputs, 1, inputs, ATTN_SDPA_INPUTS))
+        return ATTN_ERR_ALIASING;
+
+    const attn_sdpa_desc *d = &p.d;
+    for (int64_t b = 0; b < d->batch; ++b)
+        for (int64_t h = 0; h < d->q_heads; ++h) {
+            const head_offsets o = attni_head_offsets(&p, b, h);
+            float *bh_scores = scores + (b * d->q_heads + h) * d->q_len * d->kv_len;
+            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
+                const int64_t m = attni_block_rows(d, i0);
+                const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
+                float *S = bh_scores + i0 * d->kv_len;
+                attni_score_tile(d, &o, q, k, i0, m, keys.begin,
+                                keys.end - keys.begin, S + keys.begin, d->kv_len);
+                for (int64_t r = 0; r < m; ++r)
+                    for (int64_t j = 0; j < d->kv_len; ++j)
+                        if (j < keys.begin || j >= keys.end)
+                            S[r * d->kv_len + j] = -INFINITY;
+            }
+        }
+    return ATTN_OK;
+}

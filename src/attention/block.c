@@ -1,0 +1,115 @@
+#include "attention/block.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+head_offsets attni_head_offsets(const sdpa_plan *p, int64_t b, int64_t h)
+{
+    const attn_sdpa_desc *d = &p->d;
+    const int64_t hk = h / p->group;
+    head_offsets o;
+    o.q = b * d->q_strides.batch + h * d->q_strides.head;
+    o.k = b * d->k_strides.batch + hk * d->k_strides.head;
+    o.v = b * d->v_strides.batch + hk * d->v_strides.head;
+    o.out = b * d->out_strides.batch + h * d->out_strides.head;
+    o.keep = b * d->keep_strides.batch + h * d->keep_strides.head;
+    o.bias = b * d->bias_strides.batch + h * d->bias_strides.head;
+    o.valid = d->kv_lens ? d->kv_lens[b] : d->kv_len;
+    return o;
+}
+
+attn_key_range attni_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i)
+{
+    attn_key_range r = {0, valid};
+    if (d->causal == ATTN_CAUSAL_TOP_LEFT)
+        r.end = i + 1;
+    else if (d->causal == ATTN_CAUSAL_BOTTOM_RIGHT)
+        r.end = i + 1 + valid - d->q_len;
+    if (r.end > valid)
+        r.end = valid;
+    if (r.end < 0)
+        r.end = 0;
+    return r;
+}
+
+attn_key_range attni_block_keys(const attn_sdpa_desc *d, int64_t valid,
+                               int64_t i0, int64_t i1)
+{
+    attn_key_range r = {attni_row_keys(d, valid, i0).begin,
+                        attni_row_keys(d, valid, i1).end};
+    if (r.end < r.begin)
+        r.end = r.begin;
+    return r;
+}
+
+int64_t attni_block_rows(const attn_sdpa_desc *d, int64_t i0)
+{
+    const int64_t left = d->q_len - i0;
+    return left < ATTN_MATERIALIZED_ROWS ? left : ATTN_MATERIALIZED_ROWS;
+}
+
+int64_t attni_live_rows(const float *lse, int64_t m, int64_t *start)
+{
+    int64_t r = *start;
+    while (r < m && lse[r] == -INFINITY)
+        ++r;
+    *start = r;
+    int64_t end = r;
+    while (end < m && lse[end] != -INFINITY)
+        ++end;
+    return end - r;
+}
+
+int attni_blas_ld(int64_t stride, int64_t rows, int64_t cols)
+{
+    return (int)(rows > 1 || stride >= cols ? stride : cols);
+}
+
+void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
+                     const float *q, const float *k, int64_t i0, int64_t m,
+                     int64_t j0, int64_t n, float *S, int64_t ld)
+{
+    if (n <= 0)
+        return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
+                (int)d->head_dim, d->scale,
+                q + o->q + i0 * d->q_strides.row,
+                attni_blas_ld(d->q_strides.row, m, d->head_dim),
+                k + o->k + j0 * d->k_strides.row,
+                attni_blas_ld(d->k_strides.row, n, d->head_dim),
+                0.0f, S, (int)ld);
+    for (int64_t r = 0; r < m; ++r) {
+        const int64_t i = i0 + r;
+        const attn_key_range keys = attni_row_keys(d, o->valid, i);
+        int64_t begin = keys.begin - j0, end = keys.end - j0;
+        begin = begin < 0 ? 0 : begin > n ? n : begin;
+        end = end < begin ? begin : end > n ? n : end;
+        float *row = S + r * ld;
+        for (int64_t j = 0; j < begin; ++j)
+            row[j] = -INFINITY;
+        if (d->keep_mask || d->bias) {
+            const uint8_t *keep = d->keep_mask ? d->keep_mask + o->keep +
+                                                     i * d->keep_strides.row + j0
+                                               : NULL;
+            const float *bias =
+                d->bias ? d->bias + o->bias + i * d->bias_strides.row + j0 : NULL;
+            for (int64_t j = begin; j < end; ++j) {
+                if (keep && !keep[j])
+                    row[j] = -INFINITY;
+                else if (bias) /* -inf is a mask: NaN + -inf must not revive it */
+                    row[j] = bias[j] == -INFINITY ? -INFINITY
+                                                  : row[j] + bias[j];
+            }
+        }
+        for (int64_t j = end; j < n; ++j)
+            row[j] = -INFINITY;
+    }
+}
+
+void attni_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols)
+{
+    for (int64_t r = 0; r < rows; ++r)
+        memset(x + r * stride, 0, (size_t)cols * sizeof *x);
+}

@@ -1,0 +1,65 @@
+/* Pieces shared by the attention forward and backward: where one (batch,
+ * head) pair lives, which keys a query sees, and the masked score block. */
+#ifndef ATTN_SRC_SDPA_BLOCK_H
+#define ATTN_SRC_SDPA_BLOCK_H
+
+#include <stdint.h>
+
+#include "plan/desc.h"
+
+/* Element offsets of one (batch, query head) pair in every tensor. Gradient
+ * tensors share the layout of what they differentiate. */
+typedef struct head_offsets {
+    int64_t q, k, v, out, keep, bias;
+    int64_t valid;          /* keys this batch may see at most */
+} head_offsets;
+
+head_offsets attni_head_offsets(const sdpa_plan *p, int64_t b, int64_t h);
+
+/*
+ * The keys [begin, end) a query may see under the masks that bound a range
+ * (kv_lens and causal); keep_mask and bias hide keys inside it. Empty when
+ * end <= begin. Neither end decreases with the query index, so the keys
+ * any of the rows i0 .. i1 may see lie in [begin(i0), end(i1)): every path
+ * computes only the key tiles inside that range, forward and backward.
+ */
+typedef struct attn_key_range {
+    int64_t begin, end;
+} attn_key_range;
+
+attn_key_range attni_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i);
+
+/* The union of the ranges of rows i0 .. i1 (end >= begin). */
+attn_key_range attni_block_keys(const attn_sdpa_desc *d, int64_t valid,
+                               int64_t i0, int64_t i1);
+
+/* Rows in the query block starting at i0. */
+int64_t attni_block_rows(const attn_sdpa_desc *d, int64_t i0);
+
+/* BLAS wants ld >= columns even when a single row makes it irrelevant. */
+int attni_blas_ld(int64_t stride, int64_t rows, int64_t cols);
+
+/*
+ * Scores of query rows [i0, i0 + m) of pair o against keys [j0, j0 + n)
+ * into S (row stride ld): scale * q.k + bias, -INFINITY where masked.
+ * Keys outside [j0, j0 + n) are not read. q and k are the tensors' base
+ * pointers; masks come from d.
+ */
+void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
+                     const float *q, const float *k, int64_t i0, int64_t m,
+                     int64_t j0, int64_t n, float *S /* (m, ld) */,
+                     int64_t ld);
+
+/*
+ * The next run of rows that saw a key (lse > -INFINITY) at or after *start
+ * among m: moves *start to its first row and returns its length (0 when
+ * none is left). The backward runs its products over such runs only, so a
+ * fully masked row takes part in none of them and NaN in its q or dout
+ * row, or in a key it cannot see, never reaches any gradient.
+ */
+int64_t attni_live_rows(const float *lse /* (m) */, int64_t m, int64_t *start);
+
+/* Zeroes `rows` rows of `cols` floats, `stride` apart. */
+void attni_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols);
+
+#endif /* ATTN_SRC_SDPA_BLOCK_H */

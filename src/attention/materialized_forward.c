@@ -1,0 +1,101 @@
+/*
+ * The materialised forward: for each (batch, head) and each block of
+ * ATTN_MATERIALIZED_ROWS query rows (one task each), one sgemm for the
+ * scores against all the block's keys, masks and softmax row by row, one
+ * sgemm for weights * V. The reference the fused path is tested against.
+ */
+#include <math.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "api/softmax_row.h"
+#include "attention/block.h"
+#include "attention/materialized.h"
+#include "plan/parallel.h"
+
+/* Zeroes row r's entries of a (m, Tk) weights block outside the keys
+ * [kb, kb + n) that S (column 0 = key kb) holds. */
+static void zero_outside(const attn_sdpa_desc *d, float *S, int64_t ld,
+                         int64_t r, int64_t kb, int64_t n)
+{
+    float *row = S + r * ld - kb;
+    memset(row, 0, (size_t)kb * sizeof *row);
+    memset(row + kb + n, 0, (size_t)(d->kv_len - kb - n) * sizeof *row);
+}
+
+/* Softmax and weights * V for one query block whose scores against keys
+ * [kb, kb + n) are in S; row_lse receives each row's log-sum-exp. */
+static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
+                         const float *v, float *out, int64_t i0, int64_t m,
+                         int64_t kb, int64_t n, float *S /* (m, ld) */,
+                         int64_t ld, int weights_out, float *row_lse /* (m) */)
+{
+    const int64_t os = d->out_strides.row;
+    out += o->out + i0 * os;
+    for (int64_t r = 0; r < m; ++r) {
+        row_lse[r] = attni_softmax_row(S + r * ld, n);
+        if (weights_out)
+            zero_outside(d, S, ld, r, kb, n);
+    }
+    if (n == 0) {
+        attni_zero_rows(out, m, os, d->v_head_dim);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
+                (int)d->v_head_dim, (int)n, 1.0f, S, (int)ld,
+                v + o->v + kb * d->v_strides.row,
+                attni_blas_ld(d->v_strides.row, n, d->v_head_dim),
+                0.0f, out, attni_blas_ld(os, m, d->v_head_dim));
+    /* A fully masked row must be zero even if a V row it cannot see holds
+     * NaN or Inf (0 * NaN is NaN inside the product). */
+    for (int64_t r = 0; r < m; ++r)
+        if (row_lse[r] == -INFINITY)
+            memset(out + r * os, 0, (size_t)d->v_head_dim * sizeof *out);
+}
+
+typedef struct materialized_ctx {
+    const sdpa_plan *p;
+    int64_t q_blocks;       /* per (batch, head) */
+    const float *q, *k, *v;
+    float *out, *weights, *lse;
+    void *workspace;
+} materialized_ctx;
+
+static void materialized_task(const void *arg, int64_t task, int thread)
+{
+    const materialized_ctx *c = arg;
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t bh = task / c->q_blocks;
+    const int64_t i0 = (task % c->q_blocks) * ATTN_MATERIALIZED_ROWS;
+    const head_offsets o = attni_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
+    const int64_t m = attni_block_rows(d, i0);
+    const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
+    const int64_t kb = keys.begin, n = keys.end - keys.begin;
+    /* Column 0 of S is key kb. */
+    float *S = (float *)((char *)attni_workspace_floats(c->workspace) +
+                         (size_t)thread * c->p->tile_bytes);
+    int64_t ld = n > 0 ? n : 1;
+    if (c->weights) {
+        S = c->weights + (bh * d->q_len + i0) * d->kv_len + kb;
+        ld = d->kv_len;
+    }
+    float row_lse[ATTN_MATERIALIZED_ROWS];
+    attni_score_tile(d, &o, c->q, c->k, i0, m, kb, n, S, ld);
+    attend_block(d, &o, c->v, c->out, i0, m, kb, n, S, ld, c->weights != NULL,
+                 row_lse);
+    if (c->lse)
+        memcpy(c->lse + bh * d->q_len + i0, row_lse, (size_t)m * sizeof *c->lse);
+}
+
+void attni_materialized_forward(const sdpa_plan *p, int threads,
+                                const float *q, const float *k, const float *v,
+                                float *out, float *weights, float *lse,
+                                void *workspace)
+{
+    const materialized_ctx c = {
+        p, (p->d.q_len + ATTN_MATERIALIZED_ROWS - 1) / ATTN_MATERIALIZED_ROWS,
+        q, k, v, out, weights, lse, workspace};
+    attni_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
+                       materialized_task, &c);
+}

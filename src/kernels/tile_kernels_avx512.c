@@ -1,0 +1,6 @@
+/* The tile kernels built for the avx512 level (flags in src/CMakeLists.txt). */
+#include "kernels/tile_kernels.h"
+
+#include "kernels/tile_kernels_body.h"
+
+const attn_tile_kernels attni_tile_kernels_avx512 = ATTN_KERNEL_TABLE("avx512");

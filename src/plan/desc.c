@@ -1,0 +1,209 @@
+#include "plan/desc.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+#include "plan/layout.h"
+#include "plan/parallel.h"
+
+/* The size of the first released descriptor. When a field is appended,
+ * this becomes offsetof(attn_sdpa_desc, first_new_field) and the defaults
+ * of new fields are set in load_desc. */
+#define DESC_V1_SIZE sizeof(attn_sdpa_desc)
+
+static void set_defaults(attn_sdpa_desc *d, int64_t batch, int64_t q_heads,
+                         int64_t kv_heads, int64_t q_len, int64_t kv_len,
+                         int64_t head_dim, int64_t v_head_dim)
+{
+    memset(d, 0, sizeof *d);
+    d->struct_size = sizeof *d;
+    d->batch = batch;
+    d->q_heads = q_heads;
+    d->kv_heads = kv_heads;
+    d->q_len = q_len;
+    d->kv_len = kv_len;
+    d->head_dim = head_dim;
+    d->v_head_dim = v_head_dim;
+    d->scale = head_dim > 0 ? (float)(1.0 / sqrt((double)head_dim)) : 1.0f;
+    d->q_strides = attni_contiguous_strides(q_heads, q_len, head_dim);
+    d->k_strides = attni_contiguous_strides(kv_heads, kv_len, head_dim);
+    d->v_strides = attni_contiguous_strides(kv_heads, kv_len, v_head_dim);
+    d->out_strides = attni_contiguous_strides(q_heads, q_len, v_head_dim);
+    d->causal = ATTN_CAUSAL_NONE;
+    d->keep_strides.row = kv_len;
+    d->bias_strides.row = kv_len;
+}
+
+attn_status attn_sdpa_desc_init_sized(attn_sdpa_desc *desc, size_t desc_size,
+                                      int64_t batch, int64_t q_heads,
+                                      int64_t kv_heads, int64_t q_len,
+                                      int64_t kv_len, int64_t head_dim,
+                                      int64_t v_head_dim)
+{
+    if (desc == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    if (desc_size < DESC_V1_SIZE)
+        return ATTN_ERR_BAD_DESC;
+    attn_sdpa_desc full;
+    set_defaults(&full, batch, q_heads, kv_heads, q_len, kv_len, head_dim,
+                 v_head_dim);
+    /* A caller built against an older header has a shorter struct. */
+    size_t n = desc_size < sizeof full ? desc_size : sizeof full;
+    full.struct_size = n;
+    memcpy(desc, &full, n);
+    return ATTN_OK;
+}
+
+/* Copies the caller's descriptor into a full-size one. */
+static attn_status load_desc(const attn_sdpa_desc *user, attn_sdpa_desc *d)
+{
+    size_t n = user->struct_size;
+    if (n < DESC_V1_SIZE || n > sizeof *d)
+        return ATTN_ERR_BAD_DESC;
+    memcpy(d, user, n);
+    return ATTN_OK;
+}
+
+static int fits_blas_int(int64_t x)
+{
+    return x <= INT_MAX;
+}
+
+static attn_status check_shape(const attn_sdpa_desc *d)
+{
+    if (d->batch <= 0 || d->q_heads <= 0 || d->kv_heads <= 0 ||
+        d->q_len <= 0 || d->kv_len <= 0 || d->head_dim <= 0 ||
+        d->v_head_dim <= 0)
+        return ATTN_ERR_BAD_DIMENSION;
+    if (d->q_heads % d->kv_heads != 0)
+        return ATTN_ERR_HEAD_MISMATCH;
+    if (!(d->scale > 0.0f) || isinf(d->scale))
+        return ATTN_ERR_BAD_SCALE;
+    if (d->causal != ATTN_CAUSAL_NONE && d->causal != ATTN_CAUSAL_TOP_LEFT &&
+        d->causal != ATTN_CAUSAL_BOTTOM_RIGHT)
+        return ATTN_ERR_BAD_CAUSAL;
+    if (d->num_threads < 0 ||
+        (d->algo != ATTN_ALGO_AUTO && d->algo != ATTN_ALGO_FUSED &&
+         d->algo != ATTN_ALGO_MATERIALIZED))
+        return ATTN_ERR_BAD_ARGUMENT;
+    return ATTN_OK;
+}
+
+static attn_status check_strides(const attn_sdpa_desc *d)
+{
+    attn_status s;
+    if ((s = attni_check_strides(d->q_strides, d->q_len, d->head_dim)) ||
+        (s = attni_check_strides(d->k_strides, d->kv_len, d->head_dim)) ||
+        (s = attni_check_strides(d->v_strides, d->kv_len, d->v_head_dim)) ||
+        (s = attni_check_strides(d->out_strides, d->q_len, d->v_head_dim)))
+        return s;
+    /* Masks are read element by element: any non-negative stride works. */
+    if (d->keep_mask && (s = attni_check_strides(d->keep_strides, 1, 0)))
+        return s;
+    if (d->bias && (s = attni_check_strides(d->bias_strides, 1, 0)))
+        return s;
+    return ATTN_OK;
+}
+
+attn_status attni_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes)
+{
+    return attni_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
+                           d->bias_strides, sizeof(float), bytes);
+}
+
+static attn_status compute_spans(sdpa_plan *p)
+{
+    const attn_sdpa_desc *d = &p->d;
+    attn_status s;
+    if ((s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->head_dim,
+                        d->q_strides, sizeof(float), &p->q_bytes)) ||
+        (s = attni_span_bytes(d->batch, d->kv_heads, d->kv_len, d->head_dim,
+                        d->k_strides, sizeof(float), &p->k_bytes)) ||
+        (s = attni_span_bytes(d->batch, d->kv_heads, d->kv_len, d->v_head_dim,
+                        d->v_strides, sizeof(float), &p->v_bytes)) ||
+        (s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->v_head_dim,
+                        d->out_strides, sizeof(float), &p->out_bytes)))
+        return s;
+    if (d->keep_mask &&
+        (s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len,
+                        d->keep_strides, sizeof(uint8_t), &p->keep_bytes)))
+        return s;
+    if (d->bias && (s = attni_sdpa_bias_bytes(d, &p->bias_bytes)))
+        return s;
+    if (d->kv_lens && !attni_mul_size((size_t)d->batch, sizeof(int64_t),
+                                     &p->kv_lens_bytes))
+        return ATTN_ERR_SIZE_OVERFLOW;
+
+    attn_strides dense = attni_contiguous_strides(d->q_heads, d->q_len, 1);
+    if (attni_span_bytes(d->batch, d->q_heads, d->q_len, 1, dense, sizeof(float),
+                   &p->lse_bytes))
+        return ATTN_ERR_SIZE_OVERFLOW; /* smaller than out: cannot happen */
+    dense = attni_contiguous_strides(d->q_heads, d->q_len, d->kv_len);
+    p->weights_overflow =
+        attni_span_bytes(d->batch, d->q_heads, d->q_len, d->kv_len, dense,
+                   sizeof(float), &p->weights_bytes) != ATTN_OK;
+
+    int64_t qb = d->q_len < ATTN_MATERIALIZED_ROWS ? d->q_len : ATTN_MATERIALIZED_ROWS;
+    size_t ws;
+    if (!attni_mul_size((size_t)qb, (size_t)d->kv_len, &ws) ||
+        !attni_mul_size(ws, sizeof(float), &ws) ||
+        ws > SIZE_MAX - ATTN_WORKSPACE_ALIGN)
+        return ATTN_ERR_SIZE_OVERFLOW;
+    p->tile_bytes = attni_workspace_round(ws);
+    return ATTN_OK;
+}
+
+/* Dimensions and leading dimensions handed to cblas_sgemm must fit int. */
+static attn_status check_blas_limits(const attn_sdpa_desc *d)
+{
+    if (!fits_blas_int(d->q_len) || !fits_blas_int(d->kv_len) ||
+        !fits_blas_int(d->head_dim) || !fits_blas_int(d->v_head_dim) ||
+        !fits_blas_int(d->q_strides.row) || !fits_blas_int(d->k_strides.row) ||
+        !fits_blas_int(d->v_strides.row) || !fits_blas_int(d->out_strides.row))
+        return ATTN_ERR_SIZE_OVERFLOW;
+    return ATTN_OK;
+}
+
+static attn_status check_kv_lens(const attn_sdpa_desc *d)
+{
+    if (d->kv_lens == NULL)
+        return ATTN_OK;
+    for (int64_t b = 0; b < d->batch; ++b)
+        if (d->kv_lens[b] < 0 || d->kv_lens[b] > d->kv_len)
+            return ATTN_ERR_BAD_KV_LEN;
+    return ATTN_OK;
+}
+
+attn_status attni_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
+{
+    attn_status s;
+    if (desc == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    memset(plan, 0, sizeof *plan);
+    attn_sdpa_desc *d = &plan->d;
+    if ((s = load_desc(desc, d)) || (s = check_shape(d)) ||
+        (s = check_strides(d)) || (s = compute_spans(plan)))
+        return s;
+    if (!attni_layout_is_injective(d->batch, d->q_heads, d->q_len,
+                                  d->v_head_dim, d->out_strides))
+        return ATTN_ERR_BAD_STRIDE;
+    if ((s = check_blas_limits(d)) || (s = check_kv_lens(d)))
+        return s;
+    plan->group = d->q_heads / d->kv_heads;
+    plan->threads = attni_threads_resolve(d->num_threads);
+    plan->blas_threads = attni_blas_may_thread();
+    plan->kernels = attni_tile_kernels_for(attni_cpu_level_select());
+    return ATTN_OK;
+}
+
+void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
+                            const float *v, attn_range ranges[ATTN_SDPA_INPUTS])
+{
+    ranges[0] = attni_range_of(q, p->q_bytes);
+    ranges[1] = attni_range_of(k, p->k_bytes);
+    ranges[2] = attni_range_of(v, p->v_bytes);
+    ranges[3] = attni_range_of(p->d.keep_mask, p->keep_bytes);
+    ranges[4] = attni_range_of(p->d.bias, p->bias_bytes);
+    ranges[5] = attni_range_of(p->d.kv_lens, p->kv_lens_bytes);
+}

@@ -1,0 +1,47 @@
+/* Checking an attn_sdpa_desc once, before any tensor is touched. */
+#ifndef ATTN_SRC_DESC_H
+#define ATTN_SRC_DESC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <attention/sdpa.h>
+
+#include "plan/layout.h"
+#include "kernels/tile_kernels.h"
+#include "plan/tiles.h"
+#include "plan/workspace.h"
+
+
+/* A validated descriptor and the byte spans of its tensors. */
+typedef struct sdpa_plan {
+    attn_sdpa_desc d;       /* full-size copy, defaults filled in */
+    int64_t group;          /* Hq / Hkv: query heads per kv head */
+    size_t q_bytes, k_bytes, v_bytes, out_bytes;
+    size_t keep_bytes, bias_bytes, kv_lens_bytes;
+    size_t weights_bytes;   /* (B, Hq, Tq, Tk) floats */
+    size_t lse_bytes;       /* (B, Hq, Tq) floats */
+    int weights_overflow;   /* weights_bytes does not fit size_t */
+    size_t tile_bytes;      /* one materialised (ATTN_MATERIALIZED_ROWS, Tk) float
+                               tile, rounded to ATTN_WORKSPACE_ALIGN */
+    /* Process state, read once per call (never again inside it, so that
+     * the tiles a call sizes are the tiles it uses): */
+    int threads;            /* resolved from num_threads */
+    int blas_threads;       /* attni_blas_may_thread() */
+    const attn_tile_kernels *kernels; /* of attni_cpu_level_select() */
+} sdpa_plan;
+
+/* Bytes spanned by a (B, Hq, Tq, Tk) float tensor with bias_strides. */
+attn_status attni_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes);
+
+/* The ranges of the inputs every attention call reads: q, k, v, then
+ * keep_mask, bias and kv_lens (empty when unset). */
+#define ATTN_SDPA_INPUTS 6
+void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
+                            const float *v, attn_range ranges[ATTN_SDPA_INPUTS]);
+
+/* Runs every check that needs only the descriptor (and kv_lens), and
+ * reads the process state the call depends on. */
+attn_status attni_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan);
+
+#endif /* ATTN_SRC_DESC_H */
