@@ -16,8 +16,7 @@ function(attention_target_defaults target)
   # whose Archer tool tells TSan about OpenMP synchronisation.
   if(ATTENTION_TSAN)
     set(tsan -fsanitize=thread -g -O1 -fno-omit-frame-pointer)
-    # -Wno-psabi: src/ silences the 64-byte vector ABI note for GCC only.
-    target_compile_options(${target} PRIVATE ${tsan} -Wno-psabi)
+    target_compile_options(${target} PRIVATE ${tsan})
     target_link_options(${target} PRIVATE ${tsan})
   endif()
   # Fuzzing: coverage feedback for libFuzzer in the library's own code, and
@@ -26,9 +25,7 @@ function(attention_target_defaults target)
   if(ATTENTION_FUZZ)
     set(fuzz_san -fsanitize=address,undefined -fno-sanitize-recover=all
                  -fno-omit-frame-pointer)
-    # -Wno-psabi: src/ silences the 64-byte vector ABI note for GCC only.
-    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link ${fuzz_san}
-                           -Wno-psabi)
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link ${fuzz_san})
     target_link_options(${target} PRIVATE ${fuzz_san})
   endif()
 endfunction()
