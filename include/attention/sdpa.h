@@ -40,16 +40,16 @@
  * arithmetic says (a NaN score makes its row NaN; +Inf scores give NaN).
  *
  * What is read: keys and values at positions j >= kv_lens[b] are never read,
- * and neither are keys and values past the last position that any query of
- * the current query block (up to 256 rows in the fused forward, 128 in the
- * fused backward, 64 on the materialised path) may see under the causal
- * mask. Inside
- * that range every key and value row is read even where a keep_mask, bias
- * or the causal mask hides it from a particular query, so a NaN or Inf
- * stored there can reach that query's output through 0 * NaN in the
- * weights-times-V product (fully masked rows excepted: they are always
- * zero). keep_mask entries are read for the keys a query may see under
- * kv_lens and causal; bias entries for those keep_mask allows.
+ * and neither are keys and values outside the range that some query of the
+ * current query block may see under the causal mask. Query blocks are the
+ * tiles of each path (up to a few hundred rows, chosen by head size and
+ * cache size; README "Tiles"). Inside that range every key and value row
+ * is read even where a keep_mask, bias or the causal mask hides it from a
+ * particular query, so a NaN or Inf stored there can reach that query's
+ * output through 0 * NaN in the weights-times-V product (fully masked rows
+ * excepted: they are always zero). keep_mask entries are read for the keys
+ * a query may see under kv_lens and causal; bias entries for those
+ * keep_mask allows.
  *
  * Accuracy: every product is a cblas_sgemm call. The fused path (the
  * default) keeps a running row maximum and computes e^(s - max) as
@@ -57,7 +57,11 @@
  * one rounding of the product); the materialised path subtracts the row
  * maximum and uses expf (glibc: < 1 ulp). Both sum in double per row, and
  * both subtract before exponentiating, so any finite scaled score (up to
- * FLT_MAX) gives finite weights.
+ * FLT_MAX) gives finite weights. The vectorised passes are built for each
+ * CPU level (x86-64: AVX-512, AVX2, generic; elsewhere generic) and the
+ * best one the CPU runs is used; the environment variable ATTN_CPU_LEVEL
+ * (generic, avx2, avx512) forces a lower one. Levels may differ in the
+ * last bits (FMA or not), each within the bound above.
  *
  * Threads: each call runs on desc->num_threads threads (OpenMP), split over
  * (batch, head, query block) in the forward and (batch, kv head, key
@@ -75,8 +79,8 @@
  * threads, never on the thread count. The library never changes BLAS
  * settings.
  *
- * Process state (the BLAS's threading, ATTN_NUM_THREADS, the online core
- * count) is read once at the start of each call and that reading is used
+ * Process state (the BLAS's threading, ATTN_NUM_THREADS, ATTN_CPU_LEVEL,
+ * the online core count) is read once at the start of each call and that reading is used
  * throughout it, so other threads may change any of it at any time.
  *
  * Workspaces: the size a query returns is enough for every call with that
