@@ -11,6 +11,7 @@
 #include <attention/softmax.h>
 #include <attention/sdpa.h>
 #include <attention/sdpa_backward.h>
+#include <attention/merge.h>
 #include <attention/heads.h>
 #include <attention/params.h>
 #include <attention/linear.h>
