@@ -123,7 +123,7 @@ void sdpa_case_decode(sdpa_case *c, const uint8_t *data, size_t size)
     const int64_t Dq = 1 + dq % D, Dv = 1 + dv % D;
     /* A bound on the score elements, so that the corpus cannot drift to
      * the largest cases (longer loops give libFuzzer new hit-count
-     * features): keys first, then queries, halved until it holds. */
+     * features): the longer of keys and queries halved until it holds. */
     const int64_t budget = c->large ? SDPA_LARGE_SCORES : SDPA_SMALL_SCORES;
     while (B * Hq * Tq * Tk > budget) {
         if (Tk >= Tq)

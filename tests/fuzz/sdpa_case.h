@@ -9,8 +9,8 @@
  * reach every branch that does not depend on size; large ones cross the
  * 64-row boundaries (causal diagonal groups of the fused forward, query
  * blocks of the materialised path). Either kind has a budget of score
- * elements B Hq Tq Tk (SDPA_SMALL_SCORES, SDPA_LARGE_SCORES): Tk, then
- * Tq, is halved until the case fits, so that libFuzzer, which keeps
+ * elements B Hq Tq Tk (SDPA_SMALL_SCORES, SDPA_LARGE_SCORES): the longer
+ * of Tk and Tq is halved until the case fits, so that libFuzzer, which keeps
  * inputs whose longer loops give new hit counts, cannot drift to the
  * costliest cases.
  *
@@ -54,7 +54,7 @@
 #define SDPA_MAX_D 33
 /* Byte 8 at or above this: a large case. */
 #define SDPA_LARGE_CODE 0xFC
-/* At most this many score elements (B Hq Tq Tk): Tk, then Tq halved. */
+/* At most this many score elements (B Hq Tq Tk); see above. */
 #define SDPA_SMALL_SCORES 256
 #define SDPA_LARGE_SCORES 1024
 
