@@ -53,8 +53,9 @@ static void sdpa_bytes(const sdpa_seed *s, unsigned probe, unsigned detail,
                        unsigned char b[64], size_t *n)
 {
     /* Sizes are stored as n - 1; small cases take them mod 32 (T) and 16
-     * (d) within 256 score elements, large ones mod 70 and 33 within 1024
-     * (sdpa_case.h): the seeds stay inside, so they decode as written. */
+     * (d) within 4 (batch, head) pairs and 256 score elements, large ones
+     * mod 70 and 33 within 1024 (sdpa_case.h): the seeds stay inside, so
+     * they decode as written. */
     const unsigned v[] = {s->B - 1, s->Hq - 1, s->hkv_index, s->Tq - 1,
                           s->Tk - 1, s->d - 1, s->dv - 1, s->scale,
                           s->causal | (s->large ? 0xFC : 0), s->flags,
@@ -63,6 +64,7 @@ static void sdpa_bytes(const sdpa_seed *s, unsigned probe, unsigned detail,
     const unsigned T = s->large ? 70 : 32, D = s->large ? 33 : 16;
     const unsigned budget = s->large ? 1024 : 256; /* B Hq Tq Tk */
     if (s->Tq > T || s->Tk > T || s->d > D || s->dv > D ||
+        (!s->large && s->B * s->Hq > 4) ||
         s->B * s->Hq * s->Tq * s->Tk > budget) {
         fprintf(stderr, "sdpa seed %s: sizes beyond its range\n", s->name);
         exit(1);
@@ -93,13 +95,15 @@ static const sdpa_seed sdpa_seeds[] = {
     {"keep-per-batch", 2, 2, 0, 4, 16, 7, 7, 0, 0, 0, KEEP | W | LSE | BWD, 0, T2 | RERUN_MAT, 2, 128, 0, 0, 0, 0, {0}},
     {"keep-row-guard", 1, 3, 0, 2, 30, 5, 9, 0, 0, 0, KEEP | W | GUARD | BWD | LSE, 0, T2, 4, 200, 0, 0, 0, 0, {0}},
     {"bias-full-neginf", 1, 2, 1, 8, 12, 8, 8, 0, 0, 0, BIAS | W | LSE | BWD, 0, T2 | RERUN_FUSED, 0, 0, 1, 64, 0, 0, {0}},
-    {"all-masks",      2, 4, 1, 3, 9, 9, 11, 0, 2, 0, 0x3F, 0, 0x21 | RERUN_MAT, 3, 180, 5, 40, 5, 9, {0}},
-    {"mqa-bthd",       2, 4, 0, 3, 10, 6, 6, 0, 1, 0, W | LSE | BWD, 0x55, T2, 0, 0, 0, 0, 0, 0, {0}},
+    {"all-masks",      2, 2, 0, 7, 9, 9, 11, 0, 2, 0, 0x3F, 0, 0x21 | RERUN_MAT, 3, 180, 5, 40, 5, 9, {0}},
+    {"mqa-bthd",       1, 4, 0, 6, 10, 6, 6, 0, 1, 0, W | LSE | BWD, 0x55, T2, 0, 0, 0, 0, 0, 0, {0}},
     {"gqa-padded",     1, 4, 1, 7, 9, 5, 3, 0, 0, 0, LSE | BWD | GUARD, 0xAA, 0x2F | RERUN_FUSED, 0, 0, 0, 0, 0, 0, {0}},
     {"broadcast-inputs", 2, 2, 0, 6, 6, 4, 4, 0, 0, 0, W | LSE | BWD, 0xFF, T3 | RERUN_MAT, 1, 128, 0, 0, 0, 0, {0}},
     /* Large: more than 64 query rows (the causal diagonal groups of the
-     * fused path, the 64-row blocks of the materialised one), 33 dims. */
+     * fused path, the 64-row blocks of the materialised one), 33 dims,
+     * 2 batches of 4 heads. */
     {"large-blocks",   1, 2, 1, 70, 7, 33, 33, 0, 1, 1, W | LSE | BWD, 0, T3 | RERUN_FUSED, 0, 0, 0, 0, 0, 0, {0}},
+    {"large-pairs",    2, 4, 1, 16, 8, 5, 7, 0, 0, 1, KV | KEEP | W | LSE | BWD, 0x1B, T3 | RERUN_MAT, 3, 160, 0, 0, 11, 6, {0}},
     {"large-causal-br-kv", 1, 1, 0, 67, 15, 9, 17, 0, 2, 1, KV | W | LSE | BWD | GUARD, 0x40, T2 | RERUN_MAT, 0, 0, 0, 0, 12, 0, {0}},
     {"tiny",           1, 1, 0, 1, 1, 1, 1, 0, 2, 0, KV | W | LSE | BWD, 0, T2, 0, 0, 0, 0, 1, 1, {0}},
     {"scale-small",    1, 1, 0, 16, 16, 16, 8, 1, 0, 0, W | LSE | BWD, 0, T2 | RERUN_FUSED, 0, 0, 0, 0, 0, 0, {0}},
@@ -125,9 +129,13 @@ static void sdpa_corpus(void)
         sdpa_bytes(&sdpa_seeds[i], (unsigned)i, (unsigned)(i * 37), b, &n);
         write_seed("sdpa", sdpa_seeds[i].name, b, n);
     }
-    /* Every error probe once, on the all-masks case. */
+    /* Every error probe once, on a small case with every input (kv_lens,
+     * keep_mask, bias: some probes alias or bend them) and no backward or
+     * rerun, so that the mutations of these seeds stay cheap. */
+    static const sdpa_seed probe_base =
+        {"probe", 2, 2, 0, 3, 5, 3, 4, 0, 2, 0, KV | KEEP | BIAS | LSE, 0, 0, 3, 180, 5, 40, 3, 5, {0}};
     for (unsigned p = 0; p < 25; ++p) {
-        sdpa_bytes(&sdpa_seeds[7], p, p * 29 + 3, b, &n);
+        sdpa_bytes(&probe_base, p, p * 29 + 3, b, &n);
         snprintf(name, sizeof name, "probe-%02u", p);
         write_seed("sdpa", name, b, n);
     }

@@ -8,14 +8,17 @@
  * set: 1 value in 64): most of the time goes into many small cases, which
  * reach every branch that does not depend on size; large ones cross the
  * 64-row boundaries (causal diagonal groups of the fused forward, query
- * blocks of the materialised path). Either kind has a budget of score
- * elements B Hq Tq Tk (SDPA_SMALL_SCORES, SDPA_LARGE_SCORES): the longer
- * of Tk and Tq is halved until the case fits, so that libFuzzer, which keeps
- * inputs whose longer loops give new hit counts, cannot drift to the
- * costliest cases.
+ * blocks of the materialised path) and may have 2 batches of 3 or 4 heads.
+ * Costs are bounded so that libFuzzer, which keeps inputs whose longer
+ * loops give new hit counts, cannot drift to the costliest cases: a small
+ * case has at most SDPA_SMALL_PAIRS (batch, head) pairs (each a task with
+ * a large fixed cost in the instrumented kernels; beyond, B = 1), and
+ * either kind a budget of score elements B Hq Tq Tk (SDPA_SMALL_SCORES,
+ * SDPA_LARGE_SCORES): the longer of Tk and Tq is halved until it fits.
  *
  * Byte layout (each field one byte unless noted; missing bytes read as 0):
  *   0 B-1   1 Hq-1   2 Hkv (index into the divisors of Hq)
+ *           (small: B = 1 when B Hq > 4)
  *   3 Tq-1  4 Tk-1   (mod 32; large: mod 70)
  *   5 d-1   6 dv-1   (mod 16; large: mod 33)
  *   7 scale (0: 1/sqrt(d), else x 2^((n%13-8)/2))
@@ -54,6 +57,8 @@
 #define SDPA_MAX_D 33
 /* Byte 8 at or above this: a large case. */
 #define SDPA_LARGE_CODE 0xFC
+/* At most this many (batch, head) pairs in a small case: B is 1 beyond. */
+#define SDPA_SMALL_PAIRS 4
 /* At most this many score elements (B Hq Tq Tk); see above. */
 #define SDPA_SMALL_SCORES 256
 #define SDPA_LARGE_SCORES 1024
