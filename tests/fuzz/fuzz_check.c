@@ -48,11 +48,6 @@ size_t fz_numel(fz_shape sh)
     return (size_t)(sh.n0 * sh.n1 * sh.n2 * sh.last);
 }
 
-int64_t fz_at(fz_shape sh, int64_t i0, int64_t i1, int64_t i2, int64_t c)
-{
-    return i0 * sh.s.batch + i1 * sh.s.head + i2 * sh.s.row + c;
-}
-
 void fz_mark(fz_shape sh, uint8_t *mark)
 {
     memset(mark, 0, fz_span(sh));
@@ -60,6 +55,14 @@ void fz_mark(fz_shape sh, uint8_t *mark)
         for (int64_t b = 0; b < sh.n1; ++b)
             for (int64_t t = 0; t < sh.n2; ++t)
                 memset(mark + fz_at(sh, a, b, t, 0), 1, (size_t)sh.last);
+}
+
+uint8_t *fz_mark_new(fz_shape sh)
+{
+    uint8_t *mark = malloc(fz_span(sh));
+    FUZZ_REQUIRE(mark != NULL);
+    fz_mark(sh, mark);
+    return mark;
 }
 
 /* Adds one pair to the running measure; 0 when the pair is a mismatch of
@@ -134,12 +137,22 @@ int fz_all_finite(const float *x, fz_shape sh, int allow_neg_inf)
     return 1;
 }
 
-/* Guarded buffers: mapping base and length, found again by address. */
+/* Guarded buffers: mappings of a body plus one PROT_NONE page, kept for
+ * reuse once freed; user is where the buffer in use starts (NULL: free). */
 #define FZ_MAX_MAPS 64
 static struct {
-    void *user, *base;
-    size_t len;
+    void *user;
+    char *base; /* NULL: empty slot */
+    size_t body;
 } maps[FZ_MAX_MAPS];
+
+static size_t page_size(void)
+{
+    static size_t page = 0;
+    if (page == 0)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
 
 void *fz_alloc(size_t bytes, int guard)
 {
@@ -148,20 +161,38 @@ void *fz_alloc(size_t bytes, int guard)
         FUZZ_REQUIRE(p != NULL);
         return p;
     }
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t page = page_size();
     const size_t body = (bytes + page - 1) / page * page;
-    char *base = mmap(NULL, body + page, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    FUZZ_REQUIRE(base != MAP_FAILED);
-    FUZZ_REQUIRE(mprotect(base + body, page, PROT_NONE) == 0);
-    for (int i = 0; i < FZ_MAX_MAPS; ++i)
-        if (maps[i].user == NULL) {
-            maps[i].user = base + body - bytes;
-            maps[i].base = base;
-            maps[i].len = body + page;
-            return maps[i].user;
+    /* The smallest free mapping that fits; else a new one, in an empty
+     * slot or in place of a free mapping that does not fit. */
+    int best = -1, empty = -1, victim = -1;
+    for (int i = 0; i < FZ_MAX_MAPS; ++i) {
+        if (maps[i].base == NULL) {
+            if (empty < 0)
+                empty = i;
+        } else if (maps[i].user == NULL) {
+            if (maps[i].body < body)
+                victim = i;
+            else if (best < 0 || maps[i].body < maps[best].body)
+                best = i;
         }
-    fuzz_fail("too many guarded buffers", __FILE__, __LINE__);
+    }
+    const int spare = empty >= 0 ? empty : victim;
+    if (best < 0) {
+        if (spare < 0)
+            fuzz_fail("too many guarded buffers", __FILE__, __LINE__);
+        if (maps[spare].base != NULL)
+            munmap(maps[spare].base, maps[spare].body + page);
+        char *base = mmap(NULL, body + page, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        FUZZ_REQUIRE(base != MAP_FAILED);
+        FUZZ_REQUIRE(mprotect(base + body, page, PROT_NONE) == 0);
+        maps[spare].base = base;
+        maps[spare].body = body;
+        best = spare;
+    }
+    maps[best].user = maps[best].base + maps[best].body - bytes;
+    return maps[best].user;
 }
 
 void fz_free(void *p)
@@ -170,7 +201,6 @@ void fz_free(void *p)
         return;
     for (int i = 0; i < FZ_MAX_MAPS; ++i)
         if (maps[i].user == p) {
-            munmap(maps[i].base, maps[i].len);
             maps[i].user = NULL;
             return;
         }
@@ -184,22 +214,34 @@ void fz_poison(float *x, size_t n)
         memcpy(x + i, &bits, sizeof bits);
 }
 
-int fz_is_poison(float x)
+int fz_all_poison(const float *x, size_t n)
 {
-    uint32_t bits;
-    memcpy(&bits, &x, sizeof bits);
-    return bits == FZ_POISON_BITS;
+    for (size_t i = 0; i < n; ++i)
+        if (!fz_is_poison(x[i]))
+            return 0;
+    return 1;
+}
+
+int fz_all_zero(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (x[i] != 0.0f)
+            return 0;
+    return 1;
+}
+
+int fz_gaps_untouched_mark(const float *x, const uint8_t *mark, size_t n)
+{
+    for (size_t i = 0; i < n; ++i)
+        if (!mark[i] && !fz_is_poison(x[i]))
+            return 0;
+    return 1;
 }
 
 int fz_gaps_untouched(const float *x, fz_shape sh)
 {
-    const size_t n = fz_span(sh);
-    uint8_t *mark = malloc(n);
-    FUZZ_REQUIRE(mark != NULL);
-    fz_mark(sh, mark);
-    int ok = 1;
-    for (size_t i = 0; i < n && ok; ++i)
-        ok = mark[i] || fz_is_poison(x[i]);
+    uint8_t *mark = fz_mark_new(sh);
+    const int ok = fz_gaps_untouched_mark(x, mark, fz_span(sh));
     free(mark);
     return ok;
 }

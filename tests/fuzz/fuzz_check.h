@@ -39,10 +39,18 @@ fz_shape fz_dense(int64_t n0, int64_t n1, int64_t n2, int64_t last);
 /* Elements from the first to one past the last one the tensor uses. */
 size_t fz_span(fz_shape sh);
 size_t fz_numel(fz_shape sh);
-int64_t fz_at(fz_shape sh, int64_t i0, int64_t i1, int64_t i2, int64_t c);
+
+/* Inline: every element walk of every check goes through it. */
+static inline int64_t fz_at(fz_shape sh, int64_t i0, int64_t i1, int64_t i2,
+                            int64_t c)
+{
+    return i0 * sh.s.batch + i1 * sh.s.head + i2 * sh.s.row + c;
+}
 
 /* mark (fz_span) = 1 where the tensor has an element, 0 in the gaps. */
 void fz_mark(fz_shape sh, uint8_t *mark);
+/* The same in a new malloc'd buffer (free()). */
+uint8_t *fz_mark_new(fz_shape sh);
 
 /* ---- error measures ------------------------------------------------------ */
 
@@ -68,7 +76,10 @@ int fz_all_finite(const float *x, fz_shape sh, int allow_neg_inf);
 /*
  * bytes of memory (> 0). guard = 0: malloc (ASan red zones on both sides,
  * but BLAS is not instrumented); guard != 0: the buffer ends exactly at a
- * PROT_NONE page, so that an overrun even inside the BLAS faults.
+ * PROT_NONE page, so that an overrun even inside the BLAS faults. Guarded
+ * mappings are kept after fz_free and handed out again (mmap, mprotect
+ * and munmap per buffer cost more than a small fuzz case), so their
+ * contents start undefined, like malloc's.
  * Traps if memory runs out (inputs are tiny).
  */
 void *fz_alloc(size_t bytes, int guard);
@@ -77,10 +88,20 @@ void fz_free(void *p);
 /* Fills n floats with a NaN pattern the library cannot produce. */
 void fz_poison(float *x, size_t n);
 #define FZ_POISON_BITS 0x7FC0DEADu
-int fz_is_poison(float x);
+static inline int fz_is_poison(float x)
+{
+    union { float f; uint32_t u; } b = {x};
+    return b.u == FZ_POISON_BITS;
+}
+/* All n floats still hold the poison. */
+int fz_all_poison(const float *x, size_t n);
+/* All n floats are +0.0f or -0.0f. */
+int fz_all_zero(const float *x, size_t n);
 
 /* Nonzero when every gap of x's layout (sh) still holds the poison:
  * nothing was written there. */
 int fz_gaps_untouched(const float *x /* (fz_span(sh)) */, fz_shape sh);
+/* The same with the layout's mark (fz_mark) at hand: n = fz_span(sh). */
+int fz_gaps_untouched_mark(const float *x, const uint8_t *mark, size_t n);
 
 #endif /* ATTN_FUZZ_CHECK_H */

@@ -35,22 +35,40 @@ static void write_seed(const char *what, const char *name, const void *bytes,
 
 typedef struct sdpa_seed {
     const char *name;
-    unsigned B, Hq, hkv_index, Tq, Tk, d, dv, scale, causal, flags, layouts,
-        pad, keep_mode, keep_density, bias_mode, inf_density, kv0, kv1;
-    unsigned special[7]; /* count, then (tensor, index, code) */
+    unsigned B, Hq, hkv_index, Tq, Tk, d, dv, scale, causal, large, flags,
+        layouts, pad, keep_mode, keep_density, bias_mode, inf_density, kv0, kv1;
+    unsigned special[10]; /* count, then (tensor, index, code) */
 } sdpa_seed;
 
 enum { KV = 1, KEEP = 2, BIAS = 4, W = 8, LSE = 16, BWD = 32, GUARD = 64,
        SPECIAL = 128 };
+/* Byte 11 (pad): threads 1 + n % 3 in bits 4-5, a rerun of the fused or
+ * the materialised path in bits 6-7. */
+enum { T2 = 0x10, T3 = 0x20, RERUN_FUSED = 0x40, RERUN_MAT = 0xC0 };
+/* Tensors and value codes of special values (sdpa_case.c). */
+enum { SQ = 0, SK = 1, SV = 2, SBIAS = 3, SDOUT = 4 };
+enum { NAN_CODE = 0, INF_CODE = 1, NEG_INF_CODE = 2, HUGE_CODE = 3 };
 
 static void sdpa_bytes(const sdpa_seed *s, unsigned probe, unsigned detail,
                        unsigned char b[64], size_t *n)
 {
+    /* Sizes are stored as n - 1; small cases take them mod 32 (T) and 16
+     * (d) within 4 (batch, head) pairs and 256 score elements, large ones
+     * mod 70 and 33 within 1024 (sdpa_case.h): the seeds stay inside, so
+     * they decode as written. */
     const unsigned v[] = {s->B - 1, s->Hq - 1, s->hkv_index, s->Tq - 1,
-                          s->Tk - 1, s->d - 1, s->dv - 1, s->scale, s->causal,
-                          s->flags, s->layouts, s->pad, s->keep_mode,
-                          s->keep_density, s->bias_mode, s->inf_density,
-                          s->kv0, s->kv1};
+                          s->Tk - 1, s->d - 1, s->dv - 1, s->scale,
+                          s->causal | (s->large ? 0xFC : 0), s->flags,
+                          s->layouts, s->pad, s->keep_mode, s->keep_density,
+                          s->bias_mode, s->inf_density, s->kv0, s->kv1};
+    const unsigned T = s->large ? 70 : 32, D = s->large ? 33 : 16;
+    const unsigned budget = s->large ? 1024 : 256; /* B Hq Tq Tk */
+    if (s->Tq > T || s->Tk > T || s->d > D || s->dv > D ||
+        (!s->large && s->B * s->Hq > 4) ||
+        s->B * s->Hq * s->Tq * s->Tk > budget) {
+        fprintf(stderr, "sdpa seed %s: sizes beyond its range\n", s->name);
+        exit(1);
+    }
     size_t k = 0;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; ++i)
         b[k++] = (unsigned char)v[i];
@@ -59,7 +77,7 @@ static void sdpa_bytes(const sdpa_seed *s, unsigned probe, unsigned detail,
     b[k++] = (unsigned char)probe;
     b[k++] = (unsigned char)detail;
     b[k++] = (unsigned char)s->special[0];
-    for (unsigned i = 0; i < s->special[0] && i < 2; ++i) {
+    for (unsigned i = 0; i < s->special[0] && i < 3; ++i) {
         b[k++] = (unsigned char)s->special[1 + 3 * i];
         b[k++] = (unsigned char)(s->special[2 + 3 * i] & 0xFF);
         b[k++] = (unsigned char)(s->special[2 + 3 * i] >> 8);
@@ -69,30 +87,36 @@ static void sdpa_bytes(const sdpa_seed *s, unsigned probe, unsigned detail,
 }
 
 static const sdpa_seed sdpa_seeds[] = {
-    /* name            B Hq hi Tq Tk  d dv sc ca flags layouts pad km kd bm id kv0 kv1 */
-    {"plain",          1, 1, 0, 8, 8, 16, 16, 0, 0, W | LSE, 0, 0x10, 0, 0, 0, 0, 0, 0, {0}},
-    {"causal-tl-bwd",  2, 2, 1, 17, 17, 8, 8, 0, 1, W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 0, 0, {0}},
-    {"causal-br-tk-gt-tq", 1, 2, 0, 5, 40, 12, 6, 0, 2, KV | LSE | BWD, 0, 0x20, 0, 0, 0, 0, 33, 7, {0}},
-    {"kv-lens-zero",   2, 1, 0, 9, 13, 4, 5, 0, 0, KV | W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 0, 13, {0}},
-    {"keep-per-batch", 2, 2, 0, 11, 19, 7, 7, 0, 0, KEEP | W | LSE | BWD, 0, 0x10, 2, 128, 0, 0, 0, 0, {0}},
-    {"keep-row-guard", 1, 3, 0, 6, 30, 5, 9, 0, 0, KEEP | W | GUARD | BWD | LSE, 0, 0x10, 4, 200, 0, 0, 0, 0, {0}},
-    {"bias-full-neginf", 1, 2, 1, 12, 12, 8, 8, 0, 0, BIAS | W | LSE | BWD, 0, 0x10, 0, 0, 1, 64, 0, 0, {0}},
-    {"all-masks",      2, 4, 1, 23, 31, 9, 11, 0, 2, 0x3F, 0, 0x21, 3, 180, 5, 40, 20, 31, {0}},
-    {"mqa-bthd",       2, 4, 0, 10, 14, 6, 6, 0, 1, W | LSE | BWD, 0x55, 0x10, 0, 0, 0, 0, 0, 0, {0}},
-    {"gqa-padded",     1, 4, 1, 7, 9, 5, 3, 0, 0, LSE | BWD | GUARD, 0xAA, 0x2F, 0, 0, 0, 0, 0, 0, {0}},
-    {"broadcast-inputs", 2, 2, 0, 6, 6, 4, 4, 0, 0, W | LSE | BWD, 0xFF, 0x20, 1, 128, 0, 0, 0, 0, {0}},
-    {"large-blocks",   2, 4, 1, 70, 70, 33, 33, 0, 1, W | LSE | BWD, 0, 0x20, 0, 0, 0, 0, 0, 0, {0}},
-    {"tiny",           1, 1, 0, 1, 1, 1, 1, 0, 2, KV | W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 1, 1, {0}},
-    {"scale-small",    1, 1, 0, 16, 16, 32, 8, 1, 0, W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 0, 0, {0}},
-    {"scale-large",    1, 2, 1, 16, 66, 3, 8, 12, 1, W | LSE | BWD, 0, 0x10, 0, 0, 0, 0, 0, 0, {0}},
-    {"specials",       1, 2, 0, 8, 8, 4, 4, 0, 0, BIAS | W | LSE | BWD | SPECIAL, 0, 0x10, 0, 0, 1, 30, 0, 0,
-     {2, 0, 5, 0, 3, 17, 2}},
-    {"nan-key-masked", 2, 1, 0, 4, 12, 4, 4, 0, 1, KV | W | LSE | BWD | SPECIAL, 0, 0x10, 0, 0, 0, 0, 3, 12,
-     {1, 1, 40, 0}},
-    /* Library bug: every row masked by keep_mask (density 0), a NaN in
-     * key 1: the backward gives dq = NaN instead of 0. */
-    {"regress-masked-row-nan", 1, 1, 0, 2, 2, 1, 1, 0, 0, KEEP | LSE | BWD | SPECIAL, 0, 0x10, 0, 0, 0, 0, 0, 0,
-     {1, 1, 1, 0}},
+    /* name            B Hq hi Tq Tk  d dv sc ca lg flags layouts pad km kd bm id kv0 kv1 */
+    {"plain",          1, 1, 0, 8, 8, 16, 16, 0, 0, 0, W | LSE, 0, T2, 0, 0, 0, 0, 0, 0, {0}},
+    {"causal-tl-bwd",  1, 1, 0, 17, 15, 8, 8, 0, 1, 0, W | LSE | BWD, 0, T2 | RERUN_FUSED, 0, 0, 0, 0, 0, 0, {0}},
+    {"causal-br-tk-gt-tq", 1, 1, 0, 5, 30, 12, 6, 0, 2, 0, KV | LSE | BWD, 0, T3 | RERUN_MAT, 0, 0, 0, 0, 23, 7, {0}},
+    {"kv-lens-zero",   2, 1, 0, 9, 13, 4, 5, 0, 0, 0, KV | W | LSE | BWD, 0, T2 | RERUN_FUSED, 0, 0, 0, 0, 0, 13, {0}},
+    {"keep-per-batch", 2, 2, 0, 4, 16, 7, 7, 0, 0, 0, KEEP | W | LSE | BWD, 0, T2 | RERUN_MAT, 2, 128, 0, 0, 0, 0, {0}},
+    {"keep-row-guard", 1, 3, 0, 2, 30, 5, 9, 0, 0, 0, KEEP | W | GUARD | BWD | LSE, 0, T2, 4, 200, 0, 0, 0, 0, {0}},
+    {"bias-full-neginf", 1, 2, 1, 8, 12, 8, 8, 0, 0, 0, BIAS | W | LSE | BWD, 0, T2 | RERUN_FUSED, 0, 0, 1, 64, 0, 0, {0}},
+    {"all-masks",      2, 2, 0, 7, 9, 9, 11, 0, 2, 0, 0x3F, 0, 0x21 | RERUN_MAT, 3, 180, 5, 40, 5, 9, {0}},
+    {"mqa-bthd",       1, 4, 0, 6, 10, 6, 6, 0, 1, 0, W | LSE | BWD, 0x55, T2, 0, 0, 0, 0, 0, 0, {0}},
+    {"gqa-padded",     1, 4, 1, 7, 9, 5, 3, 0, 0, 0, LSE | BWD | GUARD, 0xAA, 0x2F | RERUN_FUSED, 0, 0, 0, 0, 0, 0, {0}},
+    {"broadcast-inputs", 2, 2, 0, 6, 6, 4, 4, 0, 0, 0, W | LSE | BWD, 0xFF, T3 | RERUN_MAT, 1, 128, 0, 0, 0, 0, {0}},
+    /* Large: more than 64 query rows (the causal diagonal groups of the
+     * fused path, the 64-row blocks of the materialised one), 33 dims,
+     * 2 batches of 4 heads. */
+    {"large-blocks",   1, 2, 1, 70, 7, 33, 33, 0, 1, 1, W | LSE | BWD, 0, T3 | RERUN_FUSED, 0, 0, 0, 0, 0, 0, {0}},
+    {"large-pairs",    2, 4, 1, 16, 8, 5, 7, 0, 0, 1, KV | KEEP | W | LSE | BWD, 0x1B, T3 | RERUN_MAT, 3, 160, 0, 0, 11, 6, {0}},
+    {"large-causal-br-kv", 1, 1, 0, 67, 15, 9, 17, 0, 2, 1, KV | W | LSE | BWD | GUARD, 0x40, T2 | RERUN_MAT, 0, 0, 0, 0, 12, 0, {0}},
+    {"tiny",           1, 1, 0, 1, 1, 1, 1, 0, 2, 0, KV | W | LSE | BWD, 0, T2, 0, 0, 0, 0, 1, 1, {0}},
+    {"scale-small",    1, 1, 0, 16, 16, 16, 8, 1, 0, 0, W | LSE | BWD, 0, T2 | RERUN_FUSED, 0, 0, 0, 0, 0, 0, {0}},
+    {"scale-large",    1, 1, 0, 14, 70, 3, 8, 12, 1, 1, W | LSE | BWD, 0, T2, 0, 0, 0, 0, 0, 0, {0}},
+    {"specials",       1, 2, 0, 8, 8, 4, 4, 0, 0, 0, BIAS | W | LSE | BWD | SPECIAL, 0, T2, 0, 0, 1, 30, 0, 0,
+     {2, SQ, 5, NAN_CODE, SBIAS, 17, NEG_INF_CODE}},
+    {"nan-key-masked", 2, 1, 0, 4, 12, 4, 4, 0, 1, 0, KV | W | LSE | BWD | SPECIAL, 0, T2, 0, 0, 0, 0, 3, 12,
+     {1, SK, 40, NAN_CODE}},
+    /* Library bug: every row masked by keep_mask (density 0), NaN in key
+     * 1, in q and in dout: the backward gave dq = NaN instead of 0 (and
+     * NaN in dk, dv). */
+    {"regress-masked-row-nan", 1, 1, 0, 2, 2, 1, 1, 0, 0, 0, KEEP | LSE | BWD | SPECIAL, 0, T2, 0, 0, 0, 0, 0, 0,
+     {3, SK, 1, NAN_CODE, SQ, 0, NAN_CODE, SDOUT, 1, NAN_CODE}},
 };
 
 static void sdpa_corpus(void)
@@ -105,9 +129,13 @@ static void sdpa_corpus(void)
         sdpa_bytes(&sdpa_seeds[i], (unsigned)i, (unsigned)(i * 37), b, &n);
         write_seed("sdpa", sdpa_seeds[i].name, b, n);
     }
-    /* Every error probe once, on the all-masks case. */
+    /* Every error probe once, on a small case with every input (kv_lens,
+     * keep_mask, bias: some probes alias or bend them) and no backward or
+     * rerun, so that the mutations of these seeds stay cheap. */
+    static const sdpa_seed probe_base =
+        {"probe", 2, 2, 0, 3, 5, 3, 4, 0, 2, 0, KV | KEEP | BIAS | LSE, 0, 0, 3, 180, 5, 40, 3, 5, {0}};
     for (unsigned p = 0; p < 25; ++p) {
-        sdpa_bytes(&sdpa_seeds[7], p, p * 29 + 3, b, &n);
+        sdpa_bytes(&probe_base, p, p * 29 + 3, b, &n);
         snprintf(name, sizeof name, "probe-%02u", p);
         write_seed("sdpa", name, b, n);
     }

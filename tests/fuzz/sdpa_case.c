@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_input.h"
 
 /*
  * Strides of a (n0, n1, n2, last) input or output tensor:
@@ -85,58 +84,6 @@ static float special_value(unsigned code)
     }
 }
 
-/* A tensor's span filled with values in [-bound, bound], gaps NaN (the
- * library must never read a gap). */
-static float *make_tensor(fz_shape sh, fuzz_rng *r, float bound, int guard)
-{
-    const size_t n = fz_span(sh);
-    float *x = fz_alloc(n * sizeof *x, guard);
-    uint8_t *mark = malloc(n);
-    FUZZ_REQUIRE(mark != NULL);
-    fz_mark(sh, mark);
-    for (size_t i = 0; i < n; ++i)
-        x[i] = mark[i] ? fr_value(r, bound) : NAN;
-    free(mark);
-    return x;
-}
-
-static float *copy_of(const float *x, size_t n)
-{
-    if (x == NULL)
-        return NULL;
-    float *y = malloc(n * sizeof *y);
-    FUZZ_REQUIRE(y != NULL);
-    memcpy(y, x, n * sizeof *y);
-    return y;
-}
-
-/* Modest and finite (bias may also be -INFINITY, a documented mask). */
-static int tame(const float *x, fz_shape sh, int allow_neg_inf)
-{
-    for (int64_t a = 0; a < sh.n0; ++a)
-        for (int64_t b = 0; b < sh.n1; ++b)
-            for (int64_t t = 0; t < sh.n2; ++t)
-                for (int64_t i = 0; i < sh.last; ++i) {
-                    const float v = x[fz_at(sh, a, b, t, i)];
-                    if (!(fabsf(v) <= 1e6f) && !(allow_neg_inf && v == -INFINITY))
-                        return 0;
-                }
-    return 1;
-}
-
-/* Keys and values past kv_lens[b] are documented as never read: make
- * them NaN, unless the batches share their rows (batch stride 0). */
-static void poison_past_kv_lens(const sdpa_case *c, float *x, fz_shape sh)
-{
-    if (c->d.kv_lens == NULL || (sh.s.batch == 0 && sh.n0 > 1))
-        return;
-    for (int64_t b = 0; b < sh.n0; ++b)
-        for (int64_t h = 0; h < sh.n1; ++h)
-            for (int64_t j = c->kv_lens[b]; j < sh.n2; ++j)
-                for (int64_t i = 0; i < sh.last; ++i)
-                    x[fz_at(sh, b, h, j, i)] = NAN;
-}
-
 static void inject_specials(sdpa_case *c, fuzz_input *in)
 {
     const unsigned count = fi_u8(in) % 8;
@@ -157,35 +104,57 @@ void sdpa_case_decode(sdpa_case *c, const uint8_t *data, size_t size)
     fi_init(&in, data, size);
     memset(c, 0, sizeof *c);
 
-    const int64_t B = fi_range(&in, 1, SDPA_MAX_B);
+    int64_t B = fi_range(&in, 1, SDPA_MAX_B);
     const int64_t Hq = fi_range(&in, 1, SDPA_MAX_H);
     int64_t divisors[SDPA_MAX_H], nd = 0;
     for (int64_t h = 1; h <= Hq; ++h)
         if (Hq % h == 0)
             divisors[nd++] = h;
     const int64_t Hkv = divisors[fi_u8(&in) % nd];
-    const int64_t Tq = fi_range(&in, 1, SDPA_MAX_T);
-    const int64_t Tk = fi_range(&in, 1, SDPA_MAX_T);
-    const int64_t D = fi_range(&in, 1, SDPA_MAX_D);
-    const int64_t Dv = fi_range(&in, 1, SDPA_MAX_D);
-    attn_sdpa_desc *d = &c->d;
-    FUZZ_REQUIRE(attn_sdpa_desc_init(d, B, Hq, Hkv, Tq, Tk, D, Dv) == ATTN_OK);
+    /* The sizes come before the byte that says whether they are large. */
+    const unsigned tq = fi_u8(&in), tk = fi_u8(&in);
+    const unsigned dq = fi_u8(&in), dv = fi_u8(&in);
     const unsigned scale_code = fi_u8(&in);
+    const unsigned causal_code = fi_u8(&in);
+    c->large = causal_code >= SDPA_LARGE_CODE;
+    const unsigned T = c->large ? SDPA_MAX_T : SDPA_SMALL_T;
+    const unsigned D = c->large ? SDPA_MAX_D : SDPA_SMALL_D;
+    /* Every (batch, head) pair is a task with a large fixed cost in the
+     * library's kernels (and in the fuzz build's instrumentation of them):
+     * small cases have at most SDPA_SMALL_PAIRS. */
+    if (!c->large && B * Hq > SDPA_SMALL_PAIRS)
+        B = 1;
+    int64_t Tq = 1 + tq % T, Tk = 1 + tk % T;
+    const int64_t Dq = 1 + dq % D, Dv = 1 + dv % D;
+    /* A bound on the score elements, so that the corpus cannot drift to
+     * the largest cases (longer loops give libFuzzer new hit-count
+     * features): the longer of keys and queries halved until it holds. */
+    const int64_t budget = c->large ? SDPA_LARGE_SCORES : SDPA_SMALL_SCORES;
+    while (B * Hq * Tq * Tk > budget) {
+        if (Tk >= Tq)
+            Tk = (Tk + 1) / 2;
+        else
+            Tq = (Tq + 1) / 2;
+    }
+    attn_sdpa_desc *d = &c->d;
+    FUZZ_REQUIRE(attn_sdpa_desc_init(d, B, Hq, Hkv, Tq, Tk, Dq, Dv) == ATTN_OK);
     if (scale_code != 0)
         d->scale *= (float)exp2(((int)(scale_code % 13) - 8) / 2.0);
-    d->causal = (attn_causal)(fi_u8(&in) % 3);
+    d->causal = (attn_causal)((causal_code & 3) % 3);
     c->flags = fi_u8(&in);
     const int guard = (c->flags & FLAG_GUARD) != 0;
     const unsigned layouts = fi_u8(&in);
     const unsigned pad = fi_u8(&in);
-    c->threads = 1 + (int)((pad >> 4) % 3);
+    c->threads = 1 + (int)((pad >> 4 & 3) % 3);
+    c->rerun = (pad >> 6) & 1;
+    c->rerun_path = (pad >> 7) & 1;
 
-    d->q_strides = layout_of(layouts & 3, 0, B, Hq, Tq, D, pad);
-    d->k_strides = layout_of(layouts >> 2 & 3, 0, B, Hkv, Tk, D, pad);
+    d->q_strides = layout_of(layouts & 3, 0, B, Hq, Tq, Dq, pad);
+    d->k_strides = layout_of(layouts >> 2 & 3, 0, B, Hkv, Tk, Dq, pad);
     d->v_strides = layout_of(layouts >> 4 & 3, 0, B, Hkv, Tk, Dv, pad);
     d->out_strides = layout_of(layouts >> 6 & 3, 1, B, Hq, Tq, Dv, pad);
-    c->qs = fz_shape_of(B, Hq, Tq, D, d->q_strides);
-    c->ks = fz_shape_of(B, Hkv, Tk, D, d->k_strides);
+    c->qs = fz_shape_of(B, Hq, Tq, Dq, d->q_strides);
+    c->ks = fz_shape_of(B, Hkv, Tk, Dq, d->k_strides);
     c->vs = fz_shape_of(B, Hkv, Tk, Dv, d->v_strides);
     c->os = fz_shape_of(B, Hq, Tq, Dv, d->out_strides);
 
@@ -205,38 +174,21 @@ void sdpa_case_decode(sdpa_case *c, const uint8_t *data, size_t size)
     c->probe = fi_u8(&in);
     c->probe_detail = fi_u8(&in);
 
-    c->q = make_tensor(c->qs, &rng, 2.0f, guard);
-    c->k = make_tensor(c->ks, &rng, 2.0f, guard);
-    c->v = make_tensor(c->vs, &rng, 2.0f, guard);
-    c->dout = make_tensor(c->os, &rng, 1.0f, guard);
+    c->q = sdpa_make_tensor(c->qs, &rng, 2.0f, guard);
+    c->k = sdpa_make_tensor(c->ks, &rng, 2.0f, guard);
+    c->v = sdpa_make_tensor(c->vs, &rng, 2.0f, guard);
+    c->dout = sdpa_make_tensor(c->os, &rng, 1.0f, guard);
     if (c->flags & FLAG_KEEP) {
-        const size_t n = fz_span(c->keep_sh);
-        c->keep = fz_alloc(n, guard);
-        for (size_t i = 0; i < n; ++i)
-            c->keep[i] = (uint8_t)(fr_chance(&rng, keep_density)
-                                       ? 1 + fr_next(&rng) % 255 : 0);
+        c->keep = sdpa_make_keep(fz_span(c->keep_sh), &rng, keep_density, guard);
         d->keep_mask = c->keep;
     }
     if (c->flags & FLAG_BIAS) {
-        c->bias = make_tensor(c->bias_sh, &rng, 2.0f, guard);
-        const size_t n = fz_span(c->bias_sh);
-        for (size_t i = 0; i < n; ++i)
-            if (!isnan(c->bias[i]) && fr_chance(&rng, inf_density / 4))
-                c->bias[i] = -INFINITY;
+        c->bias = sdpa_make_tensor(c->bias_sh, &rng, 2.0f, guard);
+        sdpa_bias_neginf(c->bias, fz_span(c->bias_sh), &rng, inf_density / 4);
         d->bias = c->bias;
     }
     inject_specials(c, &in);
-    c->finite = tame(c->q, c->qs, 0) && tame(c->k, c->ks, 0) &&
-                tame(c->v, c->vs, 0) &&
-                (c->bias == NULL || tame(c->bias, c->bias_sh, 1));
-    c->dout_finite = tame(c->dout, c->os, 0);
-    poison_past_kv_lens(c, c->k, c->ks);
-    poison_past_kv_lens(c, c->v, c->vs);
-
-    c->q0 = copy_of(c->q, fz_span(c->qs));
-    c->k0 = copy_of(c->k, fz_span(c->ks));
-    c->v0 = copy_of(c->v, fz_span(c->vs));
-    c->bias0 = copy_of(c->bias, fz_span(c->bias_sh));
+    sdpa_case_finish(c);
 }
 
 static int same_bits(const float *a, const float *b, size_t n)
@@ -254,6 +206,12 @@ int sdpa_case_inputs_intact(const sdpa_case *c)
 
 void sdpa_case_free(sdpa_case *c)
 {
+    free(c->q_mark);
+    free(c->k_mark);
+    free(c->v_mark);
+    free(c->o_mark);
+    free(c->bias_mark);
+    free(c->masked);
     fz_free(c->q);
     fz_free(c->k);
     fz_free(c->v);

@@ -15,9 +15,10 @@ typedef struct sdpa_fwd {
 } sdpa_fwd;
 
 /*
- * Fused and materialised forwards (with workspace and allocating), scores;
- * statuses, agreement with each other and with the double reference,
- * finiteness, masked rows, untouched gaps. fwd[0] fused, fwd[1]
+ * Fused and materialised forwards (with workspace; when the case asks for
+ * a rerun, one path again through the allocating call on another thread
+ * count), scores; statuses, agreement with each other and with the double
+ * reference, finiteness, masked rows, untouched gaps. fwd[0] fused, fwd[1]
  * materialised, kept for the backward (lse always computed when the case
  * runs the backward).
  */
@@ -25,7 +26,8 @@ void sdpa_check_forward(const sdpa_case *c, sdpa_fwd fwd[2]);
 void sdpa_fwd_free(sdpa_fwd *f);
 
 /* Backward on both paths from their own forwards: agreement, finiteness,
- * thread-count determinism, untouched gaps. */
+ * untouched gaps, and (when the case asks for a rerun) thread-count
+ * determinism of one path. */
 void sdpa_check_backward(const sdpa_case *c, const sdpa_fwd fwd[2]);
 
 /* One invalid variation of the case: the documented status, nothing
@@ -33,7 +35,11 @@ void sdpa_check_backward(const sdpa_case *c, const sdpa_fwd fwd[2]);
 void sdpa_check_probe(const sdpa_case *c);
 
 /* Row (b, h, i) sees no key: every key is hidden by causal, kv_lens or
- * keep_mask, or has a -INFINITY bias. */
-int sdpa_row_masked(const sdpa_case *c, int64_t b, int64_t h, int64_t i);
+ * keep_mask, or has a -INFINITY bias (found once, by sdpa_case_finish). */
+static inline int sdpa_row_masked(const sdpa_case *c, int64_t b, int64_t h,
+                                  int64_t i)
+{
+    return c->masked[(b * c->d.q_heads + h) * c->d.q_len + i];
+}
 
 #endif /* ATTN_FUZZ_SDPA_CHECKS_H */
