@@ -132,6 +132,15 @@ static size_t need_of(const call *k)
     return n;
 }
 
+/* The least workspace a call accepts: one thread's share, whatever the
+ * thread count asked for (sdpa.h, Workspaces). */
+static size_t least_of(const call *k)
+{
+    call one = *k;
+    one.d.num_threads = 1;
+    return need_of(&one);
+}
+
 static attn_status invoke(call *k)
 {
     switch (k->t) {
@@ -214,7 +223,7 @@ static int apply(const sdpa_case *c, call *k, enum probe p, unsigned x,
     case PR_NULL_WS:
     case PR_WS_SMALL: {
         k->t = x & 1 ? T_BWD_WS : T_FWD_WS;
-        const size_t need = need_of(k);
+        const size_t need = least_of(k);
         if (need == 0)
             return -1;
         if (p == PR_NULL_WS) {
