@@ -1,0 +1,108 @@
+/* attention-bench-speed: what its files share. */
+#ifndef BENCH_SPEED_H
+#define BENCH_SPEED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define PROG "attention-bench-speed"
+#define MIB (1024.0 * 1024.0)
+/* Other processes keeping more cores than this busy during a measurement
+ * make it "disturbed": made again, up to MAX_ATTEMPTS times in all, when it
+ * is cheap and the run's retry allowance lasts; flagged otherwise. */
+#define BUSY_LIMIT 0.25
+#define MAX_ATTEMPTS 3
+
+/* Self-attention: Tq = Tk = t, Hq = Hkv = h, dv = d. */
+typedef struct speed_shape {
+    int64_t b, h, t, d;
+} speed_shape;
+
+enum { ROOF, FUSED, REFERENCE };    /* speed_row.kind */
+enum { FWD, FWDBWD };               /* speed_row.pass */
+extern const char *const speed_kinds[3], *const speed_passes[2];
+
+/* One measurement. A roof row is the cblas_sgemm product standing for an
+ * attention tile: "qk_tile" Q K^T (tq x tk x d), "pv_tile" P V
+ * (tq x d x tk), with tq = 256 query rows and tk = 512 keys; or "square",
+ * 2048 each; B = H = 1. */
+typedef struct speed_row {
+    int kind, pass;
+    const char *product;    /* "square", "qk_tile", "pv_tile"; "attention" */
+    const char *phase;      /* roof: "start", "end"; else "main", "long" */
+    int64_t b, h, tq, tk, d;
+    int causal;
+    int threads;            /* library threads; roof: concurrent threads
+                               (tiles) or BLAS threads (square) */
+    double seconds;         /* best repeat */
+    int reps;               /* timed repeats after the warm-up (0: none) */
+    double gflops;
+    size_t extra_bytes;     /* workspace asked for; 0 for the roof */
+    double others;          /* cores other processes kept busy meanwhile,
+                               warm-up included; -1 unknown */
+    int attempts;           /* measurements made; the fastest is kept */
+} speed_row;
+
+/* What a run measures (full or --quick), and what it got. */
+typedef struct speed_run {
+    int threads;                    /* N, the many-thread count */
+    const speed_shape *shapes;      /* (n_shapes) the main table */
+    size_t n_shapes;
+    const int64_t *tile_d;          /* (n_tile_d) head dims of tile roofs */
+    size_t n_tile_d;
+    int64_t ref_max_t;              /* materialised path for T <= this */
+    const speed_shape *long_shape;  /* fused-only memory shape, or NULL */
+    /* Repeat until min_seconds and min_reps; a call over long_call is
+     * timed once, over 4 long_call the warm-up is the measurement. */
+    double min_seconds, long_call;
+    int min_reps;
+    double retry_seconds, retry_left;
+    uint64_t seed;
+    speed_row *rows;                /* (n) in measurement order */
+    size_t n, cap;
+    /* Bytes around the long shape: ru_maxrss before its buffers, once they
+     * are resident (and the current RSS then), after its calls; and the
+     * buffers' own size (-1: unknown). */
+    double peak_before, peak_inputs, current_inputs, peak_after, data_bytes;
+} speed_run;
+
+/* speed_time.c: clock, repeat rule, other processes' load, memory. */
+typedef struct speed_load {
+    double wall, busy, own; /* busy < 0: unknown */
+} speed_load;
+double speed_now(void);
+/* Warm-up, then repeats of rep (which returns its own duration, so work
+ * spanning threads reports its wall time); sets seconds and reps. */
+void speed_time(const speed_run *x, double (*rep)(void *), void *ctx,
+                speed_row *out);
+speed_load speed_load_now(void);
+double speed_others(const speed_load *a, const speed_load *b); /* -1: ? */
+double speed_peak_rss(void);        /* bytes; -1 unknown */
+double speed_current_rss(void);
+void *speed_alloc(size_t bytes);    /* exits when out of memory */
+
+/* speed_attn.c: one shape's buffers and the timed library calls. */
+float *speed_attn_alloc(speed_shape s, uint64_t seed, double *bytes);
+void speed_attn(const speed_run *x, float *buffers, speed_row *row);
+
+/* speed_roof.c: the roof product of row at row->threads. */
+void speed_roof(const speed_run *x, speed_row *row);
+
+/* speed_blas.c: which BLAS, and the bench's control of its threads. */
+int speed_blas_set_threads(int n);  /* previous count; -1: no control */
+void speed_blas_restore(int previous);
+void speed_blas_banner(FILE *f, int lib_threads);
+int speed_blas_avx512(void);        /* sgemm kernels use AVX-512 */
+
+/* speed_table.c: the tables and the CSV file. */
+const speed_row *speed_find(const speed_run *x, const speed_row *key);
+double speed_roof_at(const speed_run *x, int threads);
+double speed_ratio(const speed_run *x, const speed_row *row);
+void speed_tables(FILE *f, const speed_run *x);
+int speed_csv(FILE *f, const speed_run *x);
+
+/* speed_summary.c: the targets, computed from the numbers. */
+void speed_summary(FILE *f, const speed_run *x, int avx512);
+
+#endif /* BENCH_SPEED_H */

@@ -1,0 +1,280 @@
+/* attention-bench-speed's tables, and its CSV file: every measurement. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "speed.h"
+
+const char *const speed_kinds[3] = {"roof", "fused", "reference"};
+const char *const speed_passes[2] = {"fwd", "fwdbwd"};
+
+const speed_row *speed_find(const speed_run *x, const speed_row *k)
+{
+    for (const speed_row *r = x->rows; r < x->rows + x->n; ++r)
+        if (r->kind == k->kind && strcmp(r->product, k->product) == 0 &&
+            strcmp(r->phase, k->phase) == 0 && r->b == k->b && r->h == k->h &&
+            r->tq == k->tq && r->d == k->d && r->causal == k->causal &&
+            r->pass == k->pass && r->threads == k->threads)
+            return r;
+    return NULL;
+}
+
+/* What a measurement at `threads` threads is divided by: the best square
+ * rate at that count, start or end; 0 if none. */
+double speed_roof_at(const speed_run *x, int threads)
+{
+    double best = 0.0;
+    for (const speed_row *r = x->rows; r < x->rows + x->n; ++r)
+        if (r->kind == ROOF && strcmp(r->product, "square") == 0 &&
+            r->threads == threads && r->gflops > best)
+            best = r->gflops;
+    return best;
+}
+
+double speed_ratio(const speed_run *x, const speed_row *r)
+{
+    const double roof = speed_roof_at(x, r->threads);
+    return roof > 0.0 ? r->gflops / roof : 0.0;
+}
+
+/* " %w.pf", or "-" when not had. */
+static void num(FILE *f, int w, int prec, double v, int have)
+{
+    if (have)
+        fprintf(f, " %*.*f", w, prec, v);
+    else
+        fprintf(f, " %*s", w, "-");
+}
+
+/* A rate, '*' after one resting on a single timed repeat. */
+static void rate(FILE *f, const speed_row *r)
+{
+    if (r)
+        fprintf(f, " %7.1f%c", r->gflops, r->reps < 3 ? '*' : ' ');
+    else
+        fprintf(f, " %7s ", "-");
+}
+
+static void roof_line(FILE *f, const speed_run *x, speed_row k, const char *label)
+{
+    k.phase = "start";
+    const speed_row *s = speed_find(x, &k);
+    k.phase = "end";
+    const speed_row *e = speed_find(x, &k);
+    if (!s && !e)
+        return;
+    const double roof = speed_roof_at(x, k.threads);
+    const double best = s && (!e || s->gflops > e->gflops) ? s->gflops
+                                                          : e->gflops;
+    fprintf(f, "  %-38s %7d", label, k.threads);
+    num(f, 8, 1, s ? s->gflops : 0.0, s != NULL);
+    num(f, 5, 2, s ? s->others : -1.0, s && s->others >= 0.0);
+    num(f, 8, 1, e ? e->gflops : 0.0, e != NULL);
+    num(f, 5, 2, e ? e->others : -1.0, e && e->others >= 0.0);
+    num(f, 10, 2, roof > 0.0 ? best / roof : 0.0, roof > 0.0);
+    fputc('\n', f);
+}
+
+static void roof_table(FILE *f, const speed_run *x)
+{
+    const int counts[2] = {x->threads, 1}, nc = x->threads > 1 ? 2 : 1;
+    char label[64];
+    fprintf(f, "sgemm roof: cblas_sgemm GFLOP/s, best repeat, at the start and "
+               "at the end of the run\n\n  %-38s %7s %8s %5s %8s %5s %10s\n",
+            "product (m x n x k)", "threads", "start", "busy", "end", "busy",
+            "/ square");
+    for (int i = 0; i < nc; ++i)
+        roof_line(f, x, (speed_row){.kind = ROOF, .product = "square", .b = 1,
+                                    .h = 1, .tq = 2048, .d = 2048,
+                                    .threads = counts[i]},
+                  "square 2048 x 2048 x 2048");
+    for (size_t j = 0; j < x->n_tile_d; ++j)
+        for (int pv = 0; pv < 2; ++pv)
+            for (int i = 0; i < nc; ++i) {
+                const int64_t d = x->tile_d[j];
+                if (pv)
+                    snprintf(label, sizeof label, "P.V  tile 256 x %" PRId64
+                             " x 512", d);
+                else
+                    snprintf(label, sizeof label, "QK^T tile 256 x 512 x %"
+                             PRId64, d);
+                roof_line(f, x, (speed_row){.kind = ROOF, .b = 1, .h = 1,
+                                            .product = pv ? "pv_tile" : "qk_tile",
+                                            .tq = 256, .d = d,
+                                            .threads = counts[i]}, label);
+            }
+    fprintf(f, "\n  square: one product on the BLAS's own threads, which the "
+               "bench sets to the\n"
+               "          row's count with openblas_set_num_threads and then "
+               "restores (OpenBLAS only;\n"
+               "          another BLAS runs with its own setting).\n"
+               "  tiles:  one product per thread, all threads at once, BLAS "
+               "set to 1 thread: the\n"
+               "          per-core rate of the fused kernel's products when "
+               "every core works (summed).\n"
+               "  roof:   every roof ratio below divides by the better of start "
+               "and end of the square\n"
+               "          at the measurement's thread count:\n         ");
+    for (int i = 0; i < nc; ++i)
+        fprintf(f, "%s %.1f GFLOP/s at %d thread%s", i ? "," : "",
+                speed_roof_at(x, counts[i]), counts[i], counts[i] == 1 ? "" : "s");
+    fprintf(f, ".\n"
+               "  busy:   cores other processes kept busy meanwhile (/proc/stat "
+               "less this process):\n"
+               "          a shared machine's noise, and the reason a row can "
+               "be off. Above %.2f\n"
+               "          a measurement is made again, up to %d times in all, "
+               "the fastest kept\n"
+               "          (retries share a %.0f s allowance per run).\n\n",
+            BUSY_LIMIT, MAX_ATTEMPTS, x->retry_seconds);
+}
+
+/* An attention row of the run: kind, phase, shape, mask, pass, threads. */
+static const speed_row *attn(const speed_run *x, int kind, const char *phase,
+                             speed_shape s, int causal, int pass, int threads)
+{
+    const speed_row k = {.kind = kind, .pass = pass, .product = "attention",
+                         .phase = phase, .b = s.b, .h = s.h, .tq = s.t,
+                         .d = s.d, .causal = causal, .threads = threads};
+    return speed_find(x, &k);
+}
+
+static const char *name(char buf[48], speed_shape s)
+{
+    snprintf(buf, 48, "B%" PRId64 " H%" PRId64 " T%" PRId64 " d%" PRId64, s.b,
+             s.h, s.t, s.d);
+    return buf;
+}
+
+static void main_line(FILE *f, const speed_run *x, speed_shape s, int causal,
+                      int pass)
+{
+    const speed_row *fn = attn(x, FUSED, "main", s, causal, pass, x->threads);
+    const speed_row *f1 = attn(x, FUSED, "main", s, causal, pass, 1);
+    const speed_row *ref = attn(x, REFERENCE, "main", s, causal, pass, x->threads);
+    const double en = fn ? speed_ratio(x, fn) : 0.0;
+    const double e1 = f1 ? speed_ratio(x, f1) : 0.0;
+    double busy = -1.0;
+    for (int i = 0; i < 3; ++i) {
+        const speed_row *r = i == 0 ? fn : i == 1 ? f1 : ref;
+        busy = r && r->others > busy ? r->others : busy;
+    }
+    char buf[48];
+    fprintf(f, "  %-17s %-6s %-6s", name(buf, s), causal ? "causal" : "full",
+            speed_passes[pass]);
+    rate(f, fn);
+    num(f, 5, 2, en, en > 0.0);
+    rate(f, f1);
+    num(f, 5, 2, e1, e1 > 0.0);
+    num(f, 5, 2, fn && f1 ? fn->gflops / f1->gflops : 0.0, fn && f1);
+    num(f, 6, 2, en > 0.0 ? e1 / en : 0.0, en > 0.0 && e1 > 0.0);
+    rate(f, ref);
+    num(f, 7, 2, fn && ref ? fn->gflops / ref->gflops : 0.0, fn && ref);
+    num(f, 6, 2, fn ? (double)fn->extra_bytes / MIB : 0.0, fn != NULL);
+    num(f, 6, 2, ref ? (double)ref->extra_bytes / MIB : 0.0, ref != NULL);
+    num(f, 5, 2, busy, busy >= 0.0);
+    fputc('\n', f);
+}
+
+static void main_table(FILE *f, const speed_run *x)
+{
+    const int n = x->threads;
+    char many[32];
+    snprintf(many, sizeof many, "fused, %d thr", n);
+    fprintf(f, "attention: GFLOP/s (forward 4 B H Tq Tk d, halved for causal; "
+               "fwdbwd 3.5 x forward),\nbest repeat, same inputs for every "
+               "path\n\n  %-31s  %-14s %-14s %-12s %-16s %s\n"
+               "  %-17s %-6s %-6s %7s  %5s %7s  %5s %5s %6s %7s  %7s %6s %6s "
+               "%5s\n", "", many, "fused, 1 thr", "scaling", "materialised",
+            "extra MiB", "shape", "mask", "pass", "GFLOP/s", "/roof", "GFLOP/s",
+            "/roof", "N/1", "eff1/N", "GFLOP/s", "fused x", "fused", "mat.",
+            "busy");
+    for (size_t i = 0; i < x->n_shapes; ++i)
+        for (int causal = 0; causal < 2; ++causal)
+            for (int pass = FWD; pass <= FWDBWD; ++pass)
+                main_line(f, x, x->shapes[i], causal, pass);
+    fprintf(f, "\n  N = %d thread%s (attn_sdpa_desc.num_threads). /roof: over "
+               "the square sgemm roof at the\n"
+               "  same thread count. N/1: N-thread over 1-thread GFLOP/s. "
+               "eff1/N: 1-thread /roof over\n"
+               "  N-thread /roof (1.00: threads scale as well as sgemm does). "
+               "fused x: fused over\n"
+               "  materialised GFLOP/s, both at N threads; the materialised "
+               "path runs for T <= %" PRId64 ".\n"
+               "  extra MiB: the workspace the library asked for "
+               "(attn_sdpa_workspace_size; fwdbwd:\n"
+               "  the larger of it and attn_sdpa_backward_workspace_size) at "
+               "N threads; mat. is the\n"
+               "  materialised path's. fwd passes no lse (inference); fwdbwd "
+               "is forward with lse then\n"
+               "  backward into dq, dk, dv. '*': timed once (call > %.0f s: one "
+               "repeat after the warm-up;\n"
+               "  > %.0f s: the warm-up alone).\n"
+               "  busy: the most cores other processes kept busy during any of "
+               "the line's measurements;\n"
+               "  one disturbed (busy > %.2f) with repeats under %.0f s is made "
+               "up to %d times, the\n"
+               "  fastest kept, while the run's %.0f s retry allowance "
+               "lasts.\n\n",
+            n, n == 1 ? "" : "s", x->ref_max_t, x->long_call, 4.0 * x->long_call,
+            BUSY_LIMIT, x->long_call, MAX_ATTEMPTS, x->retry_seconds);
+}
+
+static void long_table(FILE *f, const speed_run *x)
+{
+    const speed_shape s = *x->long_shape;
+    fprintf(f, "long sequence: fused path only, %d threads, full attention "
+               "(the materialised path\nis skipped: it would dominate the "
+               "run)\n\n  %-17s %-6s %-6s %7s  %5s %9s %10s %5s\n", x->threads,
+            "shape", "mask", "pass", "GFLOP/s", "/roof", "seconds",
+            "extra MiB", "busy");
+    for (int pass = FWD; pass <= FWDBWD; ++pass) {
+        const speed_row *r = attn(x, FUSED, "long", s, 0, pass, x->threads);
+        if (!r)
+            continue;
+        char buf[48];
+        fprintf(f, "  %-17s %-6s %-6s", name(buf, s), "full", speed_passes[pass]);
+        rate(f, r);
+        num(f, 5, 2, speed_ratio(x, r), 1);
+        num(f, 9, 3, r->seconds, 1);
+        num(f, 10, 2, (double)r->extra_bytes / MIB, 1);
+        num(f, 5, 2, r->others, r->others >= 0.0);
+        fputc('\n', f);
+    }
+    fprintf(f, "\n  peak RSS (getrusage ru_maxrss): %.1f MiB before this shape, "
+               "%.1f MiB with its\n"
+               "  %.1f MiB of inputs and outputs resident, %.1f MiB after its "
+               "calls:\n"
+               "  growth during the calls %.1f MiB (workspace and anything the "
+               "library allocates).\n",
+            x->peak_before / MIB, x->peak_inputs / MIB, x->data_bytes / MIB,
+            x->peak_after / MIB, (x->peak_after - x->peak_inputs) / MIB);
+    if (x->current_inputs > 0.0 && x->current_inputs + MIB < x->peak_inputs)
+        fprintf(f, "  (an earlier peak, %.1f MiB above the resident set then, "
+                   "hides that much growth.)\n",
+                (x->peak_inputs - x->current_inputs) / MIB);
+    fputc('\n', f);
+}
+
+void speed_tables(FILE *f, const speed_run *x)
+{
+    roof_table(f, x);
+    main_table(f, x);
+    if (x->long_shape)
+        long_table(f, x);
+}
+
+int speed_csv(FILE *f, const speed_run *x)
+{
+    fprintf(f, "kind,pass,B,H,Tq,Tk,d,causal,threads,gflops,roof_gflops,"
+               "roof_ratio,extra_bytes,product,phase,seconds,reps,others_busy,"
+               "attempts\n");
+    for (const speed_row *r = x->rows; r < x->rows + x->n; ++r)
+        fprintf(f, "%s,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
+                   ",%" PRId64 ",%d,%d,%.6g,%.6g,%.6g,%zu,%s,%s,%.6g,%d,%.3g,%d\n",
+                speed_kinds[r->kind], speed_passes[r->pass], r->b, r->h, r->tq,
+                r->tk, r->d, r->causal, r->threads, r->gflops,
+                speed_roof_at(x, r->threads), speed_ratio(x, r), r->extra_bytes,
+                r->product, r->phase, r->seconds, r->reps, r->others,
+                r->attempts);
+    return ferror(f) ? -1 : 0;
+}
