@@ -49,9 +49,9 @@ static int count(const char *s)
  * while other processes disturbed it, it is cheap (best repeat within
  * long_call) and the run's retry allowance lasts; keeps the fastest
  * attempt, as the fastest repeat is kept within one. */
-static void measure(speed_run *x, speed_row row, float *data)
+static const speed_row *measure(speed_run *x, speed_row row, float *data)
 {
-    speed_row kept = row;
+    speed_row *kept = &x->rows[x->n++];
     for (int attempts = 1;; ++attempts) {
         const speed_load a = speed_load_now();
         if (data)
@@ -60,9 +60,9 @@ static void measure(speed_run *x, speed_row row, float *data)
             speed_roof(x, &row);
         const speed_load b = speed_load_now();
         row.others = speed_others(&a, &b);
-        if (attempts == 1 || row.seconds < kept.seconds)
-            kept = row;
-        kept.attempts = attempts;
+        if (attempts == 1 || row.seconds < kept->seconds)
+            *kept = row;
+        kept->attempts = attempts;
         if (row.kind == ROOF)
             fprintf(stderr, "  roof %-5s %-7s d%-10" PRId64, row.phase,
                     row.product, row.d);
@@ -76,67 +76,57 @@ static void measure(speed_run *x, speed_row row, float *data)
                 row.reps, row.others);
         if (attempts > 1)
             x->retry_left -= b.wall - a.wall;
-        if (attempts == MAX_ATTEMPTS || kept.others <= BUSY_LIMIT ||
-            kept.seconds > x->long_call || x->retry_left <= 0.0)
-            break;
+        if (attempts == MAX_ATTEMPTS || kept->others <= BUSY_LIMIT ||
+            kept->seconds > x->long_call || x->retry_left <= 0.0)
+            return kept;
     }
-    if (x->n == x->cap) {
-        x->cap = x->cap ? 2 * x->cap : 64;
-        speed_row *v = speed_alloc(x->cap * sizeof *v);
-        memcpy(v, x->rows, x->n * sizeof *v);
-        free(x->rows);
-        x->rows = v;
-    }
-    x->rows[x->n++] = kept;
 }
 
 /* The square product at every thread count a measurement uses, and the
  * two tile products at each head dimension. */
-static void roofs(speed_run *x, const char *phase)
+static void roofs(speed_run *x, int end)
 {
-    for (size_t j = 0; j <= x->n_tile_d; ++j)
-        for (int pv = 0; pv < (j ? 2 : 1); ++pv)
-            for (int i = 0; i < (x->threads > 1 ? 2 : 1); ++i)
-                measure(x, (speed_row){
-                    .kind = ROOF, .pass = FWD, .phase = phase,
-                    .product = j == 0 ? "square" : pv ? "pv_tile" : "qk_tile",
-                    .b = 1, .h = 1, .tq = j ? 256 : 2048, .tk = j ? 512 : 2048,
-                    .d = j ? x->tile_d[j - 1] : 2048,
-                    .threads = i ? 1 : x->threads}, NULL);
+    for (size_t p = 0; p < 1 + 2 * x->n_tile_d; ++p)
+        for (int i = 0; i < x->counts; ++i)
+            x->roof[end][p][i] = measure(x, (speed_row){
+                .kind = ROOF, .phase = end ? "end" : "start",
+                .product = p == 0 ? "square" : p % 2 ? "qk_tile" : "pv_tile",
+                .b = 1, .h = 1, .tq = p ? 256 : 2048, .tk = p ? 512 : 2048,
+                .d = p ? x->tile_d[(p - 1) / 2] : 2048,
+                .threads = i ? 1 : x->threads}, NULL);
 }
 
-/* Fused at N threads and at 1, materialised at N for T <= ref_max_t; the
- * long shape: fused only, N threads, full attention (the largest
- * workspace), between resident-set readings. */
-static void attention(speed_run *x, speed_shape s, const char *phase)
+/* Shape i of the main table: fused at N threads and at 1, materialised at
+ * N for T <= ref_max_t; or the long shape (i < 0): fused only, N threads,
+ * full attention (the largest workspace), between resident-set readings. */
+static void attention(speed_run *x, int i)
 {
-    const int is_long = strcmp(phase, "long") == 0;
-    if (is_long)
-        x->peak_before = speed_peak_rss();
+    const speed_shape s = i < 0 ? *x->long_shape : x->shapes[i];
+    x->peak_before = speed_rss(1);
     float *data = speed_attn_alloc(s, x->seed, &x->data_bytes);
-    if (is_long) {
-        x->peak_inputs = speed_peak_rss();
-        x->current_inputs = speed_current_rss();
-    }
-    for (int causal = 0; causal < (is_long ? 1 : 2); ++causal)
+    x->peak_inputs = speed_rss(1);
+    x->current_inputs = speed_rss(0);
+    for (int causal = 0; causal < (i < 0 ? 1 : 2); ++causal)
         for (int pass = FWD; pass <= FWDBWD; ++pass) {
             speed_row r = {.kind = FUSED, .pass = pass, .product = "attention",
-                           .phase = phase, .b = s.b, .h = s.h, .tq = s.t,
-                           .tk = s.t, .d = s.d, .causal = causal,
-                           .threads = x->threads};
-            measure(x, r, data);
-            if (is_long)
+                           .phase = i < 0 ? "long" : "main", .b = s.b,
+                           .h = s.h, .tq = s.t, .tk = s.t, .d = s.d,
+                           .causal = causal, .threads = x->threads};
+            if (i < 0) {
+                x->lng[pass] = measure(x, r, data);
                 continue;
+            }
+            const speed_row **line = x->tab[i][causal][pass];
+            line[0] = measure(x, r, data);
             r.threads = 1;
             if (x->threads > 1)
-                measure(x, r, data);
+                line[1] = measure(x, r, data);
             r.kind = REFERENCE;
             r.threads = x->threads;
             if (s.t <= x->ref_max_t)
-                measure(x, r, data);
+                line[2] = measure(x, r, data);
         }
-    if (is_long)
-        x->peak_after = speed_peak_rss();
+    x->peak_after = speed_rss(1);
     free(data);
 }
 
@@ -180,7 +170,7 @@ int main(int argc, char **argv)
     if (threads == 0)
         threads = online > 0 ? (int)(online > 1024 ? 1024 : online) : 1;
     speed_run x = {
-        .threads = threads, .shapes = shapes,
+        .threads = threads, .counts = threads > 1 ? 2 : 1, .shapes = shapes,
         .n_shapes = quick ? 2 : 6, .tile_d = tile_d, .n_tile_d = quick ? 1 : 2,
         .ref_max_t = 4096, .long_shape = quick ? NULL : &long_shape,
         .min_seconds = quick ? 0.3 : 1.0, .min_reps = 3,
@@ -202,12 +192,12 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     const speed_load start = speed_load_now();
-    roofs(&x, "start");
+    roofs(&x, 0);
     for (size_t i = 0; i < x.n_shapes; ++i)
-        attention(&x, shapes[i], "main");
+        attention(&x, (int)i);
     if (x.long_shape)
-        attention(&x, long_shape, "long");
-    roofs(&x, "end");
+        attention(&x, -1);
+    roofs(&x, 1);
     const speed_load end = speed_load_now();
 
     speed_tables(stdout, &x);
@@ -223,6 +213,5 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": cannot write %s\n", csv);
         rc = 1;
     }
-    free(x.rows);
     return rc;
 }

@@ -9,10 +9,11 @@
 #define PROG "attention-bench-speed"
 #define MIB (1024.0 * 1024.0)
 /* Other processes keeping more cores than this busy during a measurement
- * make it "disturbed": made again, up to MAX_ATTEMPTS times in all, when it
- * is cheap and the run's retry allowance lasts; flagged otherwise. */
+ * make it "disturbed": made again, up to MAX_ATTEMPTS times in all, when
+ * its repeats are within long_call and the run's retry allowance lasts. */
 #define BUSY_LIMIT 0.25
 #define MAX_ATTEMPTS 3
+enum { MAX_SHAPES = 6, MAX_ROOFS = 5 };
 
 /* Self-attention: Tq = Tk = t, Hq = Hkv = h, dv = d. */
 typedef struct speed_shape {
@@ -23,10 +24,9 @@ enum { ROOF, FUSED, REFERENCE };    /* speed_row.kind */
 enum { FWD, FWDBWD };               /* speed_row.pass */
 extern const char *const speed_kinds[3], *const speed_passes[2];
 
-/* One measurement. A roof row is the cblas_sgemm product standing for an
- * attention tile: "qk_tile" Q K^T (tq x tk x d), "pv_tile" P V
- * (tq x d x tk), with tq = 256 query rows and tk = 512 keys; or "square",
- * 2048 each; B = H = 1. */
+/* One measurement, a CSV row. A roof row is a cblas_sgemm product, B = H
+ * = 1: "qk_tile" Q K^T (tq x tk x d) or "pv_tile" P V (tq x d x tk) of a
+ * 256-query, 512-key tile at head dim d, or "square", 2048 each. */
 typedef struct speed_row {
     int kind, pass;
     const char *product;    /* "square", "qk_tile", "pv_tile"; "attention" */
@@ -46,7 +46,7 @@ typedef struct speed_row {
 
 /* What a run measures (full or --quick), and what it got. */
 typedef struct speed_run {
-    int threads;                    /* N, the many-thread count */
+    int threads, counts;            /* N; counts: 2 (N and 1), 1 if N = 1 */
     const speed_shape *shapes;      /* (n_shapes) the main table */
     size_t n_shapes;
     const int64_t *tile_d;          /* (n_tile_d) head dims of tile roofs */
@@ -59,11 +59,17 @@ typedef struct speed_run {
     int min_reps;
     double retry_seconds, retry_left;
     uint64_t seed;
-    speed_row *rows;                /* (n) in measurement order */
-    size_t n, cap;
+    speed_row rows[4 * MAX_ROOFS + 12 * MAX_SHAPES + 2];
+    size_t n;                       /* rows in measurement order */
+    /* The rows of each table, NULL where not measured: roof [start, end]
+     * [square, then QK^T and P.V per tile d][N, 1]; main [shape][causal]
+     * [pass][fused at N, at 1, materialised at N]; long [pass]. */
+    const speed_row *roof[2][MAX_ROOFS][2];
+    const speed_row *tab[MAX_SHAPES][2][2][3];
+    const speed_row *lng[2];
     /* Bytes around the long shape: ru_maxrss before its buffers, once they
      * are resident (and the current RSS then), after its calls; and the
-     * buffers' own size (-1: unknown). */
+     * buffers' own size. */
     double peak_before, peak_inputs, current_inputs, peak_after, data_bytes;
 } speed_run;
 
@@ -78,8 +84,7 @@ void speed_time(const speed_run *x, double (*rep)(void *), void *ctx,
                 speed_row *out);
 speed_load speed_load_now(void);
 double speed_others(const speed_load *a, const speed_load *b); /* -1: ? */
-double speed_peak_rss(void);        /* bytes; -1 unknown */
-double speed_current_rss(void);
+double speed_rss(int peak);         /* bytes, peak or now; -1 unknown */
 void *speed_alloc(size_t bytes);    /* exits when out of memory */
 
 /* speed_attn.c: one shape's buffers and the timed library calls. */
@@ -95,9 +100,9 @@ void speed_blas_restore(int previous);
 void speed_blas_banner(FILE *f, int lib_threads);
 int speed_blas_avx512(void);        /* sgemm kernels use AVX-512 */
 
-/* speed_table.c: the tables and the CSV file. */
-const speed_row *speed_find(const speed_run *x, const speed_row *key);
-double speed_roof_at(const speed_run *x, int threads);
+/* speed_table.c: the tables and the CSV file. roof_at: the square's best
+ * rate at count i (0: N, 1: 1), start or end, that ratio divides by. */
+double speed_roof_at(const speed_run *x, int i);
 double speed_ratio(const speed_run *x, const speed_row *row);
 void speed_tables(FILE *f, const speed_run *x);
 int speed_csv(FILE *f, const speed_run *x);

@@ -1,39 +1,20 @@
 /* attention-bench-speed's tables, and its CSV file: every measurement. */
 #include <inttypes.h>
-#include <string.h>
+#include <math.h>
 
 #include "speed.h"
 
 const char *const speed_kinds[3] = {"roof", "fused", "reference"};
 const char *const speed_passes[2] = {"fwd", "fwdbwd"};
 
-const speed_row *speed_find(const speed_run *x, const speed_row *k)
+double speed_roof_at(const speed_run *x, int i)
 {
-    for (const speed_row *r = x->rows; r < x->rows + x->n; ++r)
-        if (r->kind == k->kind && strcmp(r->product, k->product) == 0 &&
-            strcmp(r->phase, k->phase) == 0 && r->b == k->b && r->h == k->h &&
-            r->tq == k->tq && r->d == k->d && r->causal == k->causal &&
-            r->pass == k->pass && r->threads == k->threads)
-            return r;
-    return NULL;
-}
-
-/* What a measurement at `threads` threads is divided by: the best square
- * rate at that count, start or end; 0 if none. */
-double speed_roof_at(const speed_run *x, int threads)
-{
-    double best = 0.0;
-    for (const speed_row *r = x->rows; r < x->rows + x->n; ++r)
-        if (r->kind == ROOF && strcmp(r->product, "square") == 0 &&
-            r->threads == threads && r->gflops > best)
-            best = r->gflops;
-    return best;
+    return fmax(x->roof[0][0][i]->gflops, x->roof[1][0][i]->gflops);
 }
 
 double speed_ratio(const speed_run *x, const speed_row *r)
 {
-    const double roof = speed_roof_at(x, r->threads);
-    return roof > 0.0 ? r->gflops / roof : 0.0;
+    return r->gflops / speed_roof_at(x, r->threads == x->threads ? 0 : 1);
 }
 
 /* " %w.pf", or "-" when not had. */
@@ -54,54 +35,27 @@ static void rate(FILE *f, const speed_row *r)
         fprintf(f, " %7s ", "-");
 }
 
-static void roof_line(FILE *f, const speed_run *x, speed_row k, const char *label)
-{
-    k.phase = "start";
-    const speed_row *s = speed_find(x, &k);
-    k.phase = "end";
-    const speed_row *e = speed_find(x, &k);
-    if (!s && !e)
-        return;
-    const double roof = speed_roof_at(x, k.threads);
-    const double best = s && (!e || s->gflops > e->gflops) ? s->gflops
-                                                          : e->gflops;
-    fprintf(f, "  %-38s %7d", label, k.threads);
-    num(f, 8, 1, s ? s->gflops : 0.0, s != NULL);
-    num(f, 5, 2, s ? s->others : -1.0, s && s->others >= 0.0);
-    num(f, 8, 1, e ? e->gflops : 0.0, e != NULL);
-    num(f, 5, 2, e ? e->others : -1.0, e && e->others >= 0.0);
-    num(f, 10, 2, roof > 0.0 ? best / roof : 0.0, roof > 0.0);
-    fputc('\n', f);
-}
-
 static void roof_table(FILE *f, const speed_run *x)
 {
-    const int counts[2] = {x->threads, 1}, nc = x->threads > 1 ? 2 : 1;
-    char label[64];
     fprintf(f, "sgemm roof: cblas_sgemm GFLOP/s, best repeat, at the start and "
                "at the end of the run\n\n  %-38s %7s %8s %5s %8s %5s %10s\n",
             "product (m x n x k)", "threads", "start", "busy", "end", "busy",
             "/ square");
-    for (int i = 0; i < nc; ++i)
-        roof_line(f, x, (speed_row){.kind = ROOF, .product = "square", .b = 1,
-                                    .h = 1, .tq = 2048, .d = 2048,
-                                    .threads = counts[i]},
-                  "square 2048 x 2048 x 2048");
-    for (size_t j = 0; j < x->n_tile_d; ++j)
-        for (int pv = 0; pv < 2; ++pv)
-            for (int i = 0; i < nc; ++i) {
-                const int64_t d = x->tile_d[j];
-                if (pv)
-                    snprintf(label, sizeof label, "P.V  tile 256 x %" PRId64
-                             " x 512", d);
-                else
-                    snprintf(label, sizeof label, "QK^T tile 256 x 512 x %"
-                             PRId64, d);
-                roof_line(f, x, (speed_row){.kind = ROOF, .b = 1, .h = 1,
-                                            .product = pv ? "pv_tile" : "qk_tile",
-                                            .tq = 256, .d = d,
-                                            .threads = counts[i]}, label);
-            }
+    for (size_t p = 0; p < 1 + 2 * x->n_tile_d; ++p)
+        for (int i = 0; i < x->counts; ++i) {
+            const speed_row *s = x->roof[0][p][i], *e = x->roof[1][p][i];
+            const int pv = p > 0 && p % 2 == 0;
+            char label[64];
+            snprintf(label, sizeof label, "%s %" PRId64 " x %" PRId64 " x %"
+                     PRId64, p == 0 ? "square" : pv ? "P.V  tile" : "QK^T tile",
+                     s->tq, pv ? s->d : s->tk, pv ? s->tk : s->d);
+            fprintf(f, "  %-38s %7d %8.1f", label, s->threads, s->gflops);
+            num(f, 5, 2, s->others, s->others >= 0.0);
+            fprintf(f, " %8.1f", e->gflops);
+            num(f, 5, 2, e->others, e->others >= 0.0);
+            fprintf(f, " %10.2f\n", fmax(s->gflops, e->gflops) /
+                                        speed_roof_at(x, i));
+        }
     fprintf(f, "\n  square: one product on the BLAS's own threads, which the "
                "bench sets to the\n"
                "          row's count with openblas_set_num_threads and then "
@@ -114,9 +68,10 @@ static void roof_table(FILE *f, const speed_run *x)
                "  roof:   every roof ratio below divides by the better of start "
                "and end of the square\n"
                "          at the measurement's thread count:\n         ");
-    for (int i = 0; i < nc; ++i)
+    for (int i = 0; i < x->counts; ++i)
         fprintf(f, "%s %.1f GFLOP/s at %d thread%s", i ? "," : "",
-                speed_roof_at(x, counts[i]), counts[i], counts[i] == 1 ? "" : "s");
+                speed_roof_at(x, i), i ? 1 : x->threads,
+                i || x->threads == 1 ? "" : "s");
     fprintf(f, ".\n"
                "  busy:   cores other processes kept busy meanwhile (/proc/stat "
                "less this process):\n"
@@ -128,48 +83,32 @@ static void roof_table(FILE *f, const speed_run *x)
             BUSY_LIMIT, MAX_ATTEMPTS, x->retry_seconds);
 }
 
-/* An attention row of the run: kind, phase, shape, mask, pass, threads. */
-static const speed_row *attn(const speed_run *x, int kind, const char *phase,
-                             speed_shape s, int causal, int pass, int threads)
+/* The start of a line: shape, mask, pass. */
+static void line_name(FILE *f, speed_shape s, int causal, int pass)
 {
-    const speed_row k = {.kind = kind, .pass = pass, .product = "attention",
-                         .phase = phase, .b = s.b, .h = s.h, .tq = s.t,
-                         .d = s.d, .causal = causal, .threads = threads};
-    return speed_find(x, &k);
-}
-
-static const char *name(char buf[48], speed_shape s)
-{
-    snprintf(buf, 48, "B%" PRId64 " H%" PRId64 " T%" PRId64 " d%" PRId64, s.b,
-             s.h, s.t, s.d);
-    return buf;
-}
-
-static void main_line(FILE *f, const speed_run *x, speed_shape s, int causal,
-                      int pass)
-{
-    const speed_row *fn = attn(x, FUSED, "main", s, causal, pass, x->threads);
-    const speed_row *f1 = attn(x, FUSED, "main", s, causal, pass, 1);
-    const speed_row *ref = attn(x, REFERENCE, "main", s, causal, pass, x->threads);
-    const double en = fn ? speed_ratio(x, fn) : 0.0;
-    const double e1 = f1 ? speed_ratio(x, f1) : 0.0;
-    double busy = -1.0;
-    for (int i = 0; i < 3; ++i) {
-        const speed_row *r = i == 0 ? fn : i == 1 ? f1 : ref;
-        busy = r && r->others > busy ? r->others : busy;
-    }
-    char buf[48];
-    fprintf(f, "  %-17s %-6s %-6s", name(buf, s), causal ? "causal" : "full",
+    char name[48];
+    snprintf(name, sizeof name, "B%" PRId64 " H%" PRId64 " T%" PRId64
+             " d%" PRId64, s.b, s.h, s.t, s.d);
+    fprintf(f, "  %-17s %-6s %-6s", name, causal ? "causal" : "full",
             speed_passes[pass]);
+}
+
+static void main_line(FILE *f, const speed_run *x, const speed_row *const l[3])
+{
+    const speed_row *fn = l[0], *f1 = l[1], *ref = l[2];
+    const double en = speed_ratio(x, fn), e1 = f1 ? speed_ratio(x, f1) : 0.0;
+    double busy = -1.0;
+    for (int i = 0; i < 3; ++i)
+        busy = l[i] && l[i]->others > busy ? l[i]->others : busy;
     rate(f, fn);
-    num(f, 5, 2, en, en > 0.0);
+    num(f, 5, 2, en, 1);
     rate(f, f1);
-    num(f, 5, 2, e1, e1 > 0.0);
-    num(f, 5, 2, fn && f1 ? fn->gflops / f1->gflops : 0.0, fn && f1);
-    num(f, 6, 2, en > 0.0 ? e1 / en : 0.0, en > 0.0 && e1 > 0.0);
+    num(f, 5, 2, e1, f1 != NULL);
+    num(f, 5, 2, f1 ? fn->gflops / f1->gflops : 0.0, f1 != NULL);
+    num(f, 6, 2, e1 / en, f1 != NULL);
     rate(f, ref);
-    num(f, 7, 2, fn && ref ? fn->gflops / ref->gflops : 0.0, fn && ref);
-    num(f, 6, 2, fn ? (double)fn->extra_bytes / MIB : 0.0, fn != NULL);
+    num(f, 7, 2, ref ? fn->gflops / ref->gflops : 0.0, ref != NULL);
+    num(f, 6, 2, (double)fn->extra_bytes / MIB, 1);
     num(f, 6, 2, ref ? (double)ref->extra_bytes / MIB : 0.0, ref != NULL);
     num(f, 5, 2, busy, busy >= 0.0);
     fputc('\n', f);
@@ -190,8 +129,10 @@ static void main_table(FILE *f, const speed_run *x)
             "busy");
     for (size_t i = 0; i < x->n_shapes; ++i)
         for (int causal = 0; causal < 2; ++causal)
-            for (int pass = FWD; pass <= FWDBWD; ++pass)
-                main_line(f, x, x->shapes[i], causal, pass);
+            for (int pass = FWD; pass <= FWDBWD; ++pass) {
+                line_name(f, x->shapes[i], causal, pass);
+                main_line(f, x, x->tab[i][causal][pass]);
+            }
     fprintf(f, "\n  N = %d thread%s (attn_sdpa_desc.num_threads). /roof: over "
                "the square sgemm roof at the\n"
                "  same thread count. N/1: N-thread over 1-thread GFLOP/s. "
@@ -221,22 +162,17 @@ static void main_table(FILE *f, const speed_run *x)
 
 static void long_table(FILE *f, const speed_run *x)
 {
-    const speed_shape s = *x->long_shape;
     fprintf(f, "long sequence: fused path only, %d threads, full attention "
                "(the materialised path\nis skipped: it would dominate the "
                "run)\n\n  %-17s %-6s %-6s %7s  %5s %9s %10s %5s\n", x->threads,
             "shape", "mask", "pass", "GFLOP/s", "/roof", "seconds",
             "extra MiB", "busy");
     for (int pass = FWD; pass <= FWDBWD; ++pass) {
-        const speed_row *r = attn(x, FUSED, "long", s, 0, pass, x->threads);
-        if (!r)
-            continue;
-        char buf[48];
-        fprintf(f, "  %-17s %-6s %-6s", name(buf, s), "full", speed_passes[pass]);
+        const speed_row *r = x->lng[pass];
+        line_name(f, *x->long_shape, 0, pass);
         rate(f, r);
-        num(f, 5, 2, speed_ratio(x, r), 1);
-        num(f, 9, 3, r->seconds, 1);
-        num(f, 10, 2, (double)r->extra_bytes / MIB, 1);
+        fprintf(f, " %5.2f %9.3f %10.2f", speed_ratio(x, r), r->seconds,
+                (double)r->extra_bytes / MIB);
         num(f, 5, 2, r->others, r->others >= 0.0);
         fputc('\n', f);
     }
@@ -273,8 +209,8 @@ int speed_csv(FILE *f, const speed_run *x)
                    ",%" PRId64 ",%d,%d,%.6g,%.6g,%.6g,%zu,%s,%s,%.6g,%d,%.3g,%d\n",
                 speed_kinds[r->kind], speed_passes[r->pass], r->b, r->h, r->tq,
                 r->tk, r->d, r->causal, r->threads, r->gflops,
-                speed_roof_at(x, r->threads), speed_ratio(x, r), r->extra_bytes,
-                r->product, r->phase, r->seconds, r->reps, r->others,
-                r->attempts);
+                speed_roof_at(x, r->threads == x->threads ? 0 : 1),
+                speed_ratio(x, r), r->extra_bytes, r->product, r->phase,
+                r->seconds, r->reps, r->others, r->attempts);
     return ferror(f) ? -1 : 0;
 }

@@ -68,16 +68,14 @@ double speed_others(const speed_load *a, const speed_load *b)
     return others > 0.0 ? others / wall : 0.0; /* ticks: 10 ms granularity */
 }
 
-double speed_peak_rss(void)
+/* ru_maxrss (KiB on Linux), or /proc/self/statm's resident pages. */
+double speed_rss(int peak)
 {
     struct rusage u;
-    return getrusage(RUSAGE_SELF, &u) == 0 ? 1024.0 * (double)u.ru_maxrss
-                                           : -1.0; /* KiB on Linux */
-}
-
-double speed_current_rss(void)
-{
     long size = 0, resident = 0;
+    if (peak)
+        return getrusage(RUSAGE_SELF, &u) == 0 ? 1024.0 * (double)u.ru_maxrss
+                                               : -1.0;
     FILE *f = fopen("/proc/self/statm", "r");
     const int got = f ? fscanf(f, "%ld %ld", &size, &resident) : 0;
     if (f)
