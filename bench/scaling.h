@@ -35,8 +35,8 @@ void scaling_stats(const float *scores /* (n) */, size_t n,
                    const float *w /* (rows, cols) */, size_t rows, size_t cols,
                    double *norms, double v[N_STATS]);
 
-/* Shape, seed, the scaled-against-unscaled table at one d_k, and the sweep
- * over d_k with its conclusion; runs[2 i] scaled, runs[2 i + 1] unscaled. */
+/* The setup, the table at runs[2 headline] (scaled) and runs[2 headline
+ * + 1] (unscaled), and the sweep over the n d_k with its conclusion. */
 void scaling_report(FILE *f, const scaling_setup *s,
                     const scaling_run *runs /* (2 n) */, size_t n,
                     size_t headline);
@@ -45,13 +45,12 @@ void scaling_report(FILE *f, const scaling_setup *s,
 int scaling_csv(FILE *f, const scaling_setup *s, const scaling_run *runs,
                 size_t m);
 
-/* Colour = log10(weight) from HEATMAP_LOG10_MIN (darkest; also weight 0) to
- * 0 (brightest): shows both near-uniform and near one-hot rows. */
+/* Colour = log10(weight) from HEATMAP_LOG10_MIN (darkest; also 0) to 0. */
 #define HEATMAP_LOG10_MIN (-5.0)
 
-/* An 8-bit RGB PNG at path: the two (rows, cols) matrices side by side,
- * cell pixels per entry, a colour bar with a tick per decade underneath,
- * title and description as tEXt. NULL, or a static message. */
+/* An RGB PNG: the two (rows, cols) matrices side by side, cell pixels an
+ * entry, a colour bar with a tick per decade underneath, title and
+ * description as tEXt. NULL, or a static message. */
 const char *heatmap_write(const char *path, const float *left,
                           const float *right, size_t rows, size_t cols,
                           size_t cell, const char *title, const char *desc);

@@ -95,8 +95,8 @@ void speed_attn(const speed_run *x, float *buffers, speed_row *row);
 void speed_roof(const speed_run *x, speed_row *row);
 
 /* speed_blas.c: which BLAS, and the bench's control of its threads. */
-int speed_blas_set_threads(int n);  /* previous count; -1: no control */
-void speed_blas_restore(int previous);
+/* Sets n > 0 and returns the previous count; -1: no control, or n <= 0. */
+int speed_blas_set_threads(int n);
 void speed_blas_banner(FILE *f, int lib_threads);
 int speed_blas_avx512(void);        /* sgemm kernels use AVX-512 */
 

@@ -33,19 +33,13 @@ void openblas_set_num_threads(int num_threads);
  * measurements; the library never touches BLAS settings. */
 int speed_blas_set_threads(int n)
 {
-    if (openblas_set_num_threads == NULL || openblas_get_num_threads == NULL)
+    if (n <= 0 || !openblas_set_num_threads || !openblas_get_num_threads)
         return -1;
     const int previous = openblas_get_num_threads();
     /* Always set: with the OpenMP build the count lives in the calling
      * thread's OpenMP setting, which the getter does not report. */
     openblas_set_num_threads(n);
     return previous;
-}
-
-void speed_blas_restore(int previous)
-{
-    if (previous > 0)
-        openblas_set_num_threads(previous);
 }
 
 /* OpenBLAS core types whose sgemm kernels use AVX-512. */
@@ -60,24 +54,22 @@ int speed_blas_avx512(void)
     return 0;
 }
 
-/* The CPU's model name and whether it has avx512f, from /proc/cpuinfo. */
+/* The CPU's model name, and whether it has avx512f (/proc/cpuinfo). */
 static int cpu_info(char *model, size_t n)
 {
-    snprintf(model, n, "(model unknown)");
     FILE *f = fopen("/proc/cpuinfo", "r");
     char *line = NULL;
     size_t cap = 0;
-    int avx512 = 0, flags = 0;
-    while (f && !flags && getline(&line, &cap, f) > 0) {
+    int avx512 = 0;
+    snprintf(model, n, "(model unknown)");
+    while (f && getline(&line, &cap, f) > 0) {
         const char *colon = strchr(line, ':');
-        line[strcspn(line, "\n")] = '\0';
         if (colon && strncmp(line, "model name", 10) == 0)
-            snprintf(model, n, "%s", colon + (colon[1] == ' ' ? 2 : 1));
-        /* every core lists the same flags */
-        if ((flags = colon && strncmp(line, "flags", 5) == 0))
-            for (const char *p = strstr(line, " avx512f"); p && !avx512;
-                 p = strstr(p + 1, " avx512f"))
-                avx512 = p[8] == ' ' || p[8] == '\0';
+            snprintf(model, n, "%.*s", (int)strcspn(colon + 2, "\n"), colon + 2);
+        if (colon && strncmp(line, "flags", 5) == 0) { /* same on all cores */
+            avx512 = strstr(line, " avx512f ") || strstr(line, " avx512f\n");
+            break;
+        }
     }
     free(line);
     if (f)
@@ -148,8 +140,9 @@ void speed_blas_banner(FILE *f, int lib_threads)
                    "           multiply-adds per product) that stay on the "
                    "calling thread.\n"
                    "           OPENBLAS_NUM_THREADS=1, or the OpenMP build "
-                   "(libopenblas0-openmp),\n"
-                   "           gives it the larger 256 x 512 tiles.\n",
+                   "(libopenblas-openmp-dev,\n"
+                   "           which a GCC build links), gives it the larger "
+                   "256 x 512 tiles.\n",
                 threads);
     if (core && !speed_blas_avx512() && avx512)
         fprintf(f, "  warning: this CPU has AVX-512 (avx512f) but OpenBLAS runs "

@@ -107,7 +107,7 @@ void speed_roof(const speed_run *x, speed_row *r)
         product p = make(r, 11);
         const int previous = speed_blas_set_threads(n);
         speed_time(x, once, &p, r);
-        speed_blas_restore(previous);
+        speed_blas_set_threads(previous);
         free(p.a);
         r->gflops = flop / r->seconds * 1e-9;
         return;
@@ -136,7 +136,7 @@ void speed_roof(const speed_run *x, speed_row *r)
         pthread_join(tid[i], NULL);
         free(pool.p[i].a);
     }
-    speed_blas_restore(previous);
+    speed_blas_set_threads(previous);
     pthread_barrier_destroy(&pool.start);
     pthread_barrier_destroy(&pool.done);
     free(pool.p);

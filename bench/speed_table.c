@@ -76,11 +76,12 @@ static void roof_table(FILE *f, const speed_run *x)
                "  busy:   cores other processes kept busy meanwhile (/proc/stat "
                "less this process):\n"
                "          a shared machine's noise, and the reason a row can "
-               "be off. Above %.2f\n"
-               "          a measurement is made again, up to %d times in all, "
-               "the fastest kept\n"
-               "          (retries share a %.0f s allowance per run).\n\n",
-            BUSY_LIMIT, MAX_ATTEMPTS, x->retry_seconds);
+               "be off. A measurement\n"
+               "          above %.2f with repeats under %.0f s is made again, up "
+               "to %d times in all, the\n"
+               "          fastest kept, while the run's %.0f s retry allowance "
+               "lasts.\n\n",
+            BUSY_LIMIT, x->long_call, MAX_ATTEMPTS, x->retry_seconds);
 }
 
 /* The start of a line: shape, mask, pass. */
@@ -147,17 +148,11 @@ static void main_table(FILE *f, const speed_run *x)
                "N threads; mat. is the\n"
                "  materialised path's. fwd passes no lse (inference); fwdbwd "
                "is forward with lse then\n"
-               "  backward into dq, dk, dv. '*': timed once (call > %.0f s: one "
-               "repeat after the warm-up;\n"
-               "  > %.0f s: the warm-up alone).\n"
-               "  busy: the most cores other processes kept busy during any of "
-               "the line's measurements;\n"
-               "  one disturbed (busy > %.2f) with repeats under %.0f s is made "
-               "up to %d times, the\n"
-               "  fastest kept, while the run's %.0f s retry allowance "
-               "lasts.\n\n",
-            n, n == 1 ? "" : "s", x->ref_max_t, x->long_call, 4.0 * x->long_call,
-            BUSY_LIMIT, x->long_call, MAX_ATTEMPTS, x->retry_seconds);
+               "  backward into dq, dk, dv. '*': timed once (timing, above). "
+               "busy: the most cores\n"
+               "  other processes kept busy during any of the line's "
+               "measurements (busy, above).\n\n",
+            n, n == 1 ? "" : "s", x->ref_max_t);
 }
 
 static void long_table(FILE *f, const speed_run *x)
