@@ -4,22 +4,19 @@
 
 #include "speed.h"
 
-/* Smallest and largest of a metric over the main table's lines of one
- * pass, and where they were. */
-typedef struct range {
-    int n;
-    double lo, hi;
-    const speed_row *at_lo, *at_hi;
-} range;
-
 enum { RATIO, EFF, VS_REF };
 
-/* RATIO: fused roof ratio at N threads over full attention, d = 64,
- * T >= 1024; EFF: eff1/N, the 1-thread roof ratio over the N-thread one;
- * VS_REF: fused over materialised GFLOP/s at N threads. */
-static range collect(const speed_run *x, int pass, int what)
+/* Over the main table's lines of one pass: RATIO, the fused roof ratio at
+ * N threads over full attention, d = 64, T >= 1024; EFF, eff1/N, the
+ * 1-thread roof ratio over the N-thread one; VS_REF, fused over
+ * materialised GFLOP/s at N threads. Prints the smallest and largest and
+ * where, "0.52 (B4 H8 T1024 d64) .. 0.65 (B1 H8 T4096 d64 causal)", into
+ * m[0] and m[1]. */
+static void range(FILE *f, const speed_run *x, int pass, int what,
+                  const char *unit, double m[2])
 {
-    range g = {0};
+    const speed_row *at[2] = {NULL, NULL};
+    int n = 0;
     for (size_t i = 0; i < x->n_shapes; ++i)
         for (int causal = 0; causal < 2; ++causal) {
             const speed_row *const *l = x->tab[i][causal][pass], *r = l[0];
@@ -30,23 +27,15 @@ static range collect(const speed_run *x, int pass, int what)
                              : what == EFF ? speed_ratio(x, l[1]) /
                                                  speed_ratio(x, r)
                                            : r->gflops / l[2]->gflops;
-            if (g.n == 0 || v < g.lo)
-                g.lo = v, g.at_lo = r;
-            if (g.n++ == 0 || v > g.hi)
-                g.hi = v, g.at_hi = r;
+            if (n == 0 || v < m[0])
+                m[0] = v, at[0] = r;
+            if (n++ == 0 || v > m[1])
+                m[1] = v, at[1] = r;
         }
-    return g;
-}
-
-/* "0.52 (B4 H8 T1024 d64) .. 0.65 (B1 H8 T4096 d64 causal)", or one. */
-static void print(FILE *f, const range *g, const char *unit)
-{
-    for (int i = 0; i < (g->n > 1 ? 2 : 1); ++i) {
-        const speed_row *r = i ? g->at_hi : g->at_lo;
+    for (int i = 0; i < (n > 1 ? 2 : 1); ++i)
         fprintf(f, "%s%.2f%s (B%" PRId64 " H%" PRId64 " T%" PRId64 " d%" PRId64
-                   "%s)", i ? " .. " : "", i ? g->hi : g->lo, unit, r->b, r->h,
-                r->tq, r->d, r->causal ? " causal" : "");
-    }
+                   "%s)", i ? " .. " : "", m[i], unit, at[i]->b, at[i]->h,
+                at[i]->tq, at[i]->d, at[i]->causal ? " causal" : "");
 }
 
 static const char *verdict(int met)
@@ -57,30 +46,24 @@ static const char *verdict(int met)
 static void target(FILE *f, const speed_run *x, int pass, double target,
                    const char *what)
 {
-    const range g = collect(x, pass, RATIO);
-    if (g.n == 0) {
-        fprintf(f, "  %s: not measured\n", what);
-        return;
-    }
+    double m[2];
     fprintf(f, "  %s roof ratio, full, d64, T >= 1024, %d thr:\n    ", what,
             x->threads);
-    print(f, &g, "");
-    fprintf(f, "; target >= %.2f: %s\n", target, verdict(g.lo >= target));
+    range(f, x, pass, RATIO, "", m);
+    fprintf(f, "; target >= %.2f: %s\n", target, verdict(m[0] >= target));
 }
 
-/* eff1/N or fused over materialised, one line per pass; whether all
- * measured are within 10 %. */
+/* eff1/N or fused over materialised, a line per pass; whether all are
+ * within 10 %. */
 static int per_pass(FILE *f, const speed_run *x, int what)
 {
     int met = 1;
     for (int pass = FWD; pass <= FWDBWD; ++pass) {
-        const range g = collect(x, pass, what);
-        if (g.n == 0)
-            continue;
-        met &= g.lo >= 0.9 && g.hi <= 1.1;
+        double m[2];
         fprintf(f, "    %-6s ", speed_passes[pass]);
-        print(f, &g, what == EFF ? "" : "x");
+        range(f, x, pass, what, what == EFF ? "" : "x", m);
         fputc('\n', f);
+        met &= m[0] >= 0.9 && m[1] <= 1.1;
     }
     return met;
 }
