@@ -51,27 +51,6 @@ static void draw(unsigned char *px, size_t w, const float *const m[2],
                          k * (bar_w - 1) / decades) * 3, 0, 3);
 }
 
-/* Kept apart so that no local of heatmap_write changes after setjmp. */
-static void write_png(png_structp png, png_infop info, FILE *fp,
-                      const unsigned char *px, size_t w, size_t h,
-                      const char *title, const char *desc)
-{
-    png_text text[2] = {
-        {.compression = PNG_TEXT_COMPRESSION_NONE, .key = (png_charp) "Title",
-         .text = (png_charp)title},
-        {.compression = PNG_TEXT_COMPRESSION_NONE,
-         .key = (png_charp) "Description", .text = (png_charp)desc}};
-    png_init_io(png, fp);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
-                 PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_text(png, info, text, 2);
-    png_write_info(png, info);
-    for (size_t y = 0; y < h; ++y)
-        png_write_row(png, px + y * w * 3);
-    png_write_end(png, info);
-}
-
 const char *heatmap_write(const char *path, const float *left,
                           const float *right, size_t rows, size_t cols,
                           size_t cell, const char *title, const char *desc)
@@ -83,20 +62,34 @@ const char *heatmap_write(const char *path, const float *left,
         return "out of memory";
     memset(px, 255, w * h * 3);
     draw(px, w, (const float *const[2]){left, right}, rows, cols, cell);
+    png_text text[2] = {
+        {.compression = PNG_TEXT_COMPRESSION_NONE, .key = (png_charp) "Title",
+         .text = (png_charp)title},
+        {.compression = PNG_TEXT_COMPRESSION_NONE,
+         .key = (png_charp) "Description", .text = (png_charp)desc}};
     const char *err = NULL;
     FILE *fp = fopen(path, "wb");
     /* libpng prints its own errors to stderr, then jumps back here. */
     png_structp png = fp ? png_create_write_struct(PNG_LIBPNG_VER_STRING,
                                                    NULL, NULL, NULL) : NULL;
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (fp == NULL)
+    if (fp == NULL) {
         err = strerror(errno);
-    else if (info == NULL)
+    } else if (info == NULL) {
         err = "libpng cannot start";
-    else if (setjmp(png_jmpbuf(png)))
+    } else if (setjmp(png_jmpbuf(png))) {
         err = "libpng failed";
-    else
-        write_png(png, info, fp, px, w, h, title, desc);
+    } else {
+        png_init_io(png, fp);
+        png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
+                     PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+        png_set_text(png, info, text, 2);
+        png_write_info(png, info);
+        for (size_t y = 0; y < h; ++y)
+            png_write_row(png, px + y * w * 3);
+        png_write_end(png, info);
+    }
     png_destroy_write_struct(&png, &info);
     if (fp && fclose(fp) != 0 && err == NULL)
         err = strerror(errno);

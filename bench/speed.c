@@ -37,12 +37,12 @@ static const char usage[] =
     "  --csv FILE   write one row per measurement to FILE\n"
     "  --help       show this and exit\n";
 
-/* A count from 1 to 1024, or 0. */
+/* A count from 1 to MAX_THREADS, or 0. */
 static int count(const char *s)
 {
     char *end;
     const long n = s ? strtol(s, &end, 10) : 0;
-    return s && end != s && *end == '\0' && n > 0 && n <= 1024 ? (int)n : 0;
+    return s && end != s && !*end && n > 0 && n <= MAX_THREADS ? (int)n : 0;
 }
 
 /* Measures row (data: the attention buffers, or NULL for the roof), again
@@ -168,7 +168,8 @@ int main(int argc, char **argv)
     if (threads == 0)
         threads = count(getenv("ATTN_NUM_THREADS"));
     if (threads == 0)
-        threads = online > 0 ? (int)(online > 1024 ? 1024 : online) : 1;
+        threads = online > 0 ? (int)(online < MAX_THREADS ? online : MAX_THREADS)
+                             : 1;
     speed_run x = {
         .threads = threads, .counts = threads > 1 ? 2 : 1, .shapes = shapes,
         .n_shapes = quick ? 2 : 6, .tile_d = tile_d, .n_tile_d = quick ? 1 : 2,

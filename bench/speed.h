@@ -13,34 +13,30 @@
  * its repeats are within long_call and the run's retry allowance lasts. */
 #define BUSY_LIMIT 0.25
 #define MAX_ATTEMPTS 3
-enum { MAX_SHAPES = 6, MAX_ROOFS = 5 };
+enum { MAX_SHAPES = 6, MAX_ROOFS = 5, MAX_THREADS = 1024 };
 
-/* Self-attention: Tq = Tk = t, Hq = Hkv = h, dv = d. */
 typedef struct speed_shape {
-    int64_t b, h, t, d;
+    int64_t b, h, t, d;     /* Tq = Tk = t, Hq = Hkv = h, dv = d */
 } speed_shape;
 
 enum { ROOF, FUSED, REFERENCE };    /* speed_row.kind */
 enum { FWD, FWDBWD };               /* speed_row.pass */
 extern const char *const speed_kinds[3], *const speed_passes[2];
 
-/* One measurement, a CSV row. A roof row is a cblas_sgemm product, B = H
- * = 1: "qk_tile" Q K^T (tq x tk x d) or "pv_tile" P V (tq x d x tk) of a
- * 256-query, 512-key tile at head dim d, or "square", 2048 each. */
+/* One measurement, a CSV row. Roof rows: B = H = 1 and a cblas_sgemm
+ * product, "qk_tile" Q K^T (tq x tk x d) or "pv_tile" P V (tq x d x tk)
+ * of a 256-query, 512-key tile, or "square", 2048 each. */
 typedef struct speed_row {
     int kind, pass;
     const char *product;    /* "square", "qk_tile", "pv_tile"; "attention" */
     const char *phase;      /* roof: "start", "end"; else "main", "long" */
     int64_t b, h, tq, tk, d;
-    int causal;
-    int threads;            /* library threads; roof: concurrent threads
-                               (tiles) or BLAS threads (square) */
+    int causal, threads;    /* roof threads: concurrent (tiles) or BLAS */
     double seconds;         /* best repeat */
     int reps;               /* timed repeats after the warm-up (0: none) */
     double gflops;
     size_t extra_bytes;     /* workspace asked for; 0 for the roof */
-    double others;          /* cores other processes kept busy meanwhile,
-                               warm-up included; -1 unknown */
+    double others;          /* cores other processes kept busy; -1: ? */
     int attempts;           /* measurements made; the fastest is kept */
 } speed_row;
 
@@ -61,15 +57,14 @@ typedef struct speed_run {
     uint64_t seed;
     speed_row rows[4 * MAX_ROOFS + 12 * MAX_SHAPES + 2];
     size_t n;                       /* rows in measurement order */
-    /* The rows of each table, NULL where not measured: roof [start, end]
-     * [square, then QK^T and P.V per tile d][N, 1]; main [shape][causal]
-     * [pass][fused at N, at 1, materialised at N]; long [pass]. */
+    /* Each table's rows (NULL: not measured): roof [start, end][square,
+     * then QK^T and P.V per tile d][N, 1]; tab [shape][causal][pass]
+     * [fused at N, at 1, materialised at N]; lng [pass]. */
     const speed_row *roof[2][MAX_ROOFS][2];
     const speed_row *tab[MAX_SHAPES][2][2][3];
     const speed_row *lng[2];
-    /* Bytes around the long shape: ru_maxrss before its buffers, once they
-     * are resident (and the current RSS then), after its calls; and the
-     * buffers' own size. */
+    /* The long shape, bytes: ru_maxrss before its buffers, once they are
+     * resident (and the RSS then), after its calls; the buffers' size. */
     double peak_before, peak_inputs, current_inputs, peak_after, data_bytes;
 } speed_run;
 
@@ -87,21 +82,21 @@ double speed_others(const speed_load *a, const speed_load *b); /* -1: ? */
 double speed_rss(int peak);         /* bytes, peak or now; -1 unknown */
 void *speed_alloc(size_t bytes);    /* exits when out of memory */
 
-/* speed_attn.c: one shape's buffers and the timed library calls. */
+/* speed_attn.c: one shape's buffers; the timed library calls of a row. */
 float *speed_attn_alloc(speed_shape s, uint64_t seed, double *bytes);
 void speed_attn(const speed_run *x, float *buffers, speed_row *row);
 
-/* speed_roof.c: the roof product of row at row->threads. */
+/* speed_roof.c: the roof product of a row. */
 void speed_roof(const speed_run *x, speed_row *row);
 
-/* speed_blas.c: which BLAS, and the bench's control of its threads. */
-/* Sets n > 0 and returns the previous count; -1: no control, or n <= 0. */
+/* speed_blas.c: which BLAS; the bench's control of its threads (sets
+ * n > 0, returns the previous count; -1: no control, or n <= 0). */
 int speed_blas_set_threads(int n);
 void speed_blas_banner(FILE *f, int lib_threads);
 int speed_blas_avx512(void);        /* sgemm kernels use AVX-512 */
 
 /* speed_table.c: the tables and the CSV file. roof_at: the square's best
- * rate at count i (0: N, 1: 1), start or end, that ratio divides by. */
+ * rate at count i (0: N, 1: 1), start or end, ratios divide by. */
 double speed_roof_at(const speed_run *x, int i);
 double speed_ratio(const speed_run *x, const speed_row *row);
 void speed_tables(FILE *f, const speed_run *x);

@@ -32,7 +32,8 @@ float *speed_attn_alloc(speed_shape s, uint64_t seed, double *bytes)
 typedef struct call {
     const attn_sdpa_desc *desc;
     int pass;
-    float *q, *k, *v, *dout, *out, *dq, *dk, *dv, *lse;
+    float *m;               /* speed_attn_alloc's buffers, n floats apart */
+    size_t n;
     void *ws;
     size_t bytes;
 } call;
@@ -42,14 +43,16 @@ typedef struct call {
 static double rep(void *arg)
 {
     const call *c = arg;
+    float *q = c->m, *k = q + c->n, *v = k + c->n, *dout = v + c->n;
+    float *out = dout + c->n, *dq = out + c->n, *dk = dq + c->n;
+    float *dv = dk + c->n, *lse = dv + c->n;
     const double t0 = speed_now();
-    check(attn_sdpa_forward_ws(c->desc, c->q, c->k, c->v, c->out, NULL,
-                               c->pass == FWD ? NULL : c->lse, c->ws, c->bytes),
+    check(attn_sdpa_forward_ws(c->desc, q, k, v, out, NULL,
+                               c->pass == FWD ? NULL : lse, c->ws, c->bytes),
           "attn_sdpa_forward_ws");
     if (c->pass == FWDBWD)
-        check(attn_sdpa_backward_ws(c->desc, c->q, c->k, c->v, c->out, c->lse,
-                                    c->dout, c->dq, c->dk, c->dv, NULL, c->ws,
-                                    c->bytes),
+        check(attn_sdpa_backward_ws(c->desc, q, k, v, out, lse, dout, dq, dk,
+                                    dv, NULL, c->ws, c->bytes),
               "attn_sdpa_backward_ws");
     return speed_now() - t0;
 }
@@ -70,9 +73,7 @@ void speed_attn(const speed_run *x, float *m, speed_row *r)
     if (r->pass == FWDBWD)
         check(attn_sdpa_backward_workspace_size(&desc, &bwd),
               "attn_sdpa_backward_workspace_size");
-    const size_t n = (size_t)(r->b * r->h * r->tq * r->d);
-    call c = {&desc, r->pass, m, m + n, m + 2 * n, m + 3 * n, m + 4 * n,
-              m + 5 * n, m + 6 * n, m + 7 * n, m + 8 * n, NULL,
+    call c = {&desc, r->pass, m, (size_t)(r->b * r->h * r->tq * r->d), NULL,
               fwd > bwd ? fwd : bwd};
     c.ws = speed_alloc(c.bytes);
     speed_time(x, rep, &c, r);

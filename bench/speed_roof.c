@@ -64,7 +64,8 @@ static double once(void *p)
 static struct {
     pthread_barrier_t start, done;
     int quit, calls, threads;
-    product *p;             /* (threads) each worker's own */
+    product p[MAX_THREADS]; /* each worker's own */
+    pthread_t tid[MAX_THREADS];
 } pool;
 
 static void *work(void *arg)
@@ -101,45 +102,41 @@ static double batch(void *unused)
 
 void speed_roof(const speed_run *x, speed_row *r)
 {
-    const int n = r->threads;
+    const int square = strcmp(r->product, "square") == 0;
     const double flop = 2.0 * (double)r->tq * (double)r->tk * (double)r->d;
-    if (strcmp(r->product, "square") == 0) {
-        product p = make(r, 11);
-        const int previous = speed_blas_set_threads(n);
-        speed_time(x, once, &p, r);
-        speed_blas_set_threads(previous);
-        free(p.a);
-        r->gflops = flop / r->seconds * 1e-9;
-        return;
-    }
     const int calls = (int)(CONCURRENT_FLOP_PER_REP / flop);
-    pool.calls = calls > 0 ? calls : 1;
-    pool.threads = n;
+    /* The square on the row's count of BLAS threads; the tiles on one, as
+     * inside the library's threads (set before the workers' first call). */
+    const int previous = speed_blas_set_threads(square ? r->threads : 1);
     pool.quit = 0;
-    pool.p = speed_alloc((size_t)n * sizeof *pool.p);
-    pthread_t *tid = speed_alloc((size_t)n * sizeof *tid);
-    pthread_barrier_init(&pool.start, NULL, (unsigned)n + 1);
-    pthread_barrier_init(&pool.done, NULL, (unsigned)n + 1);
-    /* One BLAS thread per call, as inside the library's threads. */
-    const int previous = speed_blas_set_threads(1);
-    for (int i = 0; i < n; ++i) {
-        pool.p[i] = make(r, 100 + (uint64_t)i);
-        if (pthread_create(&tid[i], NULL, work, &pool.p[i]) != 0) {
-            fprintf(stderr, PROG ": cannot start %d threads\n", n);
-            exit(1);
+    pool.calls = calls > 0 ? calls : 1;
+    pool.threads = square ? 1 : r->threads;
+    if (square) {
+        product p = make(r, 11);
+        speed_time(x, once, &p, r);
+        free(p.a);
+        pool.calls = 1;
+    } else {
+        const unsigned n = (unsigned)pool.threads + 1;
+        pthread_barrier_init(&pool.start, NULL, n);
+        pthread_barrier_init(&pool.done, NULL, n);
+        for (int i = 0; i < pool.threads; ++i) {
+            pool.p[i] = make(r, 100 + (uint64_t)i);
+            if (pthread_create(&pool.tid[i], NULL, work, &pool.p[i]) != 0) {
+                fprintf(stderr, PROG ": cannot start %d threads\n", r->threads);
+                exit(1);
+            }
         }
-    }
-    speed_time(x, batch, NULL, r);
-    pool.quit = 1;
-    pthread_barrier_wait(&pool.start);
-    for (int i = 0; i < n; ++i) {
-        pthread_join(tid[i], NULL);
-        free(pool.p[i].a);
+        speed_time(x, batch, NULL, r);
+        pool.quit = 1;
+        pthread_barrier_wait(&pool.start);
+        for (int i = 0; i < pool.threads; ++i) {
+            pthread_join(pool.tid[i], NULL);
+            free(pool.p[i].a);
+        }
+        pthread_barrier_destroy(&pool.start);
+        pthread_barrier_destroy(&pool.done);
     }
     speed_blas_set_threads(previous);
-    pthread_barrier_destroy(&pool.start);
-    pthread_barrier_destroy(&pool.done);
-    free(pool.p);
-    free(tid);
-    r->gflops = (double)n * pool.calls * flop / r->seconds * 1e-9;
+    r->gflops = (double)pool.threads * pool.calls * flop / r->seconds * 1e-9;
 }
