@@ -15,20 +15,16 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-void bench_rng_seed(bench_rng *r, uint64_t seed)
+/* splitmix64 never yields four zero words, the one bad xoshiro state. */
+static void seed_state(uint64_t s[4], uint64_t seed)
 {
-    /* splitmix64 never yields four zero words, the one bad xoshiro state. */
     for (int i = 0; i < 4; ++i)
-        r->s[i] = splitmix64(&seed);
-    r->spare = 0.0;
-    r->has_spare = 0;
+        s[i] = splitmix64(&seed);
 }
 
-uint64_t bench_rng_next(bench_rng *r)
+static uint64_t next(uint64_t s[4])
 {
-    uint64_t *s = r->s;
-    const uint64_t result = rotl(s[1] * 5, 7) * 9;
-    const uint64_t t = s[1] << 17;
+    const uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
     s[1] ^= s[2];
@@ -38,18 +34,9 @@ uint64_t bench_rng_next(bench_rng *r)
     return result;
 }
 
-/* Uniform in (-1, 1) on a grid of 2^-52; exact in double. */
-static double uniform_pm1(bench_rng *r)
-{
-    return (double)(bench_rng_next(r) >> 11) * 0x1p-52 - 1.0;
-}
-
-/*
- * ln(x) for x > 0 from basic operations only, so that it does not depend on
- * the libm at hand: x = m 2^e with m in [sqrt(1/2), sqrt(2)), then
- * ln m = 2 atanh(z), z = (m - 1) / (m + 1), |z| < 0.172. Twelve terms of the
- * atanh series leave a relative error below 1e-17.
- */
+/* ln(x), x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(z),
+ * z = (m - 1) / (m + 1), |z| < 0.172; twelve terms of the series leave a
+ * relative error below 1e-17. */
 static double portable_log(double x)
 {
     int e;
@@ -58,34 +45,35 @@ static double portable_log(double x)
         m *= 2.0;
         e -= 1;
     }
-    const double z = (m - 1.0) / (m + 1.0);
-    const double z2 = z * z;
+    const double z = (m - 1.0) / (m + 1.0), z2 = z * z;
     double sum = 0.0;
     for (int k = 23; k >= 1; k -= 2)
         sum = sum * z2 + 1.0 / k;
     return (double)e * 0.69314718055994531 + 2.0 * z * sum;
 }
 
-double bench_rng_normal(bench_rng *r)
+void bench_fill_normal(float *x, size_t n, uint64_t seed)
 {
-    if (r->has_spare) {
-        r->has_spare = 0;
-        return r->spare;
+    uint64_t s[4];
+    seed_state(s, seed);
+    for (size_t i = 0; i < n; i += 2) {
+        double u, v, r;
+        do {    /* uniform in (-1, 1) on a grid of 2^-52, exact in double */
+            u = (double)(next(s) >> 11) * 0x1p-52 - 1.0;
+            v = (double)(next(s) >> 11) * 0x1p-52 - 1.0;
+            r = u * u + v * v;
+        } while (r >= 1.0 || r == 0.0);
+        const double f = sqrt(-2.0 * portable_log(r) / r);
+        x[i] = (float)(u * f);
+        if (i + 1 < n)
+            x[i + 1] = (float)(v * f);
     }
-    double u, v, s;
-    do {
-        u = uniform_pm1(r);
-        v = uniform_pm1(r);
-        s = u * u + v * v;
-    } while (s >= 1.0 || s == 0.0);
-    const double f = sqrt(-2.0 * portable_log(s) / s);
-    r->spare = v * f;
-    r->has_spare = 1;
-    return u * f;
 }
 
-void bench_rng_fill_normal(bench_rng *r, float *x, size_t n)
+void bench_fill_uniform(float *x, size_t n, uint64_t seed)
 {
-    for (size_t i = 0; i < n; ++i)
-        x[i] = (float)bench_rng_normal(r);
+    uint64_t s[4];
+    seed_state(s, seed);
+    for (size_t i = 0; i < n; ++i)  /* the top 24 bits: exact in float */
+        x[i] = (float)(next(s) >> 40) * 0x1p-23f - 1.0f;
 }

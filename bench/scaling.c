@@ -1,130 +1,60 @@
 /*
  * attention-bench-scaling: the seeds' "why scaling matters" experiment,
- * through libattention's own API. Unit-normal Q and K give scores
- * q . k with variance d_k; scale 1/sqrt(d_k) brings it back to 1, scale 1
- * lets the softmax saturate. Prints the comparison at d_k = 64 and a sweep
- * over d_k; --csv and --png write the figures.
+ * through libattention's own API. Unit-normal Q and K give scores q . k
+ * with variance d_k; scale 1/sqrt(d_k) brings it back to 1, scale 1 lets
+ * the softmax saturate. Prints the comparison at d_k = 64 and a sweep over
+ * d_k; --csv and --png write the figures.
  */
-#define _POSIX_C_SOURCE 200809L /* mkdir, stat */
+#define _POSIX_C_SOURCE 200809L /* mkdir */
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include <attention/attention.h>
 
-#include "heatmap.h"
-#include "report.h"
 #include "rng.h"
-#include "stats.h"
+#include "scaling.h"
 
 #define PROG "attention-bench-scaling"
 
 static const int64_t sweep_dk[] = {8, 16, 32, 64, 128, 256, 512};
-enum { N_DK = sizeof sweep_dk / sizeof sweep_dk[0] };
-enum { HEADLINE_DK = 64 };
+enum { N_DK = sizeof sweep_dk / sizeof sweep_dk[0], HEADLINE = 3 /* 64 */ };
 enum { HEAT_CELL = 2 };     /* pixels per weight in the heat maps */
 
 /* Enough rows for stable statistics (H * Tq = 1024), fast on two cores. */
-static const bench_setup setup = {
-    .batch = 1, .heads = 4, .q_len = 256, .kv_len = 256, .seed = 2017};
+static const scaling_setup setup = {1, 4, 256, 256, 2017};
 
-typedef struct options {
-    const char *csv;        /* or NULL */
-    const char *png_dir;    /* or NULL */
-} options;
+static const char usage[] =
+    "usage: " PROG " [--csv FILE] [--png DIR]\n\n"
+    "Scores and softmax weights of unit-normal Q and K with scale 1/sqrt(d_k) "
+    "against\nscale 1, at d_k = 64 and over d_k = 8..512 (fixed seed).\n\n"
+    "  --csv FILE  write one row per (d_k, scaling) to FILE\n"
+    "  --png DIR   write DIR/weights_dk<d_k>.png heat maps, scaled left, "
+    "unscaled right\n              (DIR is created if missing)\n"
+    "  --help      show this and exit\n";
 
-/* Sized for the largest d_k of the sweep. */
-typedef struct buffers {
-    float *q;           /* (B, H, Tq, d) */
-    float *k;           /* (B, H, Tk, d) */
-    float *v;           /* (B, H, Tk, d) */
-    float *out;         /* (B, H, Tq, d) */
-    float *scores;      /* (B, H, Tq, Tk) */
-    float *weights[2];  /* (B, H, Tq, Tk): [0] scaled, [1] unscaled */
-    double *norms;      /* (B * H * Tq) scratch for stats */
-} buffers;
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: " PROG " [--csv FILE] [--png DIR]\n"
-            "\n"
-            "Scores and softmax weights of unit-normal Q and K with scale "
-            "1/sqrt(d_k) against\n"
-            "scale 1, at d_k = 64 and over d_k = 8..512 (fixed seed).\n"
-            "\n"
-            "  --csv FILE  write one row per (d_k, scaling) to FILE\n"
-            "  --png DIR   write DIR/weights_dk<d_k>.png heat maps, scaled "
-            "left, unscaled right\n"
-            "              (DIR is created if missing)\n"
-            "  --help      show this and exit\n");
-}
-
-/* 0: run; 1: help shown; 2: bad usage. */
-static int parse_args(int argc, char **argv, options *o)
-{
-    for (int i = 1; i < argc; ++i) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 1;
-        }
-        const char **slot = strcmp(a, "--csv") == 0   ? &o->csv
-                            : strcmp(a, "--png") == 0 ? &o->png_dir
-                                                      : NULL;
-        if (slot == NULL) {
-            fprintf(stderr, PROG ": unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (i + 1 >= argc || argv[i + 1][0] == '\0') {
-            fprintf(stderr, PROG ": %s needs an argument\n", a);
-            usage(stderr);
-            return 2;
-        }
-        *slot = argv[++i];
-    }
-    return 0;
-}
-
-static int api_ok(attn_status s, const char *call, int64_t d_k)
+static void check(attn_status s, const char *call, int64_t d_k)
 {
     if (s == ATTN_OK)
-        return 1;
+        return;
     fprintf(stderr, PROG ": %s at d_k = %" PRId64 ": %s\n", call, d_k,
             attn_strerror(s));
-    return 0;
-}
-
-static int make_dir(const char *dir)
-{
-    if (mkdir(dir, 0777) == 0)
-        return 0;
-    if (errno == EEXIST) {
-        struct stat st;
-        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-            return 0;
-        fprintf(stderr, PROG ": %s exists and is not a directory\n", dir);
-        return -1;
-    }
-    fprintf(stderr, PROG ": cannot create %s: %s\n", dir, strerror(errno));
-    return -1;
+    exit(1);
 }
 
 /* Head 0 of both weight tensors, every query and key. */
-static int write_heatmap(const char *dir, int64_t d_k, const buffers *b,
-                         float scale)
+static void heatmap(const char *dir, int64_t d_k, float *const w[2],
+                    float scale)
 {
     char path[4096], title[64], desc[512];
     if (snprintf(path, sizeof path, "%s/weights_dk%" PRId64 ".png", dir,
                  d_k) >= (int)sizeof path) {
         fprintf(stderr, PROG ": path too long under %s\n", dir);
-        return -1;
+        exit(1);
     }
     snprintf(title, sizeof title, "attention weights at d_k = %" PRId64, d_k);
     snprintf(desc, sizeof desc,
@@ -135,159 +65,103 @@ static int write_heatmap(const char *dir, int64_t d_k, const buffers *b,
              "the bar below.",
              (double)scale, setup.q_len, setup.kv_len, setup.seed,
              HEATMAP_LOG10_MIN);
-    const heatmap_pair hp = {
-        .left = b->weights[0], .right = b->weights[1],
-        .rows = (size_t)setup.q_len, .cols = (size_t)setup.kv_len,
-        .ld = (size_t)setup.kv_len, .cell = HEAT_CELL,
-        .title = title, .description = desc};
-    const char *err = heatmap_write_pair(path, &hp);
+    const char *err = heatmap_write(path, w[0], w[1], (size_t)setup.q_len,
+                                    (size_t)setup.kv_len, HEAT_CELL, title, desc);
     if (err != NULL) {
         fprintf(stderr, PROG ": cannot write %s: %s\n", path, err);
-        return -1;
+        exit(1);
     }
-    return 0;
 }
 
-/* Both scalings at one d_k into runs[0] (scaled) and runs[1] (unscaled). */
-static int run_dk(int64_t d_k, buffers *b, scaling_run runs[2],
-                  const char *png_dir)
+/* Both scalings at one d_k into runs[0] (scaled) and runs[1] (unscaled);
+ * buf holds Q, K, V, out (n_in each at the largest d_k), then scores and
+ * the two weight tensors. */
+static void run_dk(int64_t d_k, float *buf, double *norms, scaling_run runs[2],
+                   const char *png_dir)
 {
-    const bench_setup *s = &setup;
-    const size_t n_in = (size_t)(s->batch * s->heads * s->q_len * d_k);
-    const size_t n_scores = (size_t)(s->batch * s->heads * s->q_len * s->kv_len);
+    const scaling_setup *s = &setup;
     const size_t rows = (size_t)(s->batch * s->heads * s->q_len);
-
-    /* Reseeded per d_k, so every d_k's data stands on its own and the
-     * d_k = 64 comparison is the d_k = 64 line of the sweep. */
-    bench_rng rng;
-    bench_rng_seed(&rng, s->seed);
-    bench_rng_fill_normal(&rng, b->q, n_in);
-    bench_rng_fill_normal(&rng, b->k, n_in);
-    bench_rng_fill_normal(&rng, b->v, n_in);
-
+    const size_t n_in = rows * (size_t)d_k, n_sc = rows * (size_t)s->kv_len;
+    float *q = buf, *k = q + n_in, *v = k + n_in, *out = v + n_in;
+    float *scores = buf + 4 * rows * (size_t)sweep_dk[N_DK - 1];
+    float *const w[2] = {scores + n_sc, scores + 2 * n_sc};
+    /* Reseeded per d_k, so that the d_k = 64 comparison is the d_k = 64
+     * line of the sweep. */
+    bench_fill_normal(q, 3 * n_in, s->seed);
     const float scales[2] = {(float)(1.0 / sqrt((double)d_k)), 1.0f};
     for (int i = 0; i < 2; ++i) {
         attn_sdpa_desc desc;
-        if (!api_ok(attn_sdpa_desc_init(&desc, s->batch, s->heads, s->heads,
-                                        s->q_len, s->kv_len, d_k, d_k),
-                    "attn_sdpa_desc_init", d_k))
-            return -1;
+        check(attn_sdpa_desc_init(&desc, s->batch, s->heads, s->heads, s->q_len,
+                                  s->kv_len, d_k, d_k),
+              "attn_sdpa_desc_init", d_k);
         desc.scale = scales[i];
-        if (!api_ok(attn_sdpa_scores(&desc, b->q, b->k, b->scores),
-                    "attn_sdpa_scores", d_k))
-            return -1;
-        if (!api_ok(attn_sdpa_forward(&desc, b->q, b->k, b->v, b->out,
-                                      b->weights[i], NULL),
-                    "attn_sdpa_forward", d_k))
-            return -1;
-        runs[i].d_k = d_k;
-        runs[i].scaled = i == 0;
-        runs[i].scale = scales[i];
-        runs[i].scores = score_stats_of(b->scores, n_scores);
-        runs[i].weights = weight_stats_of(b->weights[i], rows,
-                                          (size_t)s->kv_len, b->norms);
+        check(attn_sdpa_scores(&desc, q, k, scores), "attn_sdpa_scores", d_k);
+        check(attn_sdpa_forward(&desc, q, k, v, out, w[i], NULL),
+              "attn_sdpa_forward", d_k);
+        runs[i] = (scaling_run){.d_k = d_k, .scaled = i == 0,
+                                .scale = scales[i]};
+        scaling_stats(scores, n_sc, w[i], rows, (size_t)s->kv_len, norms,
+                      runs[i].v);
     }
     if (png_dir != NULL)
-        return write_heatmap(png_dir, d_k, b, scales[0]);
-    return 0;
-}
-
-static int alloc_buffers(buffers *b)
-{
-    const bench_setup *s = &setup;
-    const size_t n_in = (size_t)(s->batch * s->heads * s->q_len *
-                                 sweep_dk[N_DK - 1]);
-    const size_t n_scores = (size_t)(s->batch * s->heads * s->q_len * s->kv_len);
-    b->q = malloc(n_in * sizeof *b->q);
-    b->k = malloc(n_in * sizeof *b->k);
-    b->v = malloc(n_in * sizeof *b->v);
-    b->out = malloc(n_in * sizeof *b->out);
-    b->scores = malloc(n_scores * sizeof *b->scores);
-    b->weights[0] = malloc(n_scores * sizeof *b->weights[0]);
-    b->weights[1] = malloc(n_scores * sizeof *b->weights[1]);
-    b->norms = malloc((size_t)(s->batch * s->heads * s->q_len) *
-                      sizeof *b->norms);
-    return b->q && b->k && b->v && b->out && b->scores && b->weights[0] &&
-                   b->weights[1] && b->norms
-               ? 0
-               : -1;
-}
-
-static void free_buffers(buffers *b)
-{
-    free(b->q);
-    free(b->k);
-    free(b->v);
-    free(b->out);
-    free(b->scores);
-    free(b->weights[0]);
-    free(b->weights[1]);
-    free(b->norms);
-}
-
-static int write_csv(const char *path, const scaling_run *runs, size_t m)
-{
-    FILE *f = fopen(path, "w");
-    if (f == NULL) {
-        fprintf(stderr, PROG ": cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    int bad = report_csv(f, &setup, runs, m);
-    if (fclose(f) != 0)
-        bad = -1;
-    if (bad) {
-        fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+        heatmap(png_dir, d_k, w, scales[0]);
 }
 
 int main(int argc, char **argv)
 {
-    options opt = {NULL, NULL};
-    const int parsed = parse_args(argc, argv, &opt);
-    if (parsed == 1)
-        return 0;
-    if (parsed != 0)
-        return 2;
-    if (opt.png_dir != NULL && make_dir(opt.png_dir) != 0)
+    const char *csv = NULL, *png_dir = NULL;
+    for (int i = 1; i < argc; ++i) {
+        const char *a = argv[i];
+        const char **slot = strcmp(a, "--csv") == 0   ? &csv
+                            : strcmp(a, "--png") == 0 ? &png_dir
+                                                      : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (slot == NULL || i + 1 >= argc || argv[i + 1][0] == '\0') {
+            fprintf(stderr, slot ? PROG ": %s needs an argument\n%s"
+                                 : PROG ": unknown option '%s'\n%s", a, usage);
+            return 2;
+        }
+        *slot = argv[++i];
+    }
+    if (png_dir != NULL && mkdir(png_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, PROG ": cannot create %s: %s\n", png_dir,
+                strerror(errno));
         return 1;
-
-    buffers b;
-    scaling_run runs[2 * N_DK];
-    size_t headline = 0;
-    int rc = 1;
-    if (alloc_buffers(&b) != 0) {
+    }
+    const size_t rows = (size_t)(setup.batch * setup.heads * setup.q_len);
+    float *buf = malloc(rows * (4 * (size_t)sweep_dk[N_DK - 1] +
+                                3 * (size_t)setup.kv_len) * sizeof *buf);
+    double *norms = malloc(rows * sizeof *norms);
+    if (buf == NULL || norms == NULL) {
         fprintf(stderr, PROG ": out of memory\n");
-        goto done;
+        return 1;
     }
-    for (size_t i = 0; i < N_DK; ++i) {
-        if (run_dk(sweep_dk[i], &b, &runs[2 * i], opt.png_dir) != 0)
-            goto done;
-        if (sweep_dk[i] == HEADLINE_DK)
-            headline = i;
-    }
+    scaling_run runs[2 * N_DK];
+    for (size_t i = 0; i < N_DK; ++i)
+        run_dk(sweep_dk[i], buf, norms, &runs[2 * i], png_dir);
+    free(buf);
+    free(norms);
+    scaling_report(stdout, &setup, runs, N_DK, HEADLINE);
 
-    report_setup(stdout, &setup, HEADLINE_DK);
-    report_comparison(stdout, &setup, &runs[2 * headline],
-                      &runs[2 * headline + 1]);
-    report_sweep(stdout, &setup, runs, N_DK);
-
-    if (opt.csv != NULL) {
-        if (write_csv(opt.csv, runs, 2 * N_DK) != 0)
-            goto done;
-        printf("\nwrote %s (%d rows)\n", opt.csv, 2 * N_DK);
+    if (csv != NULL) {
+        FILE *f = fopen(csv, "w");
+        if (f == NULL || scaling_csv(f, &setup, runs, 2 * N_DK) != 0 ||
+            fclose(f) != 0) {
+            fprintf(stderr, PROG ": cannot write %s: %s\n", csv,
+                    strerror(errno));
+            return 1;
+        }
+        printf("\nwrote %s (%d rows)\n", csv, 2 * N_DK);
     }
-    if (opt.png_dir != NULL) {
+    if (png_dir != NULL) {
         printf("%sheat maps of head 0, scaled left and unscaled right, colour "
-               "log10(weight)\n"
-               "from %g (dark) to 0 (bright):\n",
-               opt.csv ? "" : "\n", HEATMAP_LOG10_MIN);
+               "log10(weight)\nfrom %g (dark) to 0 (bright):\n",
+               csv ? "" : "\n", HEATMAP_LOG10_MIN);
         for (size_t i = 0; i < N_DK; ++i)
-            printf("  %s/weights_dk%" PRId64 ".png\n", opt.png_dir, sweep_dk[i]);
+            printf("  %s/weights_dk%" PRId64 ".png\n", png_dir, sweep_dk[i]);
     }
-    rc = 0;
-done:
-    free_buffers(&b);
-    return rc;
+    return 0;
 }

@@ -1,18 +1,23 @@
-#define _POSIX_C_SOURCE 200809L /* strncasecmp, getline, sysconf */
-#include "speed_blas.h"
-
+/*
+ * Which BLAS attention-bench-speed and the library run on, and the bench's
+ * control of its thread count. OpenBLAS is recognised through weak
+ * references to its extensions, so any other CBLAS links and runs too
+ * (reported as such, its threads left alone).
+ */
+#define _GNU_SOURCE /* dladdr, getline, strncasecmp */
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
 #include <attention/attention.h>
+#include <cblas.h>
 
-#include "speed_blas_file.h"
+#include "speed.h"
 
-/* OpenBLAS's extensions, weak: NULL when the BLAS is something else.
- * Declared here rather than taken from cblas.h, whose declarations (if
- * any) belong to whichever CBLAS is installed. */
+/* Declared here rather than taken from cblas.h, whose declarations (if
+ * any) belong to whichever CBLAS is installed; NULL for another BLAS. */
 #pragma weak openblas_get_config
 #pragma weak openblas_get_corename
 #pragma weak openblas_get_parallel
@@ -24,18 +29,11 @@ int openblas_get_parallel(void);
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int num_threads);
 
-void speed_blas_query(speed_blas_info *info)
-{
-    info->is_openblas = openblas_get_config != NULL;
-    info->config = openblas_get_config ? openblas_get_config() : NULL;
-    info->corename = openblas_get_corename ? openblas_get_corename() : NULL;
-    info->parallel = openblas_get_parallel ? openblas_get_parallel() : -1;
-    info->threads = openblas_get_num_threads ? openblas_get_num_threads() : -1;
-}
-
+/* Only the bench sets the (process-wide) count, around its roof
+ * measurements; the library never touches BLAS settings. */
 int speed_blas_set_threads(int n)
 {
-    if (openblas_set_num_threads == NULL || openblas_get_num_threads == NULL)
+    if (n <= 0 || !openblas_set_num_threads || !openblas_get_num_threads)
         return -1;
     const int previous = openblas_get_num_threads();
     /* Always set: with the OpenMP build the count lives in the calling
@@ -44,121 +42,95 @@ int speed_blas_set_threads(int n)
     return previous;
 }
 
-void speed_blas_restore(int previous)
-{
-    if (previous > 0 && openblas_set_num_threads != NULL)
-        openblas_set_num_threads(previous);
-}
-
-/* The CPU's model name from /proc/cpuinfo into buf ("" if unknown). */
-static void cpu_model(char *buf, size_t n)
-{
-    buf[0] = '\0';
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f == NULL)
-        return;
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) > 0) {
-        const char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) != 0 || colon == NULL)
-            continue;
-        snprintf(buf, n, "%s", colon + (colon[1] == ' ' ? 2 : 1));
-        buf[strcspn(buf, "\n")] = '\0';
-        break;
-    }
-    free(line);
-    fclose(f);
-}
-
-/* 1 if /proc/cpuinfo lists the flag (Linux only; 0 elsewhere). */
-static int cpu_has_flag(const char *flag)
-{
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f == NULL)
-        return 0;
-    char *line = NULL;
-    size_t cap = 0;
-    int found = 0;
-    const size_t n = strlen(flag);
-    while (!found && getline(&line, &cap, f) > 0) {
-        if (strncmp(line, "flags", 5) != 0)
-            continue;
-        for (const char *p = strstr(line, flag); p; p = strstr(p + 1, flag))
-            if (p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n' || p[n] == '\0'))
-                found = 1;
-        break;  /* every core lists the same flags */
-    }
-    free(line);
-    fclose(f);
-    return found;
-}
-
 /* OpenBLAS core types whose sgemm kernels use AVX-512. */
-int speed_blas_avx512_core(const char *name)
+int speed_blas_avx512(void)
 {
     static const char *const cores[] = {"SkylakeX", "Cooperlake",
                                         "SapphireRapids"};
-    for (size_t i = 0; i < sizeof cores / sizeof cores[0]; ++i)
+    const char *name = openblas_get_corename ? openblas_get_corename() : NULL;
+    for (size_t i = 0; name && i < sizeof cores / sizeof cores[0]; ++i)
         if (strncasecmp(name, cores[i], strlen(cores[i])) == 0)
             return 1;
     return 0;
 }
 
-static const char *parallel_name(int p)
+/* The CPU's model name, and whether it has avx512f (/proc/cpuinfo). */
+static int cpu_info(char *model, size_t n)
 {
-    switch (p) {
-    case 0: return "0, sequential build";
-    case 1: return "1, pthreads build";
-    case 2: return "2, OpenMP build";
-    default: return "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int avx512 = 0;
+    snprintf(model, n, "(model unknown)");
+    while (f && getline(&line, &cap, f) > 0) {
+        const char *colon = strchr(line, ':');
+        if (colon && strncmp(line, "model name", 10) == 0)
+            snprintf(model, n, "%.*s", (int)strcspn(colon + 2, "\n"), colon + 2);
+        if (colon && strncmp(line, "flags", 5) == 0) { /* same on all cores */
+            avx512 = strstr(line, " avx512f ") || strstr(line, " avx512f\n");
+            break;
+        }
     }
+    free(line);
+    if (f)
+        fclose(f);
+    return avx512;
 }
 
-static void env_line(FILE *f, const char *name)
+/* The shared object that provides cblas_sgemm: Debian's alternatives and
+ * run paths can swap it without a rebuild. */
+static const char *blas_file(void)
 {
-    const char *v = getenv(name);
-    fprintf(f, "            %-21s %s\n", name, v ? v : "(unset)");
+    /* ISO C has no function-to-object pointer conversion; POSIX guarantees
+     * the representations match, so copy the bits. */
+    void (*fn)(void) = (void (*)(void))cblas_sgemm;
+    void *addr;
+    _Static_assert(sizeof addr == sizeof fn, "function pointers fit void *");
+    memcpy(&addr, &fn, sizeof addr);
+    Dl_info info;
+    return dladdr(addr, &info) && info.dli_fname ? info.dli_fname
+                                                 : "(unknown: linked statically?)";
 }
 
-void speed_blas_report(FILE *f, const speed_blas_info *info, int lib_threads)
+void speed_blas_banner(FILE *f, int lib_threads)
 {
+    static const char *const parallel[] = {
+        "0, sequential build", "1, pthreads build", "2, OpenMP build"};
+    static const char *const env[] = {"ATTN_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                      "OPENBLAS_CORETYPE", "OMP_NUM_THREADS"};
     char model[128];
-    cpu_model(model, sizeof model);
-    const char *file = speed_blas_file();
-    fprintf(f, "  library   libattention %s\n", attn_version_string());
-    fprintf(f, "  CPU       %s, %ld online cores, AVX-512 %s\n",
-            model[0] ? model : "(model unknown)", sysconf(_SC_NPROCESSORS_ONLN),
-            cpu_has_flag("avx512f") ? "yes" : "no (or unknown)");
-    fprintf(f, "  BLAS file %s\n", file ? file : "(unknown: linked statically?)");
-    if (info->is_openblas) {
-        fprintf(f, "  BLAS      %s\n", info->config ? info->config : "?");
-        fprintf(f, "  core      %s (openblas_get_corename)\n",
-                info->corename ? info->corename : "?");
-        fprintf(f, "  parallel  %s (openblas_get_parallel)\n",
-                parallel_name(info->parallel));
-        fprintf(f, "  threads   BLAS %d (openblas_get_num_threads). Process-wide: "
-                   "the bench changes it\n"
+    const int avx512 = cpu_info(model, sizeof model);
+    const char *core = openblas_get_corename ? openblas_get_corename() : NULL;
+    const int par = openblas_get_parallel ? openblas_get_parallel() : -1;
+    const int threads = openblas_get_num_threads ? openblas_get_num_threads() : -1;
+    fprintf(f, "  library   libattention %s\n"
+               "  CPU       %s, %ld online cores, AVX-512 %s\n"
+               "  BLAS file %s\n",
+            attn_version_string(), model, sysconf(_SC_NPROCESSORS_ONLN),
+            avx512 ? "yes" : "no (or unknown)", blas_file());
+    if (openblas_get_config)
+        fprintf(f, "  BLAS      %s\n"
+                   "  core      %s (openblas_get_corename)\n"
+                   "  parallel  %s (openblas_get_parallel)\n"
+                   "  threads   BLAS %d (openblas_get_num_threads). "
+                   "Process-wide: the bench changes it\n"
                    "            only around its roof measurements and restores "
                    "it before every\n"
                    "            library call; the library itself never does.\n",
-                info->threads);
-    } else {
+                openblas_get_config(), core ? core : "?",
+                par >= 0 && par <= 2 ? parallel[par] : "unknown", threads);
+    else
         fprintf(f, "  BLAS      a CBLAS without OpenBLAS's extensions: build, "
                    "core and thread\n"
                    "            count unknown, its threads not set by the "
-                   "bench\n");
-        fprintf(f, "  threads   BLAS as configured\n");
-    }
+                   "bench\n"
+                   "  threads   BLAS as configured\n");
     fprintf(f, "            library N = %d (attn_sdpa_desc.num_threads; the "
-               "1-thread columns use 1)\n", lib_threads);
-    fprintf(f, "  environment\n");
-    env_line(f, "ATTN_NUM_THREADS");
-    env_line(f, "OPENBLAS_NUM_THREADS");
-    env_line(f, "OPENBLAS_CORETYPE");
-    env_line(f, "OMP_NUM_THREADS");
-
-    if (info->parallel == 1 && info->threads > 1)
+               "1-thread columns use 1)\n  environment\n", lib_threads);
+    for (int i = 0; i < 4; ++i)
+        fprintf(f, "            %-21s %s\n", env[i],
+                getenv(env[i]) ? getenv(env[i]) : "(unset)");
+    if (par == 1 && threads > 1)
         fprintf(f, "  warning: pthread OpenBLAS with %d threads would split a "
                    "large tile product over\n"
                    "           its own threads (and serialise concurrent "
@@ -168,11 +140,11 @@ void speed_blas_report(FILE *f, const speed_blas_info *info, int lib_threads)
                    "           multiply-adds per product) that stay on the "
                    "calling thread.\n"
                    "           OPENBLAS_NUM_THREADS=1, or the OpenMP build "
-                   "(libopenblas0-openmp),\n"
-                   "           gives it the larger 256 x 512 tiles.\n",
-                info->threads);
-    if (info->corename && !speed_blas_avx512_core(info->corename) &&
-        cpu_has_flag("avx512f"))
+                   "(libopenblas-openmp-dev,\n"
+                   "           which a GCC build links), gives it the larger "
+                   "256 x 512 tiles.\n",
+                threads);
+    if (core && !speed_blas_avx512() && avx512)
         fprintf(f, "  warning: this CPU has AVX-512 (avx512f) but OpenBLAS runs "
                    "its '%s' kernels\n"
                    "           (%s). OPENBLAS_CORETYPE=SkylakeX in the "
@@ -180,9 +152,8 @@ void speed_blas_report(FILE *f, const speed_blas_info *info, int lib_threads)
                    "           before the process starts selects the AVX-512 "
                    "kernels; every number\n"
                    "           below, roof included, is for '%s'.\n",
-                info->corename,
-                getenv("OPENBLAS_CORETYPE")
-                    ? "OPENBLAS_CORETYPE is set"
-                    : "an OpenBLAS older than the CPU falls back to them",
-                info->corename);
+                core, getenv("OPENBLAS_CORETYPE")
+                          ? "OPENBLAS_CORETYPE is set"
+                          : "an OpenBLAS older than the CPU falls back to them",
+                core);
 }

@@ -1,49 +1,41 @@
-#include "speed_summary.h"
-
+/* attention-bench-speed's closing summary: the issue's targets, computed
+ * from the numbers. */
 #include <inttypes.h>
-#include <math.h>
-#include <string.h>
 
-#include "speed_load.h"
+#include "speed.h"
 
-#define MIB (1024.0 * 1024.0)
+enum { RATIO, EFF, VS_REF };
 
-/* Smallest and largest of a metric over rows, and where they were. */
-typedef struct range {
-    int n;
-    double lo, hi;
-    const speed_row *at_lo, *at_hi;
-} range;
-
-static void range_add(range *g, double x, const speed_row *row)
+/* Over the main table's lines of one pass: RATIO, the fused roof ratio at
+ * N threads over full attention, d = 64, T >= 1024; EFF, eff1/N, the
+ * 1-thread roof ratio over the N-thread one; VS_REF, fused over
+ * materialised GFLOP/s at N threads. Prints the smallest and largest and
+ * where, "0.52 (B4 H8 T1024 d64) .. 0.65 (B1 H8 T4096 d64 causal)", into
+ * m[0] and m[1]. */
+static void range(FILE *f, const speed_run *x, int pass, int what,
+                  const char *unit, double m[2])
 {
-    if (g->n == 0 || x < g->lo) {
-        g->lo = x;
-        g->at_lo = row;
-    }
-    if (g->n == 0 || x > g->hi) {
-        g->hi = x;
-        g->at_hi = row;
-    }
-    g->n++;
-}
-
-static void where(FILE *f, const speed_row *x)
-{
-    fprintf(f, "B%" PRId64 " H%" PRId64 " T%" PRId64 " d%" PRId64 "%s", x->b,
-            x->h, x->tq, x->d, x->causal ? " causal" : "");
-}
-
-/* "0.52 (B4 H8 T1024 d64) .. 0.65 (B1 H8 T4096 d64)", or one value. */
-static void range_print(FILE *f, const range *g, const char *unit)
-{
-    fprintf(f, "%.2f%s (", g->lo, unit);
-    where(f, g->at_lo);
-    if (g->n > 1) {
-        fprintf(f, ") .. %.2f%s (", g->hi, unit);
-        where(f, g->at_hi);
-    }
-    fputc(')', f);
+    const speed_row *at[2] = {NULL, NULL};
+    int n = 0;
+    for (size_t i = 0; i < x->n_shapes; ++i)
+        for (int causal = 0; causal < 2; ++causal) {
+            const speed_row *const *l = x->tab[i][causal][pass], *r = l[0];
+            /* EFF and VS_REF need the line's l[EFF], l[VS_REF] */
+            if (what == RATIO ? causal || r->d != 64 || r->tq < 1024 : !l[what])
+                continue;
+            const double v = what == RATIO ? speed_ratio(x, r)
+                             : what == EFF ? speed_ratio(x, l[1]) /
+                                                 speed_ratio(x, r)
+                                           : r->gflops / l[2]->gflops;
+            if (n == 0 || v < m[0])
+                m[0] = v, at[0] = r;
+            if (n++ == 0 || v > m[1])
+                m[1] = v, at[1] = r;
+        }
+    for (int i = 0; i < (n > 1 ? 2 : 1); ++i)
+        fprintf(f, "%s%.2f%s (B%" PRId64 " H%" PRId64 " T%" PRId64 " d%" PRId64
+                   "%s)", i ? " .. " : "", m[i], unit, at[i]->b, at[i]->h,
+                at[i]->tq, at[i]->d, at[i]->causal ? " causal" : "");
 }
 
 static const char *verdict(int met)
@@ -51,201 +43,106 @@ static const char *verdict(int met)
     return met ? "met" : "NOT met";
 }
 
-static speed_shape shape_of(const speed_row *x)
+static void target(FILE *f, const speed_run *x, int pass, double target,
+                   const char *what)
 {
-    return (speed_shape){x->b, x->h, x->tq, x->d};
-}
-
-/* Fused rows of the main table at N threads, one pass. */
-static int main_fused(const speed_row *x, const speed_plan *p, speed_pass pass)
-{
-    return x->kind == SPEED_FUSED && strcmp(x->phase, "main") == 0 &&
-           x->threads == p->threads && x->pass == pass;
-}
-
-/* Roof ratio over full attention, d = 64, T >= 1024, at N threads. */
-static void target_ratio(FILE *f, const speed_plan *p, const speed_rows *r,
-                         speed_pass pass, double target, const char *what)
-{
-    range g = {0};
-    for (size_t i = 0; i < r->n; ++i) {
-        const speed_row *x = &r->v[i];
-        if (main_fused(x, p, pass) && !x->causal && x->d == 64 && x->tq >= 1024)
-            range_add(&g, speed_rows_ratio(r, x), x);
-    }
-    if (g.n == 0) {
-        fprintf(f, "  %s: not measured\n", what);
-        return;
-    }
+    double m[2];
     fprintf(f, "  %s roof ratio, full, d64, T >= 1024, %d thr:\n    ", what,
-            p->threads);
-    range_print(f, &g, "");
-    fprintf(f, "; target >= %.2f: %s\n", target, verdict(g.lo >= target));
+            x->threads);
+    range(f, x, pass, RATIO, "", m);
+    fprintf(f, "; target >= %.2f: %s\n", target, verdict(m[0] >= target));
 }
 
-/* Time of full over time of causal at T = 4096, forward, N threads. */
-static void causal_speedup(FILE *f, const speed_plan *p, const speed_rows *r)
+/* eff1/N or fused over materialised, a line per pass; whether all are
+ * within 10 %. */
+static int per_pass(FILE *f, const speed_run *x, int what)
 {
+    int met = 1;
+    for (int pass = FWD; pass <= FWDBWD; ++pass) {
+        double m[2];
+        fprintf(f, "    %-6s ", speed_passes[pass]);
+        range(f, x, pass, what, what == EFF ? "" : "x", m);
+        fputc('\n', f);
+        met &= m[0] >= 0.9 && m[1] <= 1.1;
+    }
+    return met;
+}
+
+void speed_summary(FILE *f, const speed_run *x, int avx512)
+{
+    fprintf(f, "summary%s\n\n", avx512 ? " (targets for AVX-512 sgemm kernels)"
+                                       : "");
+    target(f, x, FWD, avx512 ? 0.75 : 0.85, "forward");
+
+    /* Time of full over time of causal at T = 4096. */
     int any = 0, met = 1;
     fprintf(f, "  causal speed-up, full time over causal time, T4096, %d thr "
-               "(FLOPs halve: 2.00):\n   ", p->threads);
-    for (int pass = SPEED_FWD; pass <= SPEED_FWDBWD; ++pass)
-        for (size_t i = 0; i < r->n; ++i) {
-            const speed_row *c = &r->v[i];
-            if (!main_fused(c, p, (speed_pass)pass) || !c->causal ||
-                c->tq != 4096)
-                continue;
-            const speed_row *full = speed_rows_find(
-                r, SPEED_FUSED, "main", shape_of(c), 0, c->pass, p->threads);
-            if (!full)
+               "(FLOPs halve: 2.00):\n   ", x->threads);
+    for (int pass = FWD; pass <= FWDBWD; ++pass)
+        for (size_t i = 0; i < x->n_shapes; ++i) {
+            const speed_row *full = x->tab[i][0][pass][0];
+            const speed_row *c = x->tab[i][1][pass][0];
+            if (full->tq != 4096)
                 continue;
             const double s = full->seconds / c->seconds;
             fprintf(f, "%s %s d%" PRId64 " %.2f", any ? "," : "",
-                    pass == SPEED_FWD ? "fwd" : "fwdbwd", c->d, s);
-            if (pass == SPEED_FWD && s < 1.8)
-                met = 0;
+                    speed_passes[pass], c->d, s);
+            met &= pass != FWD || s >= 1.8;
             any = 1;
         }
     if (!any)
         fprintf(f, " not measured (T4096 is in the full run only)\n");
     else
         fprintf(f, ";\n    target fwd >= 1.80: %s\n", verdict(met));
-}
 
-/* eff1/N = (1-thread roof ratio) / (N-thread roof ratio), per pass. */
-static void scaling(FILE *f, const speed_plan *p, const speed_rows *r)
-{
-    if (p->threads == 1) {
+    target(f, x, FWDBWD, avx512 ? 0.70 : 0.80, "fwd+bwd");
+    if (x->threads == 1) {
         fprintf(f, "  1- vs N-thread efficiency: N = 1, nothing to compare\n");
-        return;
-    }
-    int met = 1, any = 0;
-    fprintf(f, "  eff1/N, 1-thread roof ratio over %d-thread roof ratio:\n",
-            p->threads);
-    for (int pass = SPEED_FWD; pass <= SPEED_FWDBWD; ++pass) {
-        range g = {0};
-        for (size_t i = 0; i < r->n; ++i) {
-            const speed_row *x = &r->v[i];
-            if (!main_fused(x, p, (speed_pass)pass))
-                continue;
-            const speed_row *one = speed_rows_find(
-                r, SPEED_FUSED, "main", shape_of(x), x->causal, x->pass, 1);
-            const double en = speed_rows_ratio(r, x);
-            const double e1 = one ? speed_rows_ratio(r, one) : 0.0;
-            if (en > 0.0 && e1 > 0.0)
-                range_add(&g, e1 / en, x);
-        }
-        if (g.n == 0)
-            continue;
-        any = 1;
-        if (g.lo < 0.9 || g.hi > 1.1)
-            met = 0;
-        fprintf(f, "    %-6s ", pass == SPEED_FWD ? "fwd" : "fwdbwd");
-        range_print(f, &g, "");
-        fputc('\n', f);
-    }
-    if (any)
+    } else {
+        fprintf(f, "  eff1/N, 1-thread roof ratio over %d-thread roof ratio:\n",
+                x->threads);
+        met = per_pass(f, x, EFF);
         fprintf(f, "    target within 10%% (0.90 .. 1.10): %s\n", verdict(met));
-}
-
-/* Fused over materialised GFLOP/s at N threads, per pass. */
-static void versus_reference(FILE *f, const speed_plan *p, const speed_rows *r)
-{
-    fprintf(f, "  fused over materialised GFLOP/s, %d thr:\n", p->threads);
-    for (int pass = SPEED_FWD; pass <= SPEED_FWDBWD; ++pass) {
-        range g = {0};
-        for (size_t i = 0; i < r->n; ++i) {
-            const speed_row *x = &r->v[i];
-            if (!main_fused(x, p, (speed_pass)pass))
-                continue;
-            const speed_row *ref = speed_rows_find(r, SPEED_REFERENCE, "main",
-                                                   shape_of(x), x->causal,
-                                                   x->pass, p->threads);
-            if (ref)
-                range_add(&g, x->gflops / ref->gflops, x);
-        }
-        if (g.n == 0)
-            continue;
-        fprintf(f, "    %-6s ", pass == SPEED_FWD ? "fwd" : "fwdbwd");
-        range_print(f, &g, "x");
-        fputc('\n', f);
     }
-}
 
-static void long_memory(FILE *f, const speed_plan *p, const speed_rows *r,
-                        const speed_long_mem *mem)
-{
-    if (p->long_shape == NULL || !mem->measured) {
+    if (x->long_shape == NULL) {
         fprintf(f, "  long-sequence memory (B1 H8 T16384 d64): not measured "
                    "(full run only)\n");
-        return;
+    } else {
+        const speed_shape s = *x->long_shape;
+        const double fw = (double)x->lng[FWD]->extra_bytes;
+        const double fb = (double)x->lng[FWDBWD]->extra_bytes;
+        const double growth = x->peak_after - x->peak_inputs;
+        fprintf(f, "  B%" PRId64 " H%" PRId64 " T%" PRId64 " d%" PRId64
+                   " extra memory:\n    forward %.2f MiB, fwd+bwd %.2f MiB, "
+                   "RSS growth %.1f MiB; target < 64 MiB: %s\n",
+                s.b, s.h, s.t, s.d, fw / MIB, fb / MIB, growth / MIB,
+                verdict(fw < 64 * MIB && fb < 64 * MIB && growth < 64 * MIB));
     }
-    const speed_shape s = *p->long_shape;
-    const speed_row *fw = speed_rows_find(r, SPEED_FUSED, "long", s, 0,
-                                          SPEED_FWD, p->threads);
-    const speed_row *fb = speed_rows_find(r, SPEED_FUSED, "long", s, 0,
-                                          SPEED_FWDBWD, p->threads);
-    const double limit = 64.0 * MIB;
-    const double a = fw ? (double)fw->extra_bytes : NAN;
-    const double b = fb ? (double)fb->extra_bytes : NAN;
-    fprintf(f, "  B%" PRId64 " H%" PRId64 " T%" PRId64 " d%" PRId64
-               " extra memory:\n    forward %.2f MiB, fwd+bwd %.2f MiB, RSS "
-               "growth %.1f MiB; target < 64 MiB: %s\n",
-            s.b, s.h, s.t, s.d, a / MIB, b / MIB,
-            (mem->peak_after - mem->peak_inputs) / MIB,
-            verdict(a < limit && b < limit &&
-                    mem->peak_after - mem->peak_inputs < limit));
-}
 
-/* How far the square roof moved between start and end: the noise floor
- * under every ratio above. */
-static void roof_drift(FILE *f, const speed_plan *p, const speed_rows *r)
-{
-    const int counts[2] = {p->threads, 1};
+    fprintf(f, "  fused over materialised GFLOP/s, %d thr:\n", x->threads);
+    per_pass(f, x, VS_REF);
+
+    /* How far the square roof moved: the noise floor under every ratio. */
     fprintf(f, "  square roof end over start (machine noise):");
-    for (int i = 0; i < (p->threads > 1 ? 2 : 1); ++i) {
-        const speed_row *s = speed_rows_find_roof(r, "square", 2048, "start",
-                                                  counts[i]);
-        const speed_row *e = speed_rows_find_roof(r, "square", 2048, "end",
-                                                  counts[i]);
-        if (s && e)
-            fprintf(f, "%s %.2f at %d thr", i ? "," : "", e->gflops / s->gflops,
-                    counts[i]);
-    }
-    fputc('\n', f);
-}
+    for (int i = 0; i < x->counts; ++i)
+        fprintf(f, "%s %.2f at %d thr", i ? "," : "",
+                x->roof[1][0][i]->gflops / x->roof[0][0][i]->gflops,
+                x->roof[0][0][i]->threads);
 
-/* Measurements another process disturbed: their rates understate. */
-static void disturbed(FILE *f, const speed_rows *r)
-{
-    const double limit = SPEED_BUSY_LIMIT;  /* cores */
-    size_t n = 0, known = 0;
-    for (size_t i = 0; i < r->n; ++i) {
-        known += r->v[i].others >= 0.0;
-        n += r->v[i].others > limit;
+    size_t busy = 0, known = 0;
+    for (const speed_row *r = x->rows; r < x->rows + x->n; ++r) {
+        known += r->others >= 0.0;
+        busy += r->others > BUSY_LIMIT;
     }
     if (known == 0)
-        fprintf(f, "  other processes' load: unknown (no /proc/stat)\n");
-    else if (n == 0)
-        fprintf(f, "  other processes kept at most %.2f cores busy during "
-                   "every measurement\n", limit);
+        fprintf(f, "\n  other processes' load: unknown (no /proc/stat)\n");
+    else if (busy == 0)
+        fprintf(f, "\n  other processes kept at most %.2f cores busy during "
+                   "every measurement\n", BUSY_LIMIT);
     else
-        fprintf(f, "  other processes kept more than %.2f cores busy during "
+        fprintf(f, "\n  other processes kept more than %.2f cores busy during "
                    "%zu of %zu measurements\n"
                    "    (busy column): those rows understate; rerun on a quiet "
-                   "machine\n", limit, n, r->n);
-}
-
-void speed_report_summary(FILE *f, const speed_plan *p, const speed_rows *r,
-                          const speed_long_mem *mem, int avx512)
-{
-    fprintf(f, "summary%s\n\n", avx512 ? " (targets for AVX-512 sgemm kernels)" : "");
-    target_ratio(f, p, r, SPEED_FWD, avx512 ? 0.75 : 0.85, "forward");
-    causal_speedup(f, p, r);
-    target_ratio(f, p, r, SPEED_FWDBWD, avx512 ? 0.70 : 0.80, "fwd+bwd");
-    scaling(f, p, r);
-    long_memory(f, p, r, mem);
-    versus_reference(f, p, r);
-    roof_drift(f, p, r);
-    disturbed(f, r);
+                   "machine\n", BUSY_LIMIT, busy, x->n);
 }
