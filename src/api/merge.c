@@ -3,17 +3,17 @@
 
 #include <math.h>
 
+#include "api/merge_row.h"
 #include "plan/layout.h"
 
-/* Row r of the merge: weights e^(L_p - M) in double, M the largest L_p. */
-static void merge_row(int64_t parts, int64_t rows, int64_t dv,
-                      const float *part_out, int64_t part_stride,
-                      const float *part_lse, float *out, float *lse)
+void attni_merge_row(int64_t parts, int64_t lse_stride, int64_t dv,
+                     const float *part_out, int64_t part_stride,
+                     const float *part_lse, float *out, float *lse)
 {
     double m = -INFINITY;
     int bad = 0;
     for (int64_t p = 0; p < parts; ++p) {
-        const float l = part_lse[p * rows];
+        const float l = part_lse[p * lse_stride];
         if (isnan(l) || l == INFINITY)
             bad = 1;
         else if (l > m)
@@ -28,11 +28,11 @@ static void merge_row(int64_t parts, int64_t rows, int64_t dv,
     }
     double sum = 0.0;
     for (int64_t p = 0; p < parts; ++p)
-        sum += exp((double)part_lse[p * rows] - m);
+        sum += exp((double)part_lse[p * lse_stride] - m);
     for (int64_t c = 0; c < dv; ++c) {
         double acc = 0.0;
         for (int64_t p = 0; p < parts; ++p) {
-            const float l = part_lse[p * rows];
+            const float l = part_lse[p * lse_stride];
             if (l != -INFINITY) /* an empty part's output is never read */
                 acc += exp((double)l - m) * part_out[p * part_stride + c];
         }
@@ -70,7 +70,7 @@ attn_status attn_merge_partials(int64_t parts, int64_t rows, int64_t dv,
     if (attni_outputs_alias(outputs, 2, inputs, 2))
         return ATTN_ERR_ALIASING;
     for (int64_t r = 0; r < rows; ++r)
-        merge_row(parts, rows, dv, part_out + r * row_stride, part_stride,
+        attni_merge_row(parts, rows, dv, part_out + r * row_stride, part_stride,
                   part_lse + r, out + r * out_row_stride, lse ? lse + r : NULL);
     return ATTN_OK;
 }

@@ -10,48 +10,58 @@
 
 #include "api/sdpa_run.h"
 #include "attention/block.h"
+#include "attention/decode.h"
 #include "attention/fused.h"
 #include "attention/materialized.h"
 #include "plan/desc.h"
 #include "plan/layout.h"
 
-/* The path a forward takes. */
-static attn_algo forward_algo(const sdpa_plan *p)
+/* The path a forward takes: the descriptor's, and whether the call wants
+ * the weights (the decoding path does not write them). */
+typedef enum fwd_path { PATH_FUSED, PATH_MATERIALIZED, PATH_DECODE } fwd_path;
+
+static fwd_path forward_path(const sdpa_plan *p, int want_weights)
 {
-    return p->d.algo == ATTN_ALGO_MATERIALIZED ? ATTN_ALGO_MATERIALIZED
-                                               : ATTN_ALGO_FUSED;
+    if (p->d.algo == ATTN_ALGO_MATERIALIZED)
+        return PATH_MATERIALIZED;
+    return attni_decode_applies(p) && !want_weights ? PATH_DECODE : PATH_FUSED;
 }
 
-/* The forward's workspace with the tiles blas_threads gives: per thread a
- * fused scratch, or one materialised tile. */
-static attn_status forward_shape(const sdpa_plan *p, int blas_threads,
-                                 attn_ws_shape *shape)
+/* A path's workspace with the tiles blas_threads gives. */
+static attn_status forward_shape(const sdpa_plan *p, fwd_path path,
+                                 int blas_threads, attn_ws_shape *shape)
 {
-    if (forward_algo(p) == ATTN_ALGO_FUSED)
+    if (path == PATH_FUSED)
         return attni_fused_forward_shape(p, blas_threads, shape);
+    if (path == PATH_DECODE)
+        return attni_decode_shape(p, shape);
     shape->shared = 0;
     shape->per_thread = p->tile_bytes;
     return ATTN_OK;
 }
 
-/* Room for `threads` threads whichever tiles the call will take: the
- * answer cannot go stale when the BLAS's threading changes. */
+/* Room for `threads` threads whichever path and tiles a call with this
+ * descriptor will take: the answer cannot go stale when the BLAS's
+ * threading changes, and holds with or without weights. */
 static attn_status forward_bytes(const sdpa_plan *p, int threads, size_t *bytes)
 {
-    attn_ws_shape a, b;
+    attn_ws_shape most = {0, 0}, one;
     attn_status s;
-    if ((s = forward_shape(p, 0, &a)) || (s = forward_shape(p, 1, &b)))
-        return s;
-    return attni_ws_bytes(attni_ws_shape_max(a, b), threads, bytes);
+    for (int want_weights = 0; want_weights < 2; ++want_weights)
+        for (int blas = 0; blas < 2; ++blas) {
+            if ((s = forward_shape(p, forward_path(p, want_weights), blas, &one)))
+                return s;
+            most = attni_ws_shape_max(most, one);
+        }
+    return attni_ws_bytes(most, threads, bytes);
 }
 
 /* Threads the forward wants. The materialised path's products are too
  * large to stay unthreaded in a threading BLAS: then one thread of ours,
  * and the BLAS's threads inside (tiles.h). */
-static int forward_threads(const sdpa_plan *p)
+static int forward_threads(const sdpa_plan *p, fwd_path path)
 {
-    return forward_algo(p) == ATTN_ALGO_MATERIALIZED && p->blas_threads
-               ? 1 : p->threads;
+    return path == PATH_MATERIALIZED && p->blas_threads ? 1 : p->threads;
 }
 
 attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
@@ -93,20 +103,21 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
 /* Threads the forward runs on in a caller's workspace: what it wants, as
  * far as the workspace has room. One thread's share of the size query's
  * answer is the least a workspace may have, whatever the process state. */
-static attn_status forward_ws_threads(const sdpa_plan *p, const void *ws,
-                                      size_t ws_bytes, int *threads)
+static attn_status forward_ws_threads(const sdpa_plan *p, fwd_path path,
+                                      const void *ws, size_t ws_bytes,
+                                      int *threads)
 {
     attn_ws_shape shape;
     size_t least;
     attn_status s;
     if ((s = forward_bytes(p, 1, &least)) ||
-        (s = forward_shape(p, p->blas_threads, &shape)))
+        (s = forward_shape(p, path, p->blas_threads, &shape)))
         return s;
     if (ws == NULL)
         return ATTN_ERR_NULL_POINTER;
     if (ws_bytes < least)
         return ATTN_ERR_WORKSPACE_TOO_SMALL;
-    *threads = attni_ws_threads(shape, ws_bytes, forward_threads(p));
+    *threads = attni_ws_threads(shape, ws_bytes, forward_threads(p, path));
     return ATTN_OK;
 }
 
@@ -118,19 +129,26 @@ attn_status attni_sdpa_forward_check(const sdpa_plan *p, const float *q,
 {
     attn_status s = check_forward_buffers(p, q, k, v, out, weights, lse,
                                           workspace, workspace_bytes);
-    return s ? s : forward_ws_threads(p, workspace, workspace_bytes, threads);
+    return s ? s : forward_ws_threads(p, forward_path(p, weights != NULL),
+                                      workspace, workspace_bytes, threads);
 }
 
 void attni_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
                            const float *k, const float *v, float *out,
                            float *weights, float *lse, void *workspace)
 {
-    if (forward_algo(p) == ATTN_ALGO_FUSED) {
+    switch (forward_path(p, weights != NULL)) {
+    case PATH_FUSED:
         attni_fused_forward(p, threads, q, k, v, out, weights, lse, workspace);
-        return;
+        break;
+    case PATH_DECODE:
+        attni_decode_forward(p, threads, q, k, v, out, lse, workspace);
+        break;
+    case PATH_MATERIALIZED:
+        attni_materialized_forward(p, threads, q, k, v, out, weights, lse,
+                                   workspace);
+        break;
     }
-    attni_materialized_forward(p, threads, q, k, v, out, weights, lse,
-                               workspace);
 }
 
 attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
@@ -157,15 +175,18 @@ attn_status attn_sdpa_forward(const attn_sdpa_desc *desc, const float *q,
     attn_ws_shape shape;
     attn_status s;
     size_t need;
+    fwd_path path;
     if ((s = attni_sdpa_plan_make(desc, &p)) ||
         (s = check_forward_buffers(&p, q, k, v, out, weights, lse, NULL, 0)) ||
-        (s = forward_shape(&p, p.blas_threads, &shape)) ||
-        (s = attni_ws_bytes(shape, forward_threads(&p), &need)))
+        (s = forward_shape(&p, path = forward_path(&p, weights != NULL),
+                           p.blas_threads, &shape)) ||
+        (s = attni_ws_bytes(shape, forward_threads(&p, path), &need)))
         return s;
     void *ws = malloc(need);
     if (ws == NULL)
         return ATTN_ERR_OUT_OF_MEMORY;
-    attni_sdpa_forward_run(&p, forward_threads(&p), q, k, v, out, weights, lse, ws);
+    attni_sdpa_forward_run(&p, forward_threads(&p, path), q, k, v, out,
+                           weights, lse, ws);
     free(ws);
     return ATTN_OK;
 }

@@ -67,6 +67,32 @@ int attni_blas_ld(int64_t stride, int64_t rows, int64_t cols)
     return (int)(rows > 1 || stride >= cols ? stride : cols);
 }
 
+void attni_mask_scores(const attn_sdpa_desc *d, const head_offsets *o,
+                       int64_t i, int64_t j0, int64_t n, float *row)
+{
+    const attn_key_range keys = attni_row_keys(d, o->valid, i);
+    int64_t begin = keys.begin - j0, end = keys.end - j0;
+    begin = begin < 0 ? 0 : begin > n ? n : begin;
+    end = end < begin ? begin : end > n ? n : end;
+    for (int64_t j = 0; j < begin; ++j)
+        row[j] = -INFINITY;
+    if (d->keep_mask || d->bias) {
+        const uint8_t *keep = d->keep_mask ? d->keep_mask + o->keep +
+                                                 i * d->keep_strides.row + j0
+                                           : NULL;
+        const float *bias =
+            d->bias ? d->bias + o->bias + i * d->bias_strides.row + j0 : NULL;
+        for (int64_t j = begin; j < end; ++j) {
+            if (keep && !keep[j])
+                row[j] = -INFINITY;
+            else if (bias) /* -inf is a mask: NaN + -inf must not revive it */
+                row[j] = bias[j] == -INFINITY ? -INFINITY : row[j] + bias[j];
+        }
+    }
+    for (int64_t j = end; j < n; ++j)
+        row[j] = -INFINITY;
+}
+
 void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                      const float *q, const float *k, int64_t i0, int64_t m,
                      int64_t j0, int64_t n, float *S, int64_t ld)
@@ -80,36 +106,27 @@ void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                 k + o->k + j0 * d->k_strides.row,
                 attni_blas_ld(d->k_strides.row, n, d->head_dim),
                 0.0f, S, (int)ld);
-    for (int64_t r = 0; r < m; ++r) {
-        const int64_t i = i0 + r;
-        const attn_key_range keys = attni_row_keys(d, o->valid, i);
-        int64_t begin = keys.begin - j0, end = keys.end - j0;
-        begin = begin < 0 ? 0 : begin > n ? n : begin;
-        end = end < begin ? begin : end > n ? n : end;
-        float *row = S + r * ld;
-        for (int64_t j = 0; j < begin; ++j)
-            row[j] = -INFINITY;
-        if (d->keep_mask || d->bias) {
-            const uint8_t *keep = d->keep_mask ? d->keep_mask + o->keep +
-                                                     i * d->keep_strides.row + j0
-                                               : NULL;
-            const float *bias =
-                d->bias ? d->bias + o->bias + i * d->bias_strides.row + j0 : NULL;
-            for (int64_t j = begin; j < end; ++j) {
-                if (keep && !keep[j])
-                    row[j] = -INFINITY;
-                else if (bias) /* -inf is a mask: NaN + -inf must not revive it */
-                    row[j] = bias[j] == -INFINITY ? -INFINITY
-                                                  : row[j] + bias[j];
-            }
-        }
-        for (int64_t j = end; j < n; ++j)
-            row[j] = -INFINITY;
-    }
+    for (int64_t r = 0; r < m; ++r)
+        attni_mask_scores(d, o, i0 + r, j0, n, S + r * ld);
 }
 
 void attni_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols)
 {
     for (int64_t r = 0; r < rows; ++r)
         memset(x + r * stride, 0, (size_t)cols * sizeof *x);
+}
+
+/* O[r] *= alpha[r]; a row that saw nothing before restarts from zero, so
+ * 0 * NaN from a hidden V row cannot survive into it. */
+void attni_rescale_rows(float *O, const float *alpha, const float *old_max,
+                        int64_t m, int64_t dv)
+{
+    for (int64_t r = 0; r < m; ++r) {
+        float *row = O + r * dv;
+        if (old_max[r] == -INFINITY)
+            memset(row, 0, (size_t)dv * sizeof *row);
+        else if (alpha[r] != 1.0f)
+            for (int64_t c = 0; c < dv; ++c)
+                row[c] *= alpha[r];
+    }
 }

@@ -39,6 +39,12 @@ int64_t attni_block_rows(const attn_sdpa_desc *d, int64_t i0);
 /* BLAS wants ld >= columns even when a single row makes it irrelevant. */
 int attni_blas_ld(int64_t stride, int64_t rows, int64_t cols);
 
+/* Masks one row of scaled scores of query i against keys [j0, j0 + n):
+ * -INFINITY outside its key range or where keep_mask hides a key, bias
+ * added elsewhere. */
+void attni_mask_scores(const attn_sdpa_desc *d, const head_offsets *o,
+                       int64_t i, int64_t j0, int64_t n, float *row /* (n) */);
+
 /*
  * Scores of query rows [i0, i0 + m) of pair o against keys [j0, j0 + n)
  * into S (row stride ld): scale * q.k + bias, -INFINITY where masked.
@@ -58,6 +64,12 @@ void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
  * row, or in a key it cannot see, never reaches any gradient.
  */
 int64_t attni_live_rows(const float *lse /* (m) */, int64_t m, int64_t *start);
+
+/* The online softmax's rescaling of an unnormalised output: O[r] *=
+ * alpha[r], and a row that saw nothing before (old_max -INFINITY) restarts
+ * from zero, so 0 * NaN from a hidden V row cannot survive into it. */
+void attni_rescale_rows(float *O /* (m, dv) */, const float *alpha /* (m) */,
+                        const float *old_max /* (m) */, int64_t m, int64_t dv);
 
 /* Zeroes `rows` rows of `cols` floats, `stride` apart. */
 void attni_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols);

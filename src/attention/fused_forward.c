@@ -79,21 +79,6 @@ typedef struct fwd_ctx {
     void *workspace;
 } fwd_ctx;
 
-/* O[r] *= alpha[r]; a row that saw nothing before restarts from zero, so
- * 0 * NaN from a hidden V row cannot survive into it. */
-static void rescale_rows(float *O, const float *alpha, const float *old_max,
-                         int64_t m, int64_t dv)
-{
-    for (int64_t r = 0; r < m; ++r) {
-        float *row = O + r * dv;
-        if (old_max[r] == -INFINITY)
-            memset(row, 0, (size_t)dv * sizeof *row);
-        else if (alpha[r] != 1.0f)
-            for (int64_t c = 0; c < dv; ++c)
-                row[c] *= alpha[r];
-    }
-}
-
 /* out rows = O / sum, or zeros (no visible key) or NaN (a NaN score). */
 static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
                         int64_t m, const fwd_scratch *s, float *lse /* (m) */)
@@ -170,7 +155,7 @@ static void tile_step(const fwd_ctx *c, const head_offsets *o,
                                    row_sum + r, alpha + r, has_nan + r,
                                    redo + r);
         }
-    rescale_rows(O, alpha, old_max, m, dv);
+    attni_rescale_rows(O, alpha, old_max, m, dv);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)dv,
                 (int)n, 1.0f, S, (int)bk, c->v + o->v + j0 * d->v_strides.row,
                 attni_blas_ld(d->v_strides.row, n, dv), 1.0f, O, (int)dv);

@@ -60,6 +60,16 @@ typedef struct attn_tile_kernels {
                          int64_t m, int64_t n, int64_t ld,
                          const float *lse /* (m) */, const float *D /* (m) */);
 
+    /* The decoding path's products, each K or V row read once:
+     * S[r, j] = scale * Q[r] . K[j] (Q (m, d) contiguous, K rows ldk apart)
+     * and O[r] += sum_j P[r, j] V[j] (O (m, dv) contiguous). */
+    void (*dot_rows)(const float *Q, int64_t m, int64_t d, const float *K,
+                     int64_t ldk, int64_t n, float scale,
+                     float *S /* (m, lds) */, int64_t lds);
+    void (*axpy_rows)(const float *P /* (m, lds) */, int64_t lds, int64_t m,
+                      int64_t n, const float *V, int64_t ldv, int64_t dv,
+                      float *O /* (m, dv) */);
+
     /* x[j] <- 2^x[j], the exponential the passes use, for its tests. */
     void (*exp2)(float *x /* (n) */, int64_t n);
 } attn_tile_kernels;

@@ -284,6 +284,65 @@ static void tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
     }
 }
 
+/* The sum of v's lanes as a tree (a chain of 15 adds would bound the
+ * decode kernel by latency). */
+VEC_INLINE float hsum_tree(vf v)
+{
+    typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
+    typedef float v4 __attribute__((vector_size(4 * sizeof(float))));
+    v8 a, b;
+    memcpy(&a, &v, sizeof a);
+    memcpy(&b, (const char *)&v + sizeof a, sizeof b);
+    a += b;
+    v4 c, e;
+    memcpy(&c, &a, sizeof c);
+    memcpy(&e, (const char *)&a + sizeof c, sizeof e);
+    c += e;
+    return (c[0] + c[2]) + (c[1] + c[3]);
+}
+
+/* S[r, j] = scale * Q[r] . K[j] for m query rows and n keys; each key row
+ * is read once (from memory) and reused from L1 by every query row. */
+static void dot_rows(const float *Q, int64_t m, int64_t d, const float *K,
+                     int64_t ldk, int64_t n, float scale, float *S,
+                     int64_t lds)
+{
+    for (int64_t j = 0; j < n; ++j) {
+        const float *kj = K + j * ldk;
+        for (int64_t r = 0; r < m; ++r) {
+            const float *qr = Q + r * d;
+            vf acc = splat(0.0f);
+            int64_t c = 0;
+            for (; c + LANES <= d; c += LANES)
+                acc += loadu(qr + c) * loadu(kj + c);
+            if (c < d)
+                acc += load_tail_zero(qr + c, d - c) * load_tail_zero(kj + c, d - c);
+            S[r * lds + j] = scale * hsum_tree(acc);
+        }
+    }
+}
+
+/* O[r] += sum_j P[r, j] V[j] for m rows and n value rows of dv values;
+ * each value row is read once. */
+static void axpy_rows(const float *P, int64_t lds, int64_t m, int64_t n,
+                      const float *V, int64_t ldv, int64_t dv, float *O)
+{
+    for (int64_t j = 0; j < n; ++j) {
+        const float *vj = V + j * ldv;
+        int64_t c = 0;
+        for (; c + LANES <= dv; c += LANES) {
+            const vf v = loadu(vj + c);
+            for (int64_t r = 0; r < m; ++r) {
+                float *o = O + r * dv + c;
+                storeu(o, loadu(o) + splat(P[r * lds + j]) * v);
+            }
+        }
+        for (; c < dv; ++c)
+            for (int64_t r = 0; r < m; ++r)
+                O[r * dv + c] += P[r * lds + j] * vj[c];
+    }
+}
+
 /* 2^x elementwise, in place: the kernels' exponential on its own, for the
  * accuracy tests. */
 static void tile_exp2(float *x, int64_t n)
@@ -296,4 +355,5 @@ static void tile_exp2(float *x, int64_t n)
 }
 
 #define ATTN_KERNEL_TABLE(level_name)                                       \
-    {level_name, tile_softmax, tile_exp_shift, tile_softmax_grad, tile_exp2}
+    {level_name, tile_softmax, tile_exp_shift, tile_softmax_grad, dot_rows,  \
+     axpy_rows, tile_exp2}

@@ -24,6 +24,13 @@
  *   - Never more than Tq or Tk.
  *   - The materialised path scores MATERIALIZED_ROWS queries against all
  *     their keys at once, whatever Tq is.
+ *   - Decoding (at most DECODE_MAX_Q query rows, the query heads of a kv
+ *     head packed together, at most DECODE_MAX_ROWS of them): key blocks of
+ *     DECODE_KEYS, whose score tile (rows x keys) and K and V rows stay in
+ *     L1/L2 while each K and V row is read once. When batch x kv heads
+ *     gives fewer than DECODE_TASKS tasks, the keys are cut into as many
+ *     chunks (of at least DECODE_MIN_CHUNK keys; partial results within
+ *     DECODE_MAX_PARTIALS bytes), a count that depends on the shape only.
  * Which tiling a call takes depends on its descriptor and on one reading
  * of the BLAS's threading (sdpa_plan.blas_threads); results may differ in
  * the last bits between tilings, never between thread counts.
@@ -42,12 +49,21 @@ enum {
     ATTN_TILE_Q_SMALL = 64,         /* query rows when the BLAS threads */
     ATTN_DIAGONAL_ROWS = 64,        /* rows per group on a causal diagonal */
     ATTN_MATERIALIZED_ROWS = 64,    /* query rows the materialised path scores */
+    ATTN_DECODE_MAX_Q = 16,         /* query rows the decoding path takes, at most */
+    ATTN_DECODE_MAX_ROWS = 64,      /* packed rows (group x Tq), at most */
+    ATTN_DECODE_KEYS = 256,         /* keys per decoding block */
+    ATTN_DECODE_TASKS = 16,         /* tasks wanted before chunking stops */
+    ATTN_DECODE_MIN_CHUNK = 512,    /* keys per chunk, at least */
     ATTN_TILE_MAX_Q = ATTN_TILE_Q   /* sizes per-row stack arrays */
 };
 
 _Static_assert(ATTN_TILE_Q_SMALL <= ATTN_TILE_MAX_Q &&
                    ATTN_TILE_Q_BACKWARD <= ATTN_TILE_MAX_Q,
                "every query tile fits the per-row stack arrays");
+#define ATTN_DECODE_MAX_PARTIALS ((size_t)32 << 20)
+
+_Static_assert(ATTN_DECODE_MIN_CHUNK % ATTN_DECODE_KEYS == 0,
+               "chunks are whole decoding blocks");
 _Static_assert(ATTN_TILE_Q % ATTN_DIAGONAL_ROWS == 0,
                "diagonal groups tile the query tile");
 

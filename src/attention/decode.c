@@ -1,0 +1,275 @@
+/*
+ * The decoding path: a few query rows against many keys, bound by the
+ * reading of K and V. A task is (batch, kv head, key chunk); it packs the
+ * query rows of every query head that shares its kv head (group x Tq rows)
+ * so each K and V row is read once per call, not once per query head, and
+ * walks its keys in blocks: scores by a vectorised kernel that reads each
+ * key row once (sgemm would pack the K tile first, a second pass over the
+ * bytes that bound the step), the online-softmax pass of the fused path,
+ * and O += P V by a kernel that reads each value row once.
+ *
+ * Chunks (tiles.h) are fixed by the shape; each writes a partial output
+ * and log-sum-exp, merged afterwards in chunk order (api/merge_row.h), so
+ * results are bit-identical for every thread count.
+ */
+#include "attention/decode.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "api/merge_row.h"
+#include "attention/block.h"
+#include "plan/parallel.h"
+
+/* Chunking: the shape's, never the thread count's. */
+typedef struct dec_layout {
+    int64_t rows;           /* M: group x Tq packed rows */
+    int64_t chunks;         /* key chunks per (batch, kv head) */
+    int64_t chunk_keys;     /* keys per chunk, a multiple of the block */
+    int64_t block;          /* keys per block: ATTN_DECODE_KEYS, at most Tk */
+    size_t partial_floats;  /* one chunk's outputs: B Hkv M dv */
+} dec_layout;
+
+static dec_layout layout_of(const sdpa_plan *p)
+{
+    const attn_sdpa_desc *d = &p->d;
+    dec_layout L;
+    L.rows = p->group * d->q_len;
+    L.block = d->kv_len < ATTN_DECODE_KEYS ? d->kv_len : ATTN_DECODE_KEYS;
+    const int64_t pairs = d->batch * d->kv_heads;
+    const int64_t most = (d->kv_len + ATTN_DECODE_MIN_CHUNK - 1) / ATTN_DECODE_MIN_CHUNK;
+    int64_t chunks = pairs >= ATTN_DECODE_TASKS
+                         ? 1 : (ATTN_DECODE_TASKS + pairs - 1) / pairs;
+    if (chunks > most)
+        chunks = most;
+    /* rows of every head: B Hq Tq = pairs M; plus a float of lse each */
+    L.partial_floats = (size_t)(pairs * L.rows) * (size_t)(d->v_head_dim + 1);
+    const size_t cap = ATTN_DECODE_MAX_PARTIALS / sizeof(float) / L.partial_floats;
+    if (chunks > 1 && (size_t)chunks > cap)
+        chunks = cap > 1 ? (int64_t)cap : 1;
+    L.chunks = chunks > 1 ? chunks : 1;
+    const int64_t per = (d->kv_len + L.chunks - 1) / L.chunks;
+    L.chunk_keys = (per + ATTN_DECODE_KEYS - 1) / ATTN_DECODE_KEYS * ATTN_DECODE_KEYS;
+    return L;
+}
+
+int attni_decode_applies(const sdpa_plan *p)
+{
+    return p->d.algo == ATTN_ALGO_AUTO && p->d.q_len <= ATTN_DECODE_MAX_Q &&
+           p->group * p->d.q_len <= ATTN_DECODE_MAX_ROWS;
+}
+
+/* Per-thread scratch: packed Q, the score block, the output rows and the
+ * online-softmax state of every packed row. */
+typedef struct dec_scratch {
+    float *Q;               /* (M, d) */
+    float *S;               /* (M, block) */
+    float *O;               /* (M, dv) */
+    float *row_max, *old_max, *alpha; /* (M) each */
+    double *row_sum;        /* (M) */
+    unsigned char *has_nan, *redo;    /* (M) each */
+} dec_scratch;
+
+static size_t scratch_bytes(const sdpa_plan *p, const dec_layout *L)
+{
+    const size_t m = (size_t)L->rows, f = sizeof(float);
+    return attni_workspace_round(m * (size_t)p->d.head_dim * f) +
+           attni_workspace_round(m * (size_t)L->block * f) +
+           attni_workspace_round(m * (size_t)p->d.v_head_dim * f) +
+           3 * attni_workspace_round(m * f) +
+           attni_workspace_round(m * sizeof(double)) + 2 * attni_workspace_round(m);
+}
+
+attn_status attni_decode_shape(const sdpa_plan *p, attn_ws_shape *shape)
+{
+    const dec_layout L = layout_of(p);
+    shape->per_thread = scratch_bytes(p, &L);
+    shape->shared = L.chunks > 1
+                        ? attni_workspace_round((size_t)L.chunks * L.partial_floats * sizeof(float))
+                        : 0;
+    return ATTN_OK; /* M <= ATTN_DECODE_MAX_ROWS: sizes far from overflow */
+}
+
+static dec_scratch carve(void *workspace, size_t shared, const sdpa_plan *p,
+                         const dec_layout *L, int thread)
+{
+    char *c = (char *)attni_workspace_floats(workspace) + shared +
+              (size_t)thread * scratch_bytes(p, L);
+    const size_t m = (size_t)L->rows, f = sizeof(float);
+    dec_scratch s;
+    s.Q = (float *)c;        c += attni_workspace_round(m * (size_t)p->d.head_dim * f);
+    s.S = (float *)c;        c += attni_workspace_round(m * (size_t)L->block * f);
+    s.O = (float *)c;        c += attni_workspace_round(m * (size_t)p->d.v_head_dim * f);
+    s.row_max = (float *)c;  c += attni_workspace_round(m * f);
+    s.old_max = (float *)c;  c += attni_workspace_round(m * f);
+    s.alpha = (float *)c;    c += attni_workspace_round(m * f);
+    s.row_sum = (double *)c; c += attni_workspace_round(m * sizeof(double));
+    s.has_nan = (unsigned char *)c; c += attni_workspace_round(m);
+    s.redo = (unsigned char *)c;
+    return s;
+}
+
+typedef struct dec_ctx {
+    const sdpa_plan *p;
+    dec_layout L;
+    const float *q, *k, *v;
+    float *out, *lse;
+    float *partials;        /* (chunks, B, Hkv, M, dv) then (chunks, B, Hkv, M) */
+    size_t shared;          /* bytes of partials in the workspace */
+    void *workspace;
+} dec_ctx;
+
+/* Packed row r is query head hk * group + r / Tq, query row r % Tq. */
+static head_offsets row_offsets(const dec_ctx *c, int64_t b, int64_t hk,
+                                int64_t r)
+{
+    return attni_head_offsets(c->p, b, hk * c->p->group + r / c->p->d.q_len);
+}
+
+/* Scores of packed rows [r0, r0 + m) against keys [j0, j0 + n), masked. */
+static void scores(const dec_ctx *c, const dec_scratch *s, int64_t b,
+                   int64_t hk, int64_t r0, int64_t m, int64_t j0, int64_t n)
+{
+    const attn_sdpa_desc *d = &c->p->d;
+    const head_offsets o = attni_head_offsets(c->p, b, hk * c->p->group);
+    c->p->kernels->dot_rows(s->Q + r0 * d->head_dim, m, d->head_dim,
+                            c->k + o.k + j0 * d->k_strides.row,
+                            d->k_strides.row, n, d->scale,
+                            s->S + r0 * c->L.block, c->L.block);
+    for (int64_t r = r0; r < r0 + m; ++r) {
+        const head_offsets ro = row_offsets(c, b, hk, r);
+        attni_mask_scores(d, &ro, r % d->q_len, j0, n,
+                          s->S + r * c->L.block);
+    }
+}
+
+/* The packed rows' outputs (normalised) and lse, to `out` rows laid out as
+ * the call's, or to a chunk's partials. */
+static void finish(const dec_ctx *c, const dec_scratch *s, int64_t b,
+                   int64_t hk, int64_t chunk)
+{
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t M = c->L.rows, dv = d->v_head_dim;
+    const int64_t pair = b * d->kv_heads + hk;
+    for (int64_t r = 0; r < M; ++r) {
+        float *dst, *lse_dst;
+        if (c->L.chunks == 1) {
+            const head_offsets ro = row_offsets(c, b, hk, r);
+            dst = c->out + ro.out + (r % d->q_len) * d->out_strides.row;
+            lse_dst = c->lse ? c->lse + (b * d->q_heads + hk * c->p->group) * d->q_len + r
+                             : NULL;
+        } else {
+            const size_t at = (size_t)(chunk * d->batch * d->kv_heads + pair) *
+                              (size_t)M + (size_t)r;
+            dst = c->partials + at * (size_t)dv;
+            lse_dst = c->partials + (size_t)c->L.chunks * (size_t)(d->batch * d->kv_heads) *
+                                        (size_t)M * (size_t)dv + at;
+        }
+        float l;
+        if (s->has_nan[r]) {
+            for (int64_t j = 0; j < dv; ++j)
+                dst[j] = NAN;
+            l = NAN;
+        } else if (s->row_max[r] == -INFINITY) {
+            memset(dst, 0, (size_t)dv * sizeof *dst);
+            l = -INFINITY;
+        } else {
+            const float inv = (float)(1.0 / s->row_sum[r]);
+            for (int64_t j = 0; j < dv; ++j)
+                dst[j] = s->O[r * dv + j] * inv;
+            l = s->row_max[r] + (float)log(s->row_sum[r]);
+        }
+        if (lse_dst)
+            *lse_dst = l;
+    }
+}
+
+static void chunk_task(const void *arg, int64_t task, int thread)
+{
+    const dec_ctx *c = arg;
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t M = c->L.rows, Tq = d->q_len, dv = d->v_head_dim;
+    const int64_t pair = task / c->L.chunks, chunk = task % c->L.chunks;
+    const int64_t b = pair / d->kv_heads, hk = pair % d->kv_heads;
+    const int64_t bk = c->L.block;
+    const dec_scratch s = carve(c->workspace, c->shared, c->p, &c->L, thread);
+
+    for (int64_t r = 0; r < M; ++r) { /* pack the rows of the group */
+        const head_offsets ro = row_offsets(c, b, hk, r);
+        memcpy(s.Q + r * d->head_dim, c->q + ro.q + (r % Tq) * d->q_strides.row,
+               (size_t)d->head_dim * sizeof *s.Q);
+        s.row_max[r] = -INFINITY;
+        s.row_sum[r] = 0.0;
+        s.has_nan[r] = 0;
+    }
+    memset(s.O, 0, (size_t)(M * dv) * sizeof *s.O);
+    const head_offsets o = attni_head_offsets(c->p, b, hk * c->p->group);
+    attn_key_range keys = attni_block_keys(d, o.valid, 0, Tq - 1);
+    const int64_t c0 = chunk * c->L.chunk_keys, c1 = c0 + c->L.chunk_keys;
+    keys.begin = keys.begin > c0 ? keys.begin : c0;
+    keys.end = keys.end < c1 ? keys.end : c1;
+    for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
+        const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
+        scores(c, &s, b, hk, 0, M, j0, n);
+        memcpy(s.old_max, s.row_max, (size_t)M * sizeof *s.old_max);
+        c->p->kernels->softmax(s.S, M, n, bk, 0, s.row_max,
+                               s.row_sum, s.alpha, s.has_nan, s.redo);
+        for (int64_t r = 0; r < M; ++r)
+            if (s.redo[r]) { /* a score rose too far for one pass: again */
+                scores(c, &s, b, hk, r, 1, j0, n);
+                c->p->kernels->softmax(s.S + r * bk, 1, n, bk, 1, s.row_max + r,
+                                       s.row_sum + r, s.alpha + r,
+                                       s.has_nan + r, s.redo + r);
+            }
+        attni_rescale_rows(s.O, s.alpha, s.old_max, M, dv);
+        c->p->kernels->axpy_rows(s.S, bk, M, n,
+                                 c->v + o.v + j0 * d->v_strides.row,
+                                 d->v_strides.row, dv, s.O);
+    }
+    finish(c, &s, b, hk, chunk);
+}
+
+/* out rows of one (batch, kv head): the chunks' partials merged in chunk
+ * order. */
+static void merge_task(const void *arg, int64_t pair, int thread)
+{
+    (void)thread;
+    const dec_ctx *c = arg;
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t M = c->L.rows, dv = d->v_head_dim, pairs = d->batch * d->kv_heads;
+    const int64_t b = pair / d->kv_heads, hk = pair % d->kv_heads;
+    const float *lses = c->partials + (size_t)c->L.chunks * (size_t)(pairs * M) * (size_t)dv;
+    for (int64_t r = 0; r < M; ++r) {
+        const head_offsets ro = row_offsets(c, b, hk, r);
+        const size_t at = (size_t)(pair * M + r);
+        float l;
+        attni_merge_row(c->L.chunks, pairs * M, dv, c->partials + at * (size_t)dv,
+                        pairs * M * dv, lses + at,
+                        c->out + ro.out + (r % d->q_len) * d->out_strides.row, &l);
+        if (c->lse)
+            c->lse[(b * d->q_heads + hk * c->p->group) * d->q_len + r] = l;
+    }
+}
+
+void attni_decode_forward(const sdpa_plan *p, int threads, const float *q,
+                          const float *k, const float *v, float *out,
+                          float *lse, void *workspace)
+{
+    dec_ctx c;
+    attn_ws_shape shape;
+    attni_decode_shape(p, &shape);
+    c.p = p;
+    c.L = layout_of(p);
+    c.q = q;
+    c.k = k;
+    c.v = v;
+    c.out = out;
+    c.lse = lse;
+    c.workspace = workspace;
+    c.shared = shape.shared;
+    c.partials = attni_workspace_floats(workspace);
+    const int64_t pairs = p->d.batch * p->d.kv_heads;
+    attni_parallel_for(pairs * c.L.chunks, threads, chunk_task, &c);
+    if (c.L.chunks > 1)
+        attni_parallel_for(pairs, threads, merge_task, &c);
+}
