@@ -284,62 +284,117 @@ static void tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
     }
 }
 
-/* The sum of v's lanes as a tree (a chain of 15 adds would bound the
- * decode kernel by latency). */
-VEC_INLINE float hsum_tree(vf v)
+/* The decoding kernels work on 8 lanes: a 16-lane accumulator that must
+ * be summed across lanes makes GCC keep it on the stack. */
+typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
+
+VEC_INLINE v8 load8(const float *x)
 {
-    typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
-    typedef float v4 __attribute__((vector_size(4 * sizeof(float))));
-    v8 a, b;
-    memcpy(&a, &v, sizeof a);
-    memcpy(&b, (const char *)&v + sizeof a, sizeof b);
-    a += b;
-    v4 c, e;
-    memcpy(&c, &a, sizeof c);
-    memcpy(&e, (const char *)&a + sizeof c, sizeof e);
-    c += e;
-    return (c[0] + c[2]) + (c[1] + c[3]);
+    v8 v;
+    memcpy(&v, x, sizeof v);
+    return v;
+}
+
+VEC_INLINE void store8(float *x, v8 v)
+{
+    memcpy(x, &v, sizeof v);
+}
+
+VEC_INLINE float hsum8(v8 a)
+{
+    return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+
+/* q . k over d values: 8 lanes, then the tail. */
+VEC_INLINE float dot8(const float *q, const float *k, int64_t d)
+{
+    v8 acc = {0};
+    int64_t c = 0;
+    for (; c + 8 <= d; c += 8)
+        acc += load8(q + c) * load8(k + c);
+    float s = hsum8(acc);
+    for (; c < d; ++c)
+        s += q[c] * k[c];
+    return s;
 }
 
 /* S[r, j] = scale * Q[r] . K[j] for m query rows and n keys; each key row
- * is read once (from memory) and reused from L1 by every query row. */
+ * is read once (from memory) and reused from L1 by every query row, four
+ * rows at a time sharing each load of it. */
 static void dot_rows(const float *Q, int64_t m, int64_t d, const float *K,
                      int64_t ldk, int64_t n, float scale, float *S,
                      int64_t lds)
 {
     for (int64_t j = 0; j < n; ++j) {
         const float *kj = K + j * ldk;
-        for (int64_t r = 0; r < m; ++r) {
-            const float *qr = Q + r * d;
-            vf acc = splat(0.0f);
+        int64_t r = 0;
+        for (; r + 4 <= m; r += 4) {
+            const float *q0 = Q + r * d, *q1 = q0 + d, *q2 = q1 + d, *q3 = q2 + d;
+            v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
             int64_t c = 0;
-            for (; c + LANES <= d; c += LANES)
-                acc += loadu(qr + c) * loadu(kj + c);
-            if (c < d)
-                acc += load_tail_zero(qr + c, d - c) * load_tail_zero(kj + c, d - c);
-            S[r * lds + j] = scale * hsum_tree(acc);
+            for (; c + 8 <= d; c += 8) {
+                const v8 kv = load8(kj + c);
+                a0 += load8(q0 + c) * kv;
+                a1 += load8(q1 + c) * kv;
+                a2 += load8(q2 + c) * kv;
+                a3 += load8(q3 + c) * kv;
+            }
+            float s0 = hsum8(a0), s1 = hsum8(a1), s2 = hsum8(a2), s3 = hsum8(a3);
+            for (; c < d; ++c) {
+                s0 += q0[c] * kj[c];
+                s1 += q1[c] * kj[c];
+                s2 += q2[c] * kj[c];
+                s3 += q3[c] * kj[c];
+            }
+            S[r * lds + j] = scale * s0;
+            S[(r + 1) * lds + j] = scale * s1;
+            S[(r + 2) * lds + j] = scale * s2;
+            S[(r + 3) * lds + j] = scale * s3;
         }
+        for (; r < m; ++r)
+            S[r * lds + j] = scale * dot8(Q + r * d, kj, d);
     }
 }
 
+VEC_INLINE v8 splat8(float x)
+{
+    const v8 v = {x, x, x, x, x, x, x, x};
+    return v;
+}
+
 /* O[r] += sum_j P[r, j] V[j] for m rows and n value rows of dv values;
- * each value row is read once. */
+ * each value row is read once, four at a time, so that every load and
+ * store of an output row serves four of them. */
 static void axpy_rows(const float *P, int64_t lds, int64_t m, int64_t n,
                       const float *V, int64_t ldv, int64_t dv, float *O)
 {
-    for (int64_t j = 0; j < n; ++j) {
-        const float *vj = V + j * ldv;
-        int64_t c = 0;
-        for (; c + LANES <= dv; c += LANES) {
-            const vf v = loadu(vj + c);
-            for (int64_t r = 0; r < m; ++r) {
-                float *o = O + r * dv + c;
-                storeu(o, loadu(o) + splat(P[r * lds + j]) * v);
-            }
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *v0 = V + j * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;
+        for (int64_t r = 0; r < m; ++r) {
+            const float *p = P + r * lds + j;
+            const v8 p0 = splat8(p[0]), p1 = splat8(p[1]), p2 = splat8(p[2]),
+                     p3 = splat8(p[3]);
+            float *o = O + r * dv;
+            int64_t c = 0;
+            for (; c + 8 <= dv; c += 8)
+                store8(o + c, load8(o + c) + p0 * load8(v0 + c) + p1 * load8(v1 + c) +
+                                  p2 * load8(v2 + c) + p3 * load8(v3 + c));
+            for (; c < dv; ++c)
+                o[c] += p[0] * v0[c] + p[1] * v1[c] + p[2] * v2[c] + p[3] * v3[c];
         }
-        for (; c < dv; ++c)
-            for (int64_t r = 0; r < m; ++r)
-                O[r * dv + c] += P[r * lds + j] * vj[c];
+    }
+    for (; j < n; ++j) {
+        const float *vj = V + j * ldv;
+        for (int64_t r = 0; r < m; ++r) {
+            const float p = P[r * lds + j];
+            float *o = O + r * dv;
+            int64_t c = 0;
+            for (; c + 8 <= dv; c += 8)
+                store8(o + c, load8(o + c) + splat8(p) * load8(vj + c));
+            for (; c < dv; ++c)
+                o[c] += p * vj[c];
+        }
     }
 }
 

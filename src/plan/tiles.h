@@ -50,7 +50,7 @@ enum {
     ATTN_DIAGONAL_ROWS = 64,        /* rows per group on a causal diagonal */
     ATTN_MATERIALIZED_ROWS = 64,    /* query rows the materialised path scores */
     ATTN_DECODE_MAX_Q = 16,         /* query rows the decoding path takes, at most */
-    ATTN_DECODE_MAX_ROWS = 64,      /* packed rows (group x Tq), at most */
+    ATTN_DECODE_MAX_ROWS = 32,      /* packed rows (group x Tq), at most */
     ATTN_DECODE_KEYS = 256,         /* keys per decoding block */
     ATTN_DECODE_TASKS = 16,         /* tasks wanted before chunking stops */
     ATTN_DECODE_MIN_CHUNK = 512,    /* keys per chunk, at least */
