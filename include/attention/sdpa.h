@@ -110,7 +110,11 @@ extern "C" {
 /* How the forward and backward are computed; all give the same results to
  * float rounding and honour every mask, layout and rule in this header. */
 typedef enum attn_algo {
-    /* The library's choice; today always ATTN_ALGO_FUSED. */
+    /* The library's choice: a forward with few query rows (at most 16,
+     * and at most 32 once the query heads of a kv head are packed) that
+     * does not ask for the weights takes the decoding path, which reads
+     * each K and V row once (README "Decoding"); everything else
+     * ATTN_ALGO_FUSED. */
     ATTN_ALGO_AUTO = 0,
     /* Tiled online softmax: query blocks walk key blocks, two sgemm per
      * tile, the (Tq, Tk) scores never stored (weights, when asked for,
