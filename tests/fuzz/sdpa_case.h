@@ -29,7 +29,7 @@
  *  11 padding (bits 0-3), threads (bits 4-5: 1 + n % 3), rerun (bit 6:
  *     forward and backward again through the allocating entry points on
  *     another thread count, bit-identical), the path rerun (bit 7:
- *     0 fused, 1 materialised)
+ *     0 the library's choice, 1 materialised)
  *  12 keep_mask strides (mod 6, see mask_strides)  13 keep density (/256)
  *  14 bias strides (mod 6)                         15 -INFINITY bias density
  *  16, 17 kv_lens[0], kv_lens[1] (mod Tk + 1)
@@ -73,7 +73,7 @@ typedef struct sdpa_case {
     int threads;             /* 1..3 */
     int large;               /* shapes beyond SDPA_SMALL_T / SDPA_SMALL_D */
     int rerun;               /* bit-identity on another thread count */
-    int rerun_path;          /* 0 fused, 1 materialised */
+    int rerun_path;          /* 0 the library's choice, 1 materialised */
     unsigned flags;
     int64_t kv_lens[SDPA_MAX_B];
 
