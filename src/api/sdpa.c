@@ -100,9 +100,7 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
     return ATTN_OK;
 }
 
-/* Threads the forward runs on in a caller's workspace: what it wants, as
- * far as the workspace has room. One thread's share of the size query's
- * answer is the least a workspace may have, whatever the process state. */
+/* Threads the forward runs on in a caller's workspace (attni_ws_check). */
 static attn_status forward_ws_threads(const sdpa_plan *p, fwd_path path,
                                       const void *ws, size_t ws_bytes,
                                       int *threads)
@@ -113,12 +111,8 @@ static attn_status forward_ws_threads(const sdpa_plan *p, fwd_path path,
     if ((s = forward_bytes(p, 1, &least)) ||
         (s = forward_shape(p, path, p->blas_threads, &shape)))
         return s;
-    if (ws == NULL)
-        return ATTN_ERR_NULL_POINTER;
-    if (ws_bytes < least)
-        return ATTN_ERR_WORKSPACE_TOO_SMALL;
-    *threads = attni_ws_threads(shape, ws_bytes, forward_threads(p, path));
-    return ATTN_OK;
+    return attni_ws_check(ws, ws_bytes, least, shape, forward_threads(p, path),
+                          threads);
 }
 
 attn_status attni_sdpa_forward_check(const sdpa_plan *p, const float *q,

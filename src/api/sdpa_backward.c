@@ -87,8 +87,7 @@ static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
     return ATTN_OK;
 }
 
-/* Threads the backward runs on in a caller's workspace (as the forward's
- * in sdpa.c): one thread's share of the size query's answer at least. */
+/* Threads the backward runs on in a caller's workspace (attni_ws_check). */
 static attn_status backward_ws_threads(const sdpa_plan *p, const void *ws,
                                        size_t ws_bytes, int *threads)
 {
@@ -98,12 +97,7 @@ static attn_status backward_ws_threads(const sdpa_plan *p, const void *ws,
     if ((s = backward_bytes(p, 1, &least)) ||
         (s = backward_shape(p, p->blas_threads, &shape)))
         return s;
-    if (ws == NULL)
-        return ATTN_ERR_NULL_POINTER;
-    if (ws_bytes < least)
-        return ATTN_ERR_WORKSPACE_TOO_SMALL;
-    *threads = attni_ws_threads(shape, ws_bytes, p->threads);
-    return ATTN_OK;
+    return attni_ws_check(ws, ws_bytes, least, shape, p->threads, threads);
 }
 
 attn_status attni_sdpa_backward_check(const sdpa_plan *p, const float *q,

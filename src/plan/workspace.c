@@ -33,6 +33,17 @@ int attni_ws_threads(attn_ws_shape s, size_t bytes, int wanted)
     return fit < (size_t)wanted ? (int)fit : wanted;
 }
 
+attn_status attni_ws_check(const void *ws, size_t ws_bytes, size_t least,
+                           attn_ws_shape shape, int wanted, int *threads)
+{
+    if (ws == NULL)
+        return ATTN_ERR_NULL_POINTER;
+    if (ws_bytes < least)
+        return ATTN_ERR_WORKSPACE_TOO_SMALL;
+    *threads = attni_ws_threads(shape, ws_bytes, wanted);
+    return ATTN_OK;
+}
+
 size_t attni_workspace_round(size_t n)
 {
     return (n + ATTN_WORKSPACE_ALIGN - 1) & ~(size_t)(ATTN_WORKSPACE_ALIGN - 1);

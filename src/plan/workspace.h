@@ -32,6 +32,14 @@ attn_status attni_ws_bytes(attn_ws_shape s, int threads, size_t *bytes);
  * not even one does). */
 int attni_ws_threads(attn_ws_shape s, size_t bytes, int wanted);
 
+/* The threads a call runs on in a caller's workspace ws of ws_bytes: as
+ * many of `wanted` as `shape` (the tiles the call takes) has room for.
+ * `least` (one thread's share of the size query's answer) is the least
+ * accepted, whatever the process state: below, ATTN_ERR_WORKSPACE_TOO_SMALL;
+ * no workspace, ATTN_ERR_NULL_POINTER. */
+attn_status attni_ws_check(const void *ws, size_t ws_bytes, size_t least,
+                           attn_ws_shape shape, int wanted, int *threads);
+
 /* n rounded up to a multiple of ATTN_WORKSPACE_ALIGN: workspace pieces
  * placed one after another stay aligned. */
 size_t attni_workspace_round(size_t n);
