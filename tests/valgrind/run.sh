@@ -2,15 +2,17 @@
 # The test suite under valgrind memcheck: every cmocka program once (the
 # default path, plus the materialised-path runs of the attention suites),
 # each under `valgrind --error-exitcode`, definite leaks counted as errors.
-# Left out: the thread-count variants, test_threads, test_concurrency and
-# test_blas_toggle (threads are ThreadSanitizer's job, tests/tsan), the training run and the
+# Left out: the thread-count and pthread-BLAS variants, test_threads,
+# test_concurrency and test_blas_toggle (threads are ThreadSanitizer's job,
+# tests/tsan), test_decode (its 100k-key references; test_sdpa's small-Tq
+# problems run the decoding path), the training run and the
 # consumer-package test; they repeat code the others cover and would take
 # most of the time (valgrind is ~30-50x slower and runs threads one at a
 # time). Installs nothing itself (valgrind
 # is in cmake/debian-deps.sh).
 #   tests/valgrind/run.sh     build in build-valgrind/ and run
 set -euo pipefail
-skip='_threads[0-9]|^test_threads$|^test_concurrency$|^test_blas_toggle|^test_train$|^consumer_package$'
+skip='_threads[0-9]|_pthread_blas$|^test_threads$|^test_concurrency$|^test_blas_toggle|^test_decode$|^test_train$|^consumer_package$'
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build="$root/build-valgrind"
 vg="valgrind;--error-exitcode=99;--leak-check=full;--show-leak-kinds=definite"
