@@ -21,4 +21,6 @@ echo
 # (cmake/AttentionBlas.cmake; README "Speed, threads and memory").
 "$build/bench/attention-bench-speed" --csv "$results/speed.csv"
 echo
+"$build/bench/attention-bench-decode" --csv "$results/decode.csv"
+echo
 echo "CSV files and heat maps written to $results"

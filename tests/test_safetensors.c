@@ -1167,9 +1167,19 @@ static attn_status load_both_ways(const char *json, size_t json_len,
  * bytes of text and 65,536 + 128 values and keys. Large metadata within them
  * loads; past either, ATTN_ERR_BAD_FILE, by file and by buffer alike.
  */
+/* Tests that move tens of MiB through jansson: skipped under valgrind
+ * (tests/valgrind/run.sh sets ATTN_TEST_LIGHT), where they take minutes
+ * and check nothing about memory the others do not. */
+static int light_run(void)
+{
+    return getenv("ATTN_TEST_LIGHT") != NULL;
+}
+
 static void test_header_bounds(void **state)
 {
     (void)state;
+    if (light_run())
+        skip();
     const char *path = tmp_path("meta.safetensors");
     /* 16 MiB, 4 KiB per tensor, 6 bytes per byte of "a" and "b". */
     const size_t text_limit = ((size_t)16 << 20) + 2 * 4096 + 6 * 2;
@@ -1377,6 +1387,8 @@ static void test_save_header_cap(void **state)
 static void test_long_tensor_name_round_trip(void **state)
 {
     (void)state;
+    if (light_run())
+        skip();
     static const struct {
         size_t len;
         char fill;

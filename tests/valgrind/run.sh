@@ -26,6 +26,8 @@ cmake -S "$root" -B "$build" "${flags[@]}"
 cmake --build "$build" -j"$(nproc)"
 # OpenBLAS's own thread pool only adds noise under valgrind; the library's
 # OpenMP threads (2) stay on.
-OPENBLAS_NUM_THREADS=1 ATTN_NUM_THREADS=2 \
+# ATTN_TEST_LIGHT: test_safetensors skips its two tests of tens of MiB
+# of JSON (minutes under valgrind, nothing new about memory).
+OPENBLAS_NUM_THREADS=1 ATTN_NUM_THREADS=2 ATTN_TEST_LIGHT=1 \
     ctest --test-dir "$build" --output-on-failure -j"$(nproc)" \
     -E "$skip"
