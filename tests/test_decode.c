@@ -136,12 +136,46 @@ static void test_long_cache(void **state)
     check_case(&gqa, 80);
 }
 
+/* A workspace sized for one thread runs a call asking for three (on one),
+ * with the same bits; one byte less is refused with nothing written. */
+static void test_workspace_for_fewer_threads(void **state)
+{
+    (void)state;
+    tu_rng r = tu_rng_make(81);
+    tu_problem p;
+    tu_problem_init(&p, 1, 8, 2, 2, 3000, 64, 64);
+    tu_problem_data(&p, &r);
+    p.d.num_threads = 1;
+    size_t one;
+    TU_CHECK_STATUS(attn_sdpa_workspace_size(&p.d, &one), ATTN_OK);
+    unsigned char *ws = tu_malloc(one, 1);
+    float *ref = tu_malloc(p.out_n, sizeof *ref);
+    TU_CHECK_STATUS(attn_sdpa_forward_ws(&p.d, p.q, p.k, p.v, ref, NULL, NULL,
+                                         ws, one),
+                    ATTN_OK);
+    p.d.num_threads = 3;
+    tu_fill_nan(p.out, p.out_n);
+    TU_CHECK_STATUS(attn_sdpa_forward_ws(&p.d, p.q, p.k, p.v, p.out, NULL, NULL,
+                                         ws, one - 1),
+                    ATTN_ERR_WORKSPACE_TOO_SMALL);
+    for (size_t i = 0; i < p.out_n; ++i)
+        assert_true(isnan(p.out[i]));
+    TU_CHECK_STATUS(attn_sdpa_forward_ws(&p.d, p.q, p.k, p.v, p.out, NULL, NULL,
+                                         ws, one),
+                    ATTN_OK);
+    assert_memory_equal(ref, p.out, p.out_n * sizeof *ref);
+    free(ws);
+    free(ref);
+    tu_problem_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_long_cache),
+        cmocka_unit_test(test_workspace_for_fewer_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
