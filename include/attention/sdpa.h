@@ -32,6 +32,28 @@
  *              broadcasting as keep_mask. A -INFINITY entry masks that key
  *              exactly as keep_mask = 0 does (even if its score is NaN).
  *
+ * K/V storage (kv_dtype): K and V may be stored as fp32, IEEE fp16 or
+ * bfloat16; Q, out, weights and lse are always fp32. Every forward path
+ * widens stored values to fp32 exactly (both formats are subsets of fp32)
+ * and computes as it does for fp32 K and V, so the result is attention
+ * over the stored (rounded) values. k and v then point at uint16_t data
+ * (any type with that layout, e.g. _Float16); strides stay in elements.
+ * The backward takes fp32 K and V only (ATTN_ERR_BAD_DTYPE).
+ *
+ * Paged K/V (block_table): K and V live in pools of num_pages pages of
+ * page_size rows each; key j of batch b is row j % page_size of page
+ * block_table[b * max_pages + j / page_size]. k_strides and v_strides
+ * then describe the pools: batch = the stride between pages, head and row
+ * within a page, so both (num_pages, Hkv, page_size, d) and
+ * (num_pages, page_size, Hkv, d) pools work. A batch's length L (kv_lens[b]
+ * if given, else kv_len) needs ceil(L / page_size) <= max_pages
+ * (ATTN_ERR_BLOCK_TABLE_SHORT) and those entries in [0, num_pages)
+ * (ATTN_ERR_BAD_PAGE); entries past them are never read, nor is any page
+ * or row not in them. Any positive page size works. Every mask, GQA and
+ * storage type works with pages; the backward does not take them
+ * (ATTN_ERR_BAD_ARGUMENT). k and v must be aligned to the storage type's
+ * size (ATTN_ERR_MISALIGNED), paged or not.
+ *
  * Fully masked rows: a query row that sees no key (or whose every visible
  * score is -INFINITY) gets an output row of zeros, a weights row of zeros
  * and lse = -INFINITY. Never NaN.
@@ -130,6 +152,13 @@ typedef enum attn_causal {
     ATTN_CAUSAL_BOTTOM_RIGHT = 2
 } attn_causal;
 
+/* How K and V are stored (kv_dtype). */
+typedef enum attn_dtype {
+    ATTN_DTYPE_F32 = 0,     /* float */
+    ATTN_DTYPE_F16 = 1,     /* IEEE 754 binary16, in uint16_t */
+    ATTN_DTYPE_BF16 = 2     /* bfloat16: a float's upper 16 bits */
+} attn_dtype;
+
 /* Element strides of a 4-D tensor whose last dimension is contiguous. */
 typedef struct attn_strides {
     int64_t batch;
@@ -180,6 +209,14 @@ typedef struct attn_sdpa_desc {
      * bit-identical for every thread count. */
     int num_threads;
     attn_algo algo;            /* init: ATTN_ALGO_AUTO */
+
+    /* Appended after the first release: K/V caches (see "K/V storage" and
+     * "Paged K/V" above). */
+    attn_dtype kv_dtype;       /* init: ATTN_DTYPE_F32 */
+    const int32_t *block_table; /* (B, max_pages) or NULL (init): not paged */
+    int64_t max_pages;         /* block table row length; init: 0 */
+    int64_t page_size;         /* rows per page; init: 0 */
+    int64_t num_pages;         /* pages in each of the K and V pools; init: 0 */
 } attn_sdpa_desc;
 
 /*
@@ -219,8 +256,8 @@ ATTN_EXPORT attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc,
 ATTN_EXPORT attn_status attn_sdpa_forward_ws(
     const attn_sdpa_desc *desc,
     const float *q,       /* (B, Hq,  Tq, d)  strided */
-    const float *k,       /* (B, Hkv, Tk, d)  strided */
-    const float *v,       /* (B, Hkv, Tk, dv) strided */
+    const void *k,        /* (B, Hkv, Tk, d)  strided, kv_dtype, or pages */
+    const void *v,        /* (B, Hkv, Tk, dv) strided, kv_dtype, or pages */
     float *out,           /* (B, Hq,  Tq, dv) strided */
     float *weights,       /* (B, Hq,  Tq, Tk) or NULL */
     float *lse,           /* (B, Hq,  Tq)     or NULL */
@@ -231,8 +268,8 @@ ATTN_EXPORT attn_status attn_sdpa_forward_ws(
 ATTN_EXPORT attn_status attn_sdpa_forward(
     const attn_sdpa_desc *desc,
     const float *q,       /* (B, Hq,  Tq, d)  strided */
-    const float *k,       /* (B, Hkv, Tk, d)  strided */
-    const float *v,       /* (B, Hkv, Tk, dv) strided */
+    const void *k,        /* (B, Hkv, Tk, d)  strided, kv_dtype, or pages */
+    const void *v,        /* (B, Hkv, Tk, dv) strided, kv_dtype, or pages */
     float *out,           /* (B, Hq,  Tq, dv) strided */
     float *weights,       /* (B, Hq,  Tq, Tk) or NULL */
     float *lse);          /* (B, Hq,  Tq)     or NULL */
@@ -260,7 +297,7 @@ ATTN_EXPORT attn_status attn_key_padding_lengths(
 ATTN_EXPORT attn_status attn_sdpa_scores(
     const attn_sdpa_desc *desc,
     const float *q,       /* (B, Hq,  Tq, d) strided */
-    const float *k,       /* (B, Hkv, Tk, d) strided */
+    const void *k,        /* (B, Hkv, Tk, d) strided, kv_dtype, or pages */
     float *scores);       /* (B, Hq,  Tq, Tk) contiguous */
 
 #ifdef __cplusplus

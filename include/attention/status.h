@@ -54,7 +54,20 @@ typedef enum attn_status {
     ATTN_ERR_PARAM_MISMATCH = 15,
     /* An argument is out of its documented range (a hyperparameter, a
      * parameter list entry, a layer option). */
-    ATTN_ERR_BAD_ARGUMENT = 16
+    ATTN_ERR_BAD_ARGUMENT = 16,
+    /* kv_dtype is not an attn_dtype value, or names a storage type the
+     * call does not take (the backward takes ATTN_DTYPE_F32 only). */
+    ATTN_ERR_BAD_DTYPE = 17,
+    /* A block table entry a sequence uses is negative or >= num_pages. */
+    ATTN_ERR_BAD_PAGE = 18,
+    /* A sequence needs more pages than a block table row holds:
+     * ceil(length / page_size) > max_pages. */
+    ATTN_ERR_BLOCK_TABLE_SHORT = 19,
+    /* A K or V pointer (tensor or page pool) is not aligned to its storage
+     * type's size (4 bytes for fp32, 2 for fp16 and bf16). */
+    ATTN_ERR_MISALIGNED = 20,
+    /* A rotary dimension is odd, below 2 or above the head dimension. */
+    ATTN_ERR_BAD_ROTARY_DIM = 21
 } attn_status;
 
 /*

@@ -36,7 +36,7 @@ static attn_status forward_shape(const sdpa_plan *p, fwd_path path,
     if (path == PATH_DECODE)
         return attni_decode_shape(p, shape);
     shape->shared = 0;
-    shape->per_thread = p->tile_bytes;
+    shape->per_thread = p->tile_bytes + p->kv_buf_bytes;
     return ATTN_OK;
 }
 
@@ -78,7 +78,7 @@ attn_status attn_sdpa_workspace_size(const attn_sdpa_desc *desc, size_t *bytes)
 /* Everything a forward call touches, checked against each other (ws may
  * be NULL: the allocating entry point). */
 static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
-                                         const float *k, const float *v,
+                                         const void *k, const void *v,
                                          float *out, float *weights,
                                          float *lse, const void *ws,
                                          size_t ws_bytes)
@@ -87,6 +87,9 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
         return ATTN_ERR_NULL_POINTER;
     if (weights && p->weights_overflow)
         return ATTN_ERR_SIZE_OVERFLOW;
+    attn_status s = attni_sdpa_kv_aligned(p, k, v);
+    if (s)
+        return s;
     const attn_range outputs[] = {
         attni_range_of(out, p->out_bytes),
         attni_range_of(weights, p->weights_bytes),
@@ -116,7 +119,7 @@ static attn_status forward_ws_threads(const sdpa_plan *p, fwd_path path,
 }
 
 attn_status attni_sdpa_forward_check(const sdpa_plan *p, const float *q,
-                                    const float *k, const float *v,
+                                    const void *k, const void *v,
                                     float *out, float *weights, float *lse,
                                     const void *workspace,
                                     size_t workspace_bytes, int *threads)
@@ -128,7 +131,7 @@ attn_status attni_sdpa_forward_check(const sdpa_plan *p, const float *q,
 }
 
 void attni_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
-                           const float *k, const float *v, float *out,
+                           const void *k, const void *v, float *out,
                            float *weights, float *lse, void *workspace)
 {
     switch (forward_path(p, weights != NULL)) {
@@ -146,7 +149,7 @@ void attni_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
 }
 
 attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
-                                 const float *k, const float *v, float *out,
+                                 const void *k, const void *v, float *out,
                                  float *weights, float *lse, void *workspace,
                                  size_t workspace_bytes)
 {
@@ -162,7 +165,7 @@ attn_status attn_sdpa_forward_ws(const attn_sdpa_desc *desc, const float *q,
 }
 
 attn_status attn_sdpa_forward(const attn_sdpa_desc *desc, const float *q,
-                              const float *k, const float *v, float *out,
+                              const void *k, const void *v, float *out,
                               float *weights, float *lse)
 {
     sdpa_plan p;
@@ -185,8 +188,36 @@ attn_status attn_sdpa_forward(const attn_sdpa_desc *desc, const float *q,
     return ATTN_OK;
 }
 
+/* Scores of rows [i0, i0 + m) of pair o against keys [kb, kb + n): by
+ * sgemm on an fp32 tensor, else row by row from the widened keys (this
+ * call has no workspace to widen a tile into). */
+static void scores_block(const sdpa_plan *p, const head_offsets *o,
+                         const kv_source *ks, const float *q, int64_t i0,
+                         int64_t m, int64_t kb, int64_t n, float *S,
+                         int64_t ld)
+{
+    const attn_sdpa_desc *d = &p->d;
+    if (p->kv_direct) {
+        const kv_tile kt = attni_kv_tile(p, ks, kb, n, d->head_dim, NULL);
+        attni_score_tile(d, o, q, kt.rows, kt.ld, i0, m, kb, n, S, ld);
+        return;
+    }
+    const void *rows[ATTN_DECODE_KEYS];
+    for (int64_t j0 = kb; j0 < kb + n; j0 += ATTN_DECODE_KEYS) {
+        const int64_t len = kb + n - j0 < ATTN_DECODE_KEYS ? kb + n - j0 : ATTN_DECODE_KEYS;
+        attni_kv_rows(ks, j0, len, rows);
+        for (int64_t r = 0; r < m; ++r) {
+            float *row = S + r * ld + (j0 - kb);
+            p->kernels->dot_rows[d->kv_dtype](
+                q + o->q + (i0 + r) * d->q_strides.row, 1, d->head_dim, rows,
+                len, d->scale, row, 1);
+            attni_mask_scores(d, o, i0 + r, j0, len, row);
+        }
+    }
+}
+
 attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
-                             const float *k, float *scores)
+                             const void *k, float *scores)
 {
     sdpa_plan p;
     attn_status s;
@@ -196,6 +227,8 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
         return ATTN_ERR_NULL_POINTER;
     if (p.weights_overflow)
         return ATTN_ERR_SIZE_OVERFLOW;
+    if ((s = attni_sdpa_kv_aligned(&p, k, k)))
+        return s;
     const attn_range outputs[] = {attni_range_of(scores, p.weights_bytes)};
     attn_range inputs[ATTN_SDPA_INPUTS];
     attni_sdpa_input_ranges(&p, q, k, NULL, inputs);
@@ -206,13 +239,14 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
             const head_offsets o = attni_head_offsets(&p, b, h);
+            const kv_source ks = attni_kv_source(d, k, d->k_strides, b, h / p.group);
             float *bh_scores = scores + (b * d->q_heads + h) * d->q_len * d->kv_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
                 const int64_t m = attni_block_rows(d, i0);
                 const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
                 float *S = bh_scores + i0 * d->kv_len;
-                attni_score_tile(d, &o, q, k, i0, m, keys.begin,
-                                keys.end - keys.begin, S + keys.begin, d->kv_len);
+                scores_block(&p, &o, &ks, q, i0, m, keys.begin,
+                             keys.end - keys.begin, S + keys.begin, d->kv_len);
                 for (int64_t r = 0; r < m; ++r)
                     for (int64_t j = 0; j < d->kv_len; ++j)
                         if (j < keys.begin || j >= keys.end)

@@ -38,6 +38,18 @@ static attn_status backward_bytes(const sdpa_plan *p, int threads,
     return attni_ws_bytes(attni_ws_shape_max(a, b), threads, bytes);
 }
 
+/* The backward's plan: fp32 K and V in tensors of their own (gradients
+ * share their layout), no storage types, no pages. */
+static attn_status backward_plan(const attn_sdpa_desc *desc, sdpa_plan *p)
+{
+    attn_status s = attni_sdpa_plan_make(desc, p);
+    if (s)
+        return s;
+    if (p->d.kv_dtype != ATTN_DTYPE_F32)
+        return ATTN_ERR_BAD_DTYPE;
+    return p->d.block_table ? ATTN_ERR_BAD_ARGUMENT : ATTN_OK;
+}
+
 attn_status attn_sdpa_backward_workspace_size(const attn_sdpa_desc *desc,
                                               size_t *bytes)
 {
@@ -45,7 +57,7 @@ attn_status attn_sdpa_backward_workspace_size(const attn_sdpa_desc *desc,
     attn_status s;
     if (bytes == NULL)
         return ATTN_ERR_NULL_POINTER;
-    if ((s = attni_sdpa_plan_make(desc, &p)))
+    if ((s = backward_plan(desc, &p)))
         return s;
     return backward_bytes(&p, p.threads, bytes);
 }
@@ -138,7 +150,7 @@ attn_status attn_sdpa_backward_ws(const attn_sdpa_desc *desc, const float *q,
     sdpa_plan p;
     attn_status s;
     int threads;
-    if ((s = attni_sdpa_plan_make(desc, &p)) ||
+    if ((s = backward_plan(desc, &p)) ||
         (s = attni_sdpa_backward_check(&p, q, k, v, out, lse, dout, dq, dk, dv,
                                       dbias, workspace, workspace_bytes,
                                       &threads)))
@@ -159,7 +171,7 @@ attn_status attn_sdpa_backward(const attn_sdpa_desc *desc, const float *q,
     attn_status s;
     size_t bytes;
     const grads g = {dq, dk, dv, dbias};
-    if ((s = attni_sdpa_plan_make(desc, &p)) ||
+    if ((s = backward_plan(desc, &p)) ||
         (s = check_backward_buffers(&p, q, k, v, out, lse, dout, &g, NULL, 0)) ||
         (s = backward_shape(&p, p.blas_threads, &shape)) ||
         (s = attni_ws_bytes(shape, p.threads, &bytes)))

@@ -12,14 +12,14 @@
  * aliasing, the workspace. On ATTN_OK *threads is what the run may use.
  */
 attn_status attni_sdpa_forward_check(const sdpa_plan *p, const float *q,
-                                    const float *k, const float *v,
+                                    const void *k, const void *v,
                                     float *out, float *weights, float *lse,
                                     const void *workspace,
                                     size_t workspace_bytes, int *threads);
 
 /* The forward on checked arguments; cannot fail. */
 void attni_sdpa_forward_run(const sdpa_plan *p, int threads, const float *q,
-                           const float *k, const float *v, float *out,
+                           const void *k, const void *v, float *out,
                            float *weights, float *lse, void *workspace);
 
 /* The same pair for attn_sdpa_backward_ws. */

@@ -25,6 +25,15 @@ const char *attn_strerror(attn_status status)
     case ATTN_ERR_PARAM_MISMATCH:
         return "the weights file does not match the parameters (name or shape)";
     case ATTN_ERR_BAD_ARGUMENT: return "an argument is out of its documented range";
+    case ATTN_ERR_BAD_DTYPE:
+        return "kv_dtype is not an attn_dtype value or not taken by this call";
+    case ATTN_ERR_BAD_PAGE: return "a block table entry is outside [0, num_pages)";
+    case ATTN_ERR_BLOCK_TABLE_SHORT:
+        return "a sequence needs more pages than its block table row holds";
+    case ATTN_ERR_MISALIGNED:
+        return "a K or V pointer is not aligned to its storage type's size";
+    case ATTN_ERR_BAD_ROTARY_DIM:
+        return "the rotary dimension is odd, below 2 or above the head dimension";
     }
     return "unknown status";
 }

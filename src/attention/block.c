@@ -94,20 +94,39 @@ void attni_mask_scores(const attn_sdpa_desc *d, const head_offsets *o,
 }
 
 void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
-                     const float *q, const float *k, int64_t i0, int64_t m,
-                     int64_t j0, int64_t n, float *S, int64_t ld)
+                     const float *q, const float *K, int64_t ldk, int64_t i0,
+                     int64_t m, int64_t j0, int64_t n, float *S, int64_t ld)
 {
     if (n <= 0)
         return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)d->head_dim, d->scale,
                 q + o->q + i0 * d->q_strides.row,
-                attni_blas_ld(d->q_strides.row, m, d->head_dim),
-                k + o->k + j0 * d->k_strides.row,
-                attni_blas_ld(d->k_strides.row, n, d->head_dim),
-                0.0f, S, (int)ld);
+                attni_blas_ld(d->q_strides.row, m, d->head_dim), K,
+                attni_blas_ld(ldk, n, d->head_dim), 0.0f, S, (int)ld);
     for (int64_t r = 0; r < m; ++r)
         attni_mask_scores(d, o, i0 + r, j0, n, S + r * ld);
+}
+
+kv_tile attni_kv_tile(const sdpa_plan *p, const kv_source *s, int64_t j0,
+                      int64_t n, int64_t cols, float *buf)
+{
+    const void *rows[ATTN_DECODE_KEYS];
+    kv_tile t = {buf, cols};
+    if (n <= 0)
+        return t;
+    if (attni_kv_is_direct(s, j0, n)) {
+        attni_kv_rows(s, j0, 1, rows);
+        t.rows = rows[0];
+        t.ld = s->row_bytes / (int64_t)sizeof(float);
+        return t;
+    }
+    for (int64_t i = 0; i < n; i += ATTN_DECODE_KEYS) {
+        const int64_t len = n - i < ATTN_DECODE_KEYS ? n - i : ATTN_DECODE_KEYS;
+        attni_kv_rows(s, j0 + i, len, rows);
+        p->kernels->widen_rows[s->dtype](rows, len, cols, buf + i * cols, cols);
+    }
+    return t;
 }
 
 void attni_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "plan/desc.h"
+#include "plan/kv_source.h"
 
 /* Element offsets of one (batch, query head) pair in every tensor. Gradient
  * tensors share the layout of what they differentiate. */
@@ -48,13 +49,24 @@ void attni_mask_scores(const attn_sdpa_desc *d, const head_offsets *o,
 /*
  * Scores of query rows [i0, i0 + m) of pair o against keys [j0, j0 + n)
  * into S (row stride ld): scale * q.k + bias, -INFINITY where masked.
- * Keys outside [j0, j0 + n) are not read. q and k are the tensors' base
- * pointers; masks come from d.
+ * K holds the keys' rows (row j0 first, ldk apart); q is the tensor's base
+ * pointer; masks come from d.
  */
 void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
-                     const float *q, const float *k, int64_t i0, int64_t m,
-                     int64_t j0, int64_t n, float *S /* (m, ld) */,
-                     int64_t ld);
+                     const float *q, const float *K /* (n, ldk) */,
+                     int64_t ldk, int64_t i0, int64_t m, int64_t j0,
+                     int64_t n, float *S /* (m, ld) */, int64_t ld);
+
+/* Rows [j0, j0 + n) of K or V as floats, ld apart: the tensor's own rows
+ * when sgemm can take them (attni_kv_is_direct), else widened (and
+ * gathered from their pages) into buf. */
+typedef struct kv_tile {
+    const float *rows;
+    int64_t ld;
+} kv_tile;
+
+kv_tile attni_kv_tile(const sdpa_plan *p, const kv_source *s, int64_t j0,
+                      int64_t n, int64_t cols, float *buf /* (n, cols) */);
 
 /*
  * The next run of rows that saw a key (lse > -INFINITY) at or after *start

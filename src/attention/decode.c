@@ -19,6 +19,7 @@
 
 #include "api/merge_row.h"
 #include "attention/block.h"
+#include "plan/kv_source.h"
 #include "plan/parallel.h"
 
 /* Chunking: the shape's, never the thread count's. */
@@ -112,7 +113,8 @@ static dec_scratch carve(void *workspace, size_t shared, const sdpa_plan *p,
 typedef struct dec_ctx {
     const sdpa_plan *p;
     dec_layout L;
-    const float *q, *k, *v;
+    const float *q;
+    const void *k, *v;      /* kv_dtype, strided or paged */
     float *out, *lse;
     float *partials;        /* (chunks, B, Hkv, M, dv) then (chunks, B, Hkv, M) */
     size_t shared;          /* bytes of partials in the workspace */
@@ -126,16 +128,16 @@ static head_offsets row_offsets(const dec_ctx *c, int64_t b, int64_t hk,
     return attni_head_offsets(c->p, b, hk * c->p->group + r / c->p->d.q_len);
 }
 
-/* Scores of packed rows [r0, r0 + m) against keys [j0, j0 + n), masked. */
+/* Scores of packed rows [r0, r0 + m) against the n keys at krows,
+ * [j0, j0 + n), masked. */
 static void scores(const dec_ctx *c, const dec_scratch *s, int64_t b,
-                   int64_t hk, int64_t r0, int64_t m, int64_t j0, int64_t n)
+                   int64_t hk, int64_t r0, int64_t m, int64_t j0, int64_t n,
+                   const void *const *krows)
 {
     const attn_sdpa_desc *d = &c->p->d;
-    const head_offsets o = attni_head_offsets(c->p, b, hk * c->p->group);
-    c->p->kernels->dot_rows(s->Q + r0 * d->head_dim, m, d->head_dim,
-                            c->k + o.k + j0 * d->k_strides.row,
-                            d->k_strides.row, n, d->scale,
-                            s->S + r0 * c->L.block, c->L.block);
+    c->p->kernels->dot_rows[d->kv_dtype](s->Q + r0 * d->head_dim, m,
+                                         d->head_dim, krows, n, d->scale,
+                                         s->S + r0 * c->L.block, c->L.block);
     for (int64_t r = r0; r < r0 + m; ++r) {
         const head_offsets ro = row_offsets(c, b, hk, r);
         attni_mask_scores(d, &ro, r % d->q_len, j0, n,
@@ -204,27 +206,30 @@ static void chunk_task(const void *arg, int64_t task, int thread)
     }
     memset(s.O, 0, (size_t)(M * dv) * sizeof *s.O);
     const head_offsets o = attni_head_offsets(c->p, b, hk * c->p->group);
+    const kv_source ks = attni_kv_source(d, c->k, d->k_strides, b, hk);
+    const kv_source vs = attni_kv_source(d, c->v, d->v_strides, b, hk);
+    const void *krows[ATTN_DECODE_KEYS], *vrows[ATTN_DECODE_KEYS];
     attn_key_range keys = attni_block_keys(d, o.valid, 0, Tq - 1);
     const int64_t c0 = chunk * c->L.chunk_keys, c1 = c0 + c->L.chunk_keys;
     keys.begin = keys.begin > c0 ? keys.begin : c0;
     keys.end = keys.end < c1 ? keys.end : c1;
     for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
         const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
-        scores(c, &s, b, hk, 0, M, j0, n);
+        attni_kv_rows(&ks, j0, n, krows);
+        attni_kv_rows(&vs, j0, n, vrows);
+        scores(c, &s, b, hk, 0, M, j0, n, krows);
         memcpy(s.old_max, s.row_max, (size_t)M * sizeof *s.old_max);
         c->p->kernels->softmax(s.S, M, n, bk, 0, s.row_max,
                                s.row_sum, s.alpha, s.has_nan, s.redo);
         for (int64_t r = 0; r < M; ++r)
             if (s.redo[r]) { /* a score rose too far for one pass: again */
-                scores(c, &s, b, hk, r, 1, j0, n);
+                scores(c, &s, b, hk, r, 1, j0, n, krows);
                 c->p->kernels->softmax(s.S + r * bk, 1, n, bk, 1, s.row_max + r,
                                        s.row_sum + r, s.alpha + r,
                                        s.has_nan + r, s.redo + r);
             }
         attni_rescale_rows(s.O, s.alpha, s.old_max, M, dv);
-        c->p->kernels->axpy_rows(s.S, bk, M, n,
-                                 c->v + o.v + j0 * d->v_strides.row,
-                                 d->v_strides.row, dv, s.O);
+        c->p->kernels->axpy_rows[d->kv_dtype](s.S, bk, M, n, vrows, dv, s.O);
     }
     finish(c, &s, b, hk, chunk);
 }
@@ -252,7 +257,7 @@ static void merge_task(const void *arg, int64_t pair, int thread)
 }
 
 void attni_decode_forward(const sdpa_plan *p, int threads, const float *q,
-                          const float *k, const float *v, float *out,
+                          const void *k, const void *v, float *out,
                           float *lse, void *workspace)
 {
     dec_ctx c;

@@ -16,7 +16,7 @@ attn_status attni_decode_shape(const sdpa_plan *p, attn_ws_shape *shape);
 
 /* Forward on checked arguments on `threads` threads; lse may be NULL. */
 void attni_decode_forward(const sdpa_plan *p, int threads, const float *q,
-                          const float *k, const float *v, float *out,
+                          const void *k, const void *v, float *out,
                           float *lse, void *workspace);
 
 #endif /* ATTN_SRC_DECODE_H */

@@ -16,7 +16,7 @@ attn_status attni_fused_forward_shape(const sdpa_plan *p, int blas_threads,
  * `threads` threads that the workspace has room for; weights and lse may
  * be NULL. */
 void attni_fused_forward(const sdpa_plan *p, int threads, const float *q,
-                        const float *k, const float *v, float *out,
+                        const void *k, const void *v, float *out,
                         float *weights, float *lse, void *workspace);
 
 /* Workspace of attni_fused_backward with the tiles blas_threads gives. */

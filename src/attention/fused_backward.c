@@ -125,7 +125,7 @@ static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
     const float *k_tile = c->k + o->k + j0 * d->k_strides.row;
     const float *v_tile = c->v + o->v + j0 * d->v_strides.row;
 
-    attni_score_tile(d, o, c->q, c->k, i0, m, j0, n, P, ld);
+    attni_score_tile(d, o, c->q, k_tile, d->k_strides.row, i0, m, j0, n, P, ld);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)Dv, 1.0f, do_blk, ldo, v_tile, ldv, 0.0f, dS, (int)ld);
     c->p->kernels->softmax_grad(P, dS, m, n, ld, c->lse + bh * d->q_len + i0,

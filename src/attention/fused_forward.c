@@ -21,6 +21,7 @@
 /* Per-thread scratch, carved from the workspace. */
 typedef struct fwd_scratch {
     float *S;               /* (Bq, Bk) score tile */
+    float *K, *V;           /* (Bk, d), (Bk, dv) widened tiles, or NULL */
     float *O;               /* (Bq, dv) unnormalised output */
     float *row_max;         /* (Bq) reference, natural units */
     double *row_sum;        /* (Bq) */
@@ -29,14 +30,21 @@ typedef struct fwd_scratch {
     unsigned char *redo;    /* (Bq) */
 } fwd_scratch;
 
-/* Bytes of one thread's scratch; 0 on overflow. */
-static size_t scratch_bytes(const attn_tiles *b, int64_t dv)
+/* Bytes of one thread's scratch; 0 on overflow. K and V tiles only when
+ * they must be widened or gathered from pages. */
+static size_t scratch_bytes(const sdpa_plan *p, const attn_tiles *b)
 {
     const size_t q = (size_t)b->q, f = sizeof(float);
+    const size_t dv = (size_t)p->d.v_head_dim;
+    const size_t kv = p->kv_direct ? 0 : (size_t)b->k;
     size_t s = 0, t;
     if (!attni_mul_size(q, (size_t)b->k, &t) || !attni_mul_size(t, f, &t) ||
         !attni_add_size(s, attni_workspace_round(t), &s) ||
-        !attni_mul_size(q, (size_t)dv, &t) || !attni_mul_size(t, f, &t) ||
+        !attni_mul_size(q, dv, &t) || !attni_mul_size(t, f, &t) ||
+        !attni_add_size(s, attni_workspace_round(t), &s) ||
+        !attni_mul_size(kv, (size_t)p->d.head_dim, &t) || !attni_mul_size(t, f, &t) ||
+        !attni_add_size(s, attni_workspace_round(t), &s) ||
+        !attni_mul_size(kv, dv, &t) || !attni_mul_size(t, f, &t) ||
         !attni_add_size(s, attni_workspace_round(t), &s))
         return 0;
     s += attni_workspace_round(q * f) + attni_workspace_round(q * sizeof(double)) +
@@ -49,22 +57,28 @@ attn_status attni_fused_forward_shape(const sdpa_plan *p, int blas_threads,
 {
     const attn_tiles b = attni_tiles_forward(&p->d, blas_threads);
     shape->shared = 0;
-    shape->per_thread = scratch_bytes(&b, p->d.v_head_dim);
+    shape->per_thread = scratch_bytes(p, &b);
     return shape->per_thread ? ATTN_OK : ATTN_ERR_SIZE_OVERFLOW;
 }
 
-static fwd_scratch carve(void *workspace, const attn_tiles *b, int64_t dv,
-                         int thread)
+static fwd_scratch carve(void *workspace, const sdpa_plan *p,
+                         const attn_tiles *b, int thread)
 {
     char *c = (char *)attni_workspace_floats(workspace) +
-              (size_t)thread * scratch_bytes(b, dv);
-    const size_t q = (size_t)b->q;
+              (size_t)thread * scratch_bytes(p, b);
+    const size_t q = (size_t)b->q, dv = (size_t)p->d.v_head_dim;
+    const size_t k = (size_t)b->k, f = sizeof(float);
     fwd_scratch s;
-    s.S = (float *)c;          c += attni_workspace_round(q * (size_t)b->k * sizeof(float));
-    s.O = (float *)c;          c += attni_workspace_round(q * (size_t)dv * sizeof(float));
-    s.row_max = (float *)c;    c += attni_workspace_round(q * sizeof(float));
+    s.S = (float *)c;          c += attni_workspace_round(q * k * f);
+    s.O = (float *)c;          c += attni_workspace_round(q * dv * f);
+    s.K = s.V = NULL;
+    if (!p->kv_direct) {
+        s.K = (float *)c;      c += attni_workspace_round(k * (size_t)p->d.head_dim * f);
+        s.V = (float *)c;      c += attni_workspace_round(k * dv * f);
+    }
+    s.row_max = (float *)c;    c += attni_workspace_round(q * f);
     s.row_sum = (double *)c;   c += attni_workspace_round(q * sizeof(double));
-    s.alpha = (float *)c;      c += attni_workspace_round(q * sizeof(float));
+    s.alpha = (float *)c;      c += attni_workspace_round(q * f);
     s.has_nan = (unsigned char *)c;  c += attni_workspace_round(q);
     s.redo = (unsigned char *)c;
     return s;
@@ -74,10 +88,17 @@ typedef struct fwd_ctx {
     const sdpa_plan *p;
     attn_tiles blocks;
     int64_t q_blocks;       /* per (batch, head) */
-    const float *q, *k, *v;
+    const float *q;
+    const void *k, *v;      /* kv_dtype, strided or paged */
     float *out, *weights, *lse;
     void *workspace;
 } fwd_ctx;
+
+/* What one task reads of its (batch, head). */
+typedef struct fwd_pair {
+    head_offsets o;
+    kv_source k, v;
+} fwd_pair;
 
 /* out rows = O / sum, or zeros (no visible key) or NaN (a NaN score). */
 static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
@@ -107,16 +128,18 @@ static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
 
 /* The weights of the block, recomputed tile by tile from the final lse
  * over the block's keys; zero elsewhere. */
-static void write_weights(const fwd_ctx *c, const head_offsets *o,
-                          int64_t bh, int64_t i0, int64_t m,
-                          attn_key_range keys, const float *lse /* (m) */)
+static void write_weights(const fwd_ctx *c, const fwd_pair *pr,
+                          const fwd_scratch *s, int64_t bh, int64_t i0,
+                          int64_t m, attn_key_range keys,
+                          const float *lse /* (m) */)
 {
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t Tk = d->kv_len, bk = c->blocks.k;
     float *W = c->weights + (bh * d->q_len + i0) * Tk;
     for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
         const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
-        attni_score_tile(d, o, c->q, c->k, i0, m, j0, n, W + j0, Tk);
+        const kv_tile kt = attni_kv_tile(c->p, &pr->k, j0, n, d->head_dim, s->K);
+        attni_score_tile(d, &pr->o, c->q, kt.rows, kt.ld, i0, m, j0, n, W + j0, Tk);
         c->p->kernels->exp_shift(W + j0, m, n, Tk, lse);
     }
     for (int64_t r = 0; r < m; ++r) {
@@ -131,7 +154,7 @@ static void write_weights(const fwd_ctx *c, const head_offsets *o,
 
 /* One key tile [j0, j0 + n) for query rows i0 + r0 .. + m of the block:
  * scores, the online-softmax step, and O += P V. */
-static void tile_step(const fwd_ctx *c, const head_offsets *o,
+static void tile_step(const fwd_ctx *c, const fwd_pair *pr,
                       const fwd_scratch *s, int64_t i0, int64_t r0, int64_t m,
                       int64_t j0, int64_t n)
 {
@@ -143,22 +166,25 @@ static void tile_step(const fwd_ctx *c, const head_offsets *o,
     unsigned char *has_nan = s->has_nan + r0, *redo = s->redo + r0;
     float old_max[ATTN_TILE_MAX_Q];
 
-    attni_score_tile(d, o, c->q, c->k, i0 + r0, m, j0, n, S, bk);
+    const kv_tile kt = attni_kv_tile(c->p, &pr->k, j0, n, d->head_dim, s->K);
+    attni_score_tile(d, &pr->o, c->q, kt.rows, kt.ld, i0 + r0, m, j0, n, S, bk);
     memcpy(old_max, row_max, (size_t)m * sizeof *old_max);
     c->p->kernels->softmax(S, m, n, bk, 0, row_max, row_sum, alpha, has_nan,
                            redo);
     for (int64_t r = 0; r < m; ++r)
         if (redo[r]) { /* a score rose too far for one pass: again */
             float *row = S + r * bk;
-            attni_score_tile(d, o, c->q, c->k, i0 + r0 + r, 1, j0, n, row, bk);
+            attni_score_tile(d, &pr->o, c->q, kt.rows, kt.ld, i0 + r0 + r, 1,
+                             j0, n, row, bk);
             c->p->kernels->softmax(row, 1, n, bk, 1, row_max + r,
                                    row_sum + r, alpha + r, has_nan + r,
                                    redo + r);
         }
     attni_rescale_rows(O, alpha, old_max, m, dv);
+    const kv_tile vt = attni_kv_tile(c->p, &pr->v, j0, n, dv, s->V);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)dv,
-                (int)n, 1.0f, S, (int)bk, c->v + o->v + j0 * d->v_strides.row,
-                attni_blas_ld(d->v_strides.row, n, dv), 1.0f, O, (int)dv);
+                (int)n, 1.0f, S, (int)bk, vt.rows, attni_blas_ld(vt.ld, n, dv),
+                1.0f, O, (int)dv);
 }
 
 static void forward_task(const void *arg, int64_t task, int thread)
@@ -167,17 +193,21 @@ static void forward_task(const void *arg, int64_t task, int thread)
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t bh = task / c->q_blocks;
     const int64_t b = bh / d->q_heads, h = bh % d->q_heads;
-    const int64_t bq = c->blocks.q, bk = c->blocks.k, dv = d->v_head_dim;
+    const int64_t bq = c->blocks.q, bk = c->blocks.k;
     /* Last query block first: under a causal mask it is the costliest, and
      * handing out the large tasks first evens out the threads' ends. */
     const int64_t i0 = (c->q_blocks - 1 - task % c->q_blocks) * bq;
     const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
-    const head_offsets o = attni_head_offsets(c->p, b, h);
+    fwd_pair pr;
+    pr.o = attni_head_offsets(c->p, b, h);
+    pr.k = attni_kv_source(d, c->k, d->k_strides, b, h / c->p->group);
+    pr.v = attni_kv_source(d, c->v, d->v_strides, b, h / c->p->group);
+    const head_offsets o = pr.o;
     const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
     /* Keys every row of the block may see: tiles inside need no groups. */
     const int64_t all_begin = attni_row_keys(d, o.valid, i0 + m - 1).begin;
     const int64_t all_end = attni_row_keys(d, o.valid, i0).end;
-    const fwd_scratch s = carve(c->workspace, &c->blocks, dv, thread);
+    const fwd_scratch s = carve(c->workspace, c->p, &c->blocks, thread);
 
     for (int64_t r = 0; r < m; ++r) {
         s.row_max[r] = -INFINITY;
@@ -189,7 +219,7 @@ static void forward_task(const void *arg, int64_t task, int thread)
         const int64_t j0 = t0 > keys.begin ? t0 : keys.begin;
         const int64_t j1 = t0 + bk < keys.end ? t0 + bk : keys.end;
         if ((j0 >= all_begin && j1 <= all_end) || m <= ATTN_DIAGONAL_ROWS) {
-            tile_step(c, &o, &s, i0, 0, m, j0, j1 - j0);
+            tile_step(c, &pr, &s, i0, 0, m, j0, j1 - j0);
             continue;
         }
         for (int64_t r0 = 0; r0 < m; r0 += ATTN_DIAGONAL_ROWS) {
@@ -199,19 +229,19 @@ static void forward_task(const void *arg, int64_t task, int thread)
             const int64_t g0 = g.begin > j0 ? g.begin : j0;
             const int64_t g1 = g.end < j1 ? g.end : j1;
             if (g1 > g0) /* rows that see nothing here keep their state */
-                tile_step(c, &o, &s, i0, r0, mg, g0, g1 - g0);
+                tile_step(c, &pr, &s, i0, r0, mg, g0, g1 - g0);
         }
     }
     float lse[ATTN_TILE_MAX_Q];
     finish_rows(c, &o, i0, m, &s, lse);
     if (c->weights)
-        write_weights(c, &o, bh, i0, m, keys, lse);
+        write_weights(c, &pr, &s, bh, i0, m, keys, lse);
     if (c->lse)
         memcpy(c->lse + bh * d->q_len + i0, lse, (size_t)m * sizeof *lse);
 }
 
 void attni_fused_forward(const sdpa_plan *p, int threads, const float *q,
-                        const float *k, const float *v, float *out,
+                        const void *k, const void *v, float *out,
                         float *weights, float *lse, void *workspace)
 {
     fwd_ctx c;

@@ -7,7 +7,7 @@
 /* Forward on `threads` threads with one (ATTN_MATERIALIZED_ROWS, Tk) tile
  * each in the workspace; weights and lse may be NULL. */
 void attni_materialized_forward(const sdpa_plan *p, int threads,
-                                const float *q, const float *k, const float *v,
+                                const float *q, const void *k, const void *v,
                                 float *out, float *weights, float *lse,
                                 void *workspace);
 

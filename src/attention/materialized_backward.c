@@ -75,7 +75,7 @@ static void backward_block(const attn_sdpa_desc *d, const head_offsets *o,
     const float *q_blk = q + o->q + i0 * d->q_strides.row;
     const float *do_blk = dout + o->out + i0 * d->out_strides.row;
 
-    attni_score_tile(d, o, q, k, i0, m, kb, n, P, ld);
+    attni_score_tile(d, o, q, k + ko, d->k_strides.row, i0, m, kb, n, P, ld);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)d->v_head_dim, 1.0f, do_blk, ldo, v + vo, ldv, 0.0f,
                 dS, (int)ld);

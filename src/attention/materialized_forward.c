@@ -27,7 +27,7 @@ static void zero_outside(const attn_sdpa_desc *d, float *S, int64_t ld,
 /* Softmax and weights * V for one query block whose scores against keys
  * [kb, kb + n) are in S; row_lse receives each row's log-sum-exp. */
 static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
-                         const float *v, float *out, int64_t i0, int64_t m,
+                         kv_tile vt, float *out, int64_t i0, int64_t m,
                          int64_t kb, int64_t n, float *S /* (m, ld) */,
                          int64_t ld, int weights_out, float *row_lse /* (m) */)
 {
@@ -43,9 +43,8 @@ static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
-                (int)d->v_head_dim, (int)n, 1.0f, S, (int)ld,
-                v + o->v + kb * d->v_strides.row,
-                attni_blas_ld(d->v_strides.row, n, d->v_head_dim),
+                (int)d->v_head_dim, (int)n, 1.0f, S, (int)ld, vt.rows,
+                attni_blas_ld(vt.ld, n, d->v_head_dim),
                 0.0f, out, attni_blas_ld(os, m, d->v_head_dim));
     /* A fully masked row must be zero even if a V row it cannot see holds
      * NaN or Inf (0 * NaN is NaN inside the product). */
@@ -57,7 +56,8 @@ static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
 typedef struct materialized_ctx {
     const sdpa_plan *p;
     int64_t q_blocks;       /* per (batch, head) */
-    const float *q, *k, *v;
+    const float *q;
+    const void *k, *v;      /* kv_dtype, strided or paged */
     float *out, *weights, *lse;
     void *workspace;
 } materialized_ctx;
@@ -68,28 +68,35 @@ static void materialized_task(const void *arg, int64_t task, int thread)
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t bh = task / c->q_blocks;
     const int64_t i0 = (task % c->q_blocks) * ATTN_MATERIALIZED_ROWS;
-    const head_offsets o = attni_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
+    const int64_t b = bh / d->q_heads, h = bh % d->q_heads;
+    const head_offsets o = attni_head_offsets(c->p, b, h);
     const int64_t m = attni_block_rows(d, i0);
     const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
     const int64_t kb = keys.begin, n = keys.end - keys.begin;
-    /* Column 0 of S is key kb. */
-    float *S = (float *)((char *)attni_workspace_floats(c->workspace) +
-                         (size_t)thread * c->p->tile_bytes);
+    /* Column 0 of S is key kb. K, then V, widened into kv_buf when they
+     * must be (one after the other: the scores are done before V). */
+    char *scratch = (char *)attni_workspace_floats(c->workspace) +
+                    (size_t)thread * (c->p->tile_bytes + c->p->kv_buf_bytes);
+    float *S = (float *)scratch, *kv_buf = (float *)(scratch + c->p->tile_bytes);
     int64_t ld = n > 0 ? n : 1;
     if (c->weights) {
         S = c->weights + (bh * d->q_len + i0) * d->kv_len + kb;
         ld = d->kv_len;
     }
     float row_lse[ATTN_MATERIALIZED_ROWS];
-    attni_score_tile(d, &o, c->q, c->k, i0, m, kb, n, S, ld);
-    attend_block(d, &o, c->v, c->out, i0, m, kb, n, S, ld, c->weights != NULL,
+    const kv_source ks = attni_kv_source(d, c->k, d->k_strides, b, h / c->p->group);
+    const kv_source vs = attni_kv_source(d, c->v, d->v_strides, b, h / c->p->group);
+    const kv_tile kt = attni_kv_tile(c->p, &ks, kb, n, d->head_dim, kv_buf);
+    attni_score_tile(d, &o, c->q, kt.rows, kt.ld, i0, m, kb, n, S, ld);
+    const kv_tile vt = attni_kv_tile(c->p, &vs, kb, n, d->v_head_dim, kv_buf);
+    attend_block(d, &o, vt, c->out, i0, m, kb, n, S, ld, c->weights != NULL,
                  row_lse);
     if (c->lse)
         memcpy(c->lse + bh * d->q_len + i0, row_lse, (size_t)m * sizeof *c->lse);
 }
 
 void attni_materialized_forward(const sdpa_plan *p, int threads,
-                                const float *q, const float *k, const float *v,
+                                const float *q, const void *k, const void *v,
                                 float *out, float *weights, float *lse,
                                 void *workspace)
 {

@@ -10,6 +10,8 @@
 
 #include "kernels/cpu.h"
 
+#define ATTN_KV_DTYPES 3 /* attn_dtype values */
+
 typedef struct attn_tile_kernels {
     const char *level;  /* the level's name, as ATTN_CPU_LEVEL spells it */
 
@@ -60,15 +62,23 @@ typedef struct attn_tile_kernels {
                          int64_t m, int64_t n, int64_t ld,
                          const float *lse /* (m) */, const float *D /* (m) */);
 
-    /* The decoding path's products, each K or V row read once:
-     * S[r, j] = scale * Q[r] . K[j] (Q (m, d) contiguous, K rows ldk apart)
-     * and O[r] += sum_j P[r, j] V[j] (O (m, dv) contiguous). */
-    void (*dot_rows)(const float *Q, int64_t m, int64_t d, const float *K,
-                     int64_t ldk, int64_t n, float scale,
-                     float *S /* (m, lds) */, int64_t lds);
-    void (*axpy_rows)(const float *P /* (m, lds) */, int64_t lds, int64_t m,
-                      int64_t n, const float *V, int64_t ldv, int64_t dv,
-                      float *O /* (m, dv) */);
+    /* The decoding path's products, each K or V row read once, and the
+     * general paths' widening of K and V tiles; one per storage type
+     * (attn_dtype order). Rows come as arrays of n row pointers:
+     * S[r, j] = scale * Q[r] . K[j] (Q (m, d) contiguous),
+     * O[r] += sum_j P[r, j] V[j] (O (m, dv) contiguous),
+     * dst[i, 0 .. cols) = rows[i] as floats (row stride ld). */
+    void (*dot_rows[ATTN_KV_DTYPES])(const float *Q, int64_t m, int64_t d,
+                                     const void *const *K /* (n) */, int64_t n,
+                                     float scale, float *S /* (m, lds) */,
+                                     int64_t lds);
+    void (*axpy_rows[ATTN_KV_DTYPES])(const float *P /* (m, lds) */, int64_t lds,
+                                      int64_t m, int64_t n,
+                                      const void *const *V /* (n) */, int64_t dv,
+                                      float *O /* (m, dv) */);
+    void (*widen_rows[ATTN_KV_DTYPES])(const void *const *rows /* (n) */,
+                                       int64_t n, int64_t cols,
+                                       float *dst /* (n, ld) */, int64_t ld);
 
     /* x[j] <- 2^x[j], the exponential the passes use, for its tests. */
     void (*exp2)(float *x /* (n) */, int64_t n);

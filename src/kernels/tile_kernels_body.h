@@ -8,6 +8,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+#include "kernels/half.h"
+
 /* Every helper taking or returning a vector is inlined: an out-of-line
  * copy would pass 64-byte vectors with one level's ABI. */
 #define VEC_INLINE static inline __attribute__((always_inline))
@@ -305,98 +311,74 @@ VEC_INLINE float hsum8(v8 a)
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
 
-/* q . k over d values: 8 lanes, then the tail. */
-VEC_INLINE float dot8(const float *q, const float *k, int64_t d)
-{
-    v8 acc = {0};
-    int64_t c = 0;
-    for (; c + 8 <= d; c += 8)
-        acc += load8(q + c) * load8(k + c);
-    float s = hsum8(acc);
-    for (; c < d; ++c)
-        s += q[c] * k[c];
-    return s;
-}
-
-/* S[r, j] = scale * Q[r] . K[j] for m query rows and n keys; each key row
- * is read once (from memory) and reused from L1 by every query row, four
- * rows at a time sharing each load of it. */
-static void dot_rows(const float *Q, int64_t m, int64_t d, const float *K,
-                     int64_t ldk, int64_t n, float scale, float *S,
-                     int64_t lds)
-{
-    for (int64_t j = 0; j < n; ++j) {
-        const float *kj = K + j * ldk;
-        int64_t r = 0;
-        for (; r + 4 <= m; r += 4) {
-            const float *q0 = Q + r * d, *q1 = q0 + d, *q2 = q1 + d, *q3 = q2 + d;
-            v8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-            int64_t c = 0;
-            for (; c + 8 <= d; c += 8) {
-                const v8 kv = load8(kj + c);
-                a0 += load8(q0 + c) * kv;
-                a1 += load8(q1 + c) * kv;
-                a2 += load8(q2 + c) * kv;
-                a3 += load8(q3 + c) * kv;
-            }
-            float s0 = hsum8(a0), s1 = hsum8(a1), s2 = hsum8(a2), s3 = hsum8(a3);
-            for (; c < d; ++c) {
-                s0 += q0[c] * kj[c];
-                s1 += q1[c] * kj[c];
-                s2 += q2[c] * kj[c];
-                s3 += q3[c] * kj[c];
-            }
-            S[r * lds + j] = scale * s0;
-            S[(r + 1) * lds + j] = scale * s1;
-            S[(r + 2) * lds + j] = scale * s2;
-            S[(r + 3) * lds + j] = scale * s3;
-        }
-        for (; r < m; ++r)
-            S[r * lds + j] = scale * dot8(Q + r * d, kj, d);
-    }
-}
-
 VEC_INLINE v8 splat8(float x)
 {
     const v8 v = {x, x, x, x, x, x, x, x};
     return v;
 }
 
-/* O[r] += sum_j P[r, j] V[j] for m rows and n value rows of dv values;
- * each value row is read once, four at a time, so that every load and
- * store of an output row serves four of them. */
-static void axpy_rows(const float *P, int64_t lds, int64_t m, int64_t n,
-                      const float *V, int64_t ldv, int64_t dv, float *O)
+typedef uint16_t v8h __attribute__((vector_size(8 * sizeof(uint16_t))));
+typedef uint32_t v8u __attribute__((vector_size(8 * sizeof(uint32_t))));
+
+VEC_INLINE v8u load8_u16(const uint16_t *x) /* zero-extended */
 {
-    int64_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        const float *v0 = V + j * ldv, *v1 = v0 + ldv, *v2 = v1 + ldv, *v3 = v2 + ldv;
-        for (int64_t r = 0; r < m; ++r) {
-            const float *p = P + r * lds + j;
-            const v8 p0 = splat8(p[0]), p1 = splat8(p[1]), p2 = splat8(p[2]),
-                     p3 = splat8(p[3]);
-            float *o = O + r * dv;
-            int64_t c = 0;
-            for (; c + 8 <= dv; c += 8)
-                store8(o + c, load8(o + c) + p0 * load8(v0 + c) + p1 * load8(v1 + c) +
-                                  p2 * load8(v2 + c) + p3 * load8(v3 + c));
-            for (; c < dv; ++c)
-                o[c] += p[0] * v0[c] + p[1] * v1[c] + p[2] * v2[c] + p[3] * v3[c];
-        }
-    }
-    for (; j < n; ++j) {
-        const float *vj = V + j * ldv;
-        for (int64_t r = 0; r < m; ++r) {
-            const float p = P[r * lds + j];
-            float *o = O + r * dv;
-            int64_t c = 0;
-            for (; c + 8 <= dv; c += 8)
-                store8(o + c, load8(o + c) + splat8(p) * load8(vj + c));
-            for (; c < dv; ++c)
-                o[c] += p * vj[c];
-        }
-    }
+    v8h h;
+    memcpy(&h, x, sizeof h);
+    return __builtin_convertvector(h, v8u);
 }
+
+/* bfloat16 is a float's upper half: widening is a shift on every level
+ * (AVX512-BF16 adds no widening instruction). */
+VEC_INLINE v8 load8_bf16(const uint16_t *x)
+{
+    return (v8)(load8_u16(x) << 16);
+}
+
+/* fp16: F16C's vcvtph2ps where the level has it (AVX2 and AVX-512 levels),
+ * else the bit manipulation of half.h on 8 lanes. */
+VEC_INLINE v8 load8_f16(const uint16_t *x)
+{
+#if defined(__F16C__)
+    __m128i h;
+    memcpy(&h, x, sizeof h);
+    return (v8)_mm256_cvtph_ps(h);
+#else
+    const v8u w = load8_u16(x);
+    const v8u sign = (w & 0x8000u) << 16, em = w & 0x7fffu;
+    const v8u scaled = (v8u)((v8)(em << 13) * splat8(0x1p112f));
+    const v8u special = sign | 0x7f800000u | (em & 0x3ffu) << 13;
+    const v8u is_special = (v8u)(em >= 0x7c00u); /* all ones where true */
+    return (v8)((is_special & special) | (~is_special & (sign | scaled)));
+#endif
+}
+
+#define KV_T float
+#define KV_LOAD8(p) load8(p)
+#define KV_SCALAR(x) (x)
+#define KV_NAME(f) f##_f32
+#include "kernels/row_kernels.h"
+#undef KV_T
+#undef KV_LOAD8
+#undef KV_SCALAR
+#undef KV_NAME
+
+#define KV_T uint16_t
+#define KV_LOAD8(p) load8_f16(p)
+#define KV_SCALAR(x) attni_f16_to_f32(x)
+#define KV_NAME(f) f##_f16
+#include "kernels/row_kernels.h"
+#undef KV_LOAD8
+#undef KV_SCALAR
+#undef KV_NAME
+
+#define KV_LOAD8(p) load8_bf16(p)
+#define KV_SCALAR(x) attni_bf16_to_f32(x)
+#define KV_NAME(f) f##_bf16
+#include "kernels/row_kernels.h"
+#undef KV_T
+#undef KV_LOAD8
+#undef KV_SCALAR
+#undef KV_NAME
 
 /* 2^x elementwise, in place: the kernels' exponential on its own, for the
  * accuracy tests. */
@@ -410,5 +392,7 @@ static void tile_exp2(float *x, int64_t n)
 }
 
 #define ATTN_KERNEL_TABLE(level_name)                                       \
-    {level_name, tile_softmax, tile_exp_shift, tile_softmax_grad, dot_rows,  \
-     axpy_rows, tile_exp2}
+    {level_name, tile_softmax, tile_exp_shift, tile_softmax_grad,            \
+     {dot_rows_f32, dot_rows_f16, dot_rows_bf16},                            \
+     {axpy_rows_f32, axpy_rows_f16, axpy_rows_bf16},                         \
+     {widen_rows_f32, widen_rows_f16, widen_rows_bf16}, tile_exp2}

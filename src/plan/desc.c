@@ -1,16 +1,18 @@
 #include "plan/desc.h"
 
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <math.h>
 #include <string.h>
 
+#include "plan/kv_source.h"
 #include "plan/layout.h"
 #include "plan/parallel.h"
 
-/* The size of the first released descriptor. When a field is appended,
- * this becomes offsetof(attn_sdpa_desc, first_new_field) and the defaults
- * of new fields are set in load_desc. */
-#define DESC_V1_SIZE sizeof(attn_sdpa_desc)
+/* The size of the first released descriptor: a caller built against it
+ * gets the defaults of every later field (zero: fp32, not paged). */
+#define DESC_V1_SIZE offsetof(attn_sdpa_desc, kv_dtype)
 
 static void set_defaults(attn_sdpa_desc *d, int64_t batch, int64_t q_heads,
                          int64_t kv_heads, int64_t q_len, int64_t kv_len,
@@ -61,6 +63,7 @@ static attn_status load_desc(const attn_sdpa_desc *user, attn_sdpa_desc *d)
     size_t n = user->struct_size;
     if (n < DESC_V1_SIZE || n > sizeof *d)
         return ATTN_ERR_BAD_DESC;
+    memset(d, 0, sizeof *d);
     memcpy(d, user, n);
     return ATTN_OK;
 }
@@ -87,15 +90,33 @@ static attn_status check_shape(const attn_sdpa_desc *d)
         (d->algo != ATTN_ALGO_AUTO && d->algo != ATTN_ALGO_FUSED &&
          d->algo != ATTN_ALGO_MATERIALIZED))
         return ATTN_ERR_BAD_ARGUMENT;
+    if (d->kv_dtype != ATTN_DTYPE_F32 && d->kv_dtype != ATTN_DTYPE_F16 &&
+        d->kv_dtype != ATTN_DTYPE_BF16)
+        return ATTN_ERR_BAD_DTYPE;
+    if (d->block_table &&
+        (d->max_pages <= 0 || d->page_size <= 0 || d->num_pages <= 0))
+        return ATTN_ERR_BAD_DIMENSION;
     return ATTN_OK;
+}
+
+/* Rows of K and V per (batch or page, head): a page's when paged. */
+static int64_t kv_rows(const attn_sdpa_desc *d)
+{
+    return d->block_table ? d->page_size : d->kv_len;
+}
+
+/* Tensors (batch or pages) K and V hold. */
+static int64_t kv_tensors(const attn_sdpa_desc *d)
+{
+    return d->block_table ? d->num_pages : d->batch;
 }
 
 static attn_status check_strides(const attn_sdpa_desc *d)
 {
     attn_status s;
     if ((s = attni_check_strides(d->q_strides, d->q_len, d->head_dim)) ||
-        (s = attni_check_strides(d->k_strides, d->kv_len, d->head_dim)) ||
-        (s = attni_check_strides(d->v_strides, d->kv_len, d->v_head_dim)) ||
+        (s = attni_check_strides(d->k_strides, kv_rows(d), d->head_dim)) ||
+        (s = attni_check_strides(d->v_strides, kv_rows(d), d->v_head_dim)) ||
         (s = attni_check_strides(d->out_strides, d->q_len, d->v_head_dim)))
         return s;
     /* Masks are read element by element: any non-negative stride works. */
@@ -115,13 +136,14 @@ attn_status attni_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes)
 static attn_status compute_spans(sdpa_plan *p)
 {
     const attn_sdpa_desc *d = &p->d;
+    const size_t elem = attni_dtype_size(d->kv_dtype);
     attn_status s;
     if ((s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->head_dim,
                         d->q_strides, sizeof(float), &p->q_bytes)) ||
-        (s = attni_span_bytes(d->batch, d->kv_heads, d->kv_len, d->head_dim,
-                        d->k_strides, sizeof(float), &p->k_bytes)) ||
-        (s = attni_span_bytes(d->batch, d->kv_heads, d->kv_len, d->v_head_dim,
-                        d->v_strides, sizeof(float), &p->v_bytes)) ||
+        (s = attni_span_bytes(kv_tensors(d), d->kv_heads, kv_rows(d),
+                        d->head_dim, d->k_strides, elem, &p->k_bytes)) ||
+        (s = attni_span_bytes(kv_tensors(d), d->kv_heads, kv_rows(d),
+                        d->v_head_dim, d->v_strides, elem, &p->v_bytes)) ||
         (s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->v_head_dim,
                         d->out_strides, sizeof(float), &p->out_bytes)))
         return s;
@@ -133,6 +155,11 @@ static attn_status compute_spans(sdpa_plan *p)
         return s;
     if (d->kv_lens && !attni_mul_size((size_t)d->batch, sizeof(int64_t),
                                      &p->kv_lens_bytes))
+        return ATTN_ERR_SIZE_OVERFLOW;
+    if (d->block_table &&
+        (!attni_mul_size((size_t)d->batch, (size_t)d->max_pages, &p->block_table_bytes) ||
+         !attni_mul_size(p->block_table_bytes, sizeof(int32_t), &p->block_table_bytes) ||
+         p->block_table_bytes > PTRDIFF_MAX))
         return ATTN_ERR_SIZE_OVERFLOW;
 
     attn_strides dense = attni_contiguous_strides(d->q_heads, d->q_len, 1);
@@ -151,6 +178,15 @@ static attn_status compute_spans(sdpa_plan *p)
         ws > SIZE_MAX - ATTN_WORKSPACE_ALIGN)
         return ATTN_ERR_SIZE_OVERFLOW;
     p->tile_bytes = attni_workspace_round(ws);
+
+    p->kv_direct = d->kv_dtype == ATTN_DTYPE_F32 && d->block_table == NULL;
+    const int64_t D = d->head_dim > d->v_head_dim ? d->head_dim : d->v_head_dim;
+    if (!p->kv_direct &&
+        (!attni_mul_size((size_t)d->kv_len, (size_t)D, &ws) ||
+         !attni_mul_size(ws, sizeof(float), &ws) ||
+         ws > SIZE_MAX / 2 - ATTN_WORKSPACE_ALIGN))
+        return ATTN_ERR_SIZE_OVERFLOW;
+    p->kv_buf_bytes = p->kv_direct ? 0 : attni_workspace_round(ws);
     return ATTN_OK;
 }
 
@@ -175,6 +211,28 @@ static attn_status check_kv_lens(const attn_sdpa_desc *d)
     return ATTN_OK;
 }
 
+/* The pages each batch's keys need exist in its block table row and in
+ * the pools; the rest of the row is never read. */
+static attn_status check_block_table(const attn_sdpa_desc *d)
+{
+    if (d->block_table == NULL)
+        return ATTN_OK;
+    for (int64_t b = 0; b < d->batch; ++b) {
+        const int64_t len = d->kv_lens ? d->kv_lens[b] : d->kv_len;
+        const int64_t pages = len / d->page_size + (len % d->page_size != 0);
+        if (pages > d->max_pages)
+            return ATTN_ERR_BLOCK_TABLE_SHORT;
+    }
+    for (int64_t b = 0; b < d->batch; ++b) {
+        const int64_t len = d->kv_lens ? d->kv_lens[b] : d->kv_len;
+        const int32_t *row = d->block_table + b * d->max_pages;
+        for (int64_t i = 0; i * d->page_size < len; ++i)
+            if (row[i] < 0 || row[i] >= d->num_pages)
+                return ATTN_ERR_BAD_PAGE;
+    }
+    return ATTN_OK;
+}
+
 attn_status attni_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
 {
     attn_status s;
@@ -188,7 +246,8 @@ attn_status attni_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
     if (!attni_layout_is_injective(d->batch, d->q_heads, d->q_len,
                                   d->v_head_dim, d->out_strides))
         return ATTN_ERR_BAD_STRIDE;
-    if ((s = check_blas_limits(d)) || (s = check_kv_lens(d)))
+    if ((s = check_blas_limits(d)) || (s = check_kv_lens(d)) ||
+        (s = check_block_table(d)))
         return s;
     plan->group = d->q_heads / d->kv_heads;
     plan->threads = attni_threads_resolve(d->num_threads);
@@ -197,8 +256,16 @@ attn_status attni_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
     return ATTN_OK;
 }
 
-void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
-                            const float *v, attn_range ranges[ATTN_SDPA_INPUTS])
+attn_status attni_sdpa_kv_aligned(const sdpa_plan *p, const void *k,
+                                  const void *v)
+{
+    const uintptr_t a = attni_dtype_size(p->d.kv_dtype) - 1;
+    return ((uintptr_t)k & a) || ((uintptr_t)v & a) ? ATTN_ERR_MISALIGNED
+                                                     : ATTN_OK;
+}
+
+void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const void *k,
+                            const void *v, attn_range ranges[ATTN_SDPA_INPUTS])
 {
     ranges[0] = attni_range_of(q, p->q_bytes);
     ranges[1] = attni_range_of(k, p->k_bytes);
@@ -206,4 +273,5 @@ void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
     ranges[3] = attni_range_of(p->d.keep_mask, p->keep_bytes);
     ranges[4] = attni_range_of(p->d.bias, p->bias_bytes);
     ranges[5] = attni_range_of(p->d.kv_lens, p->kv_lens_bytes);
+    ranges[6] = attni_range_of(p->d.block_table, p->block_table_bytes);
 }

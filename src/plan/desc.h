@@ -24,6 +24,11 @@ typedef struct sdpa_plan {
     int weights_overflow;   /* weights_bytes does not fit size_t */
     size_t tile_bytes;      /* one materialised (ATTN_MATERIALIZED_ROWS, Tk) float
                                tile, rounded to ATTN_WORKSPACE_ALIGN */
+    int kv_direct;          /* K and V are fp32 tensors (not paged): sgemm
+                               takes them as they are */
+    size_t kv_buf_bytes;    /* unless kv_direct: one widened (Tk, max(d, dv))
+                               float tile of the materialised path */
+    size_t block_table_bytes;
     /* Process state, read once per call (never again inside it, so that
      * the tiles a call sizes are the tiles it uses): */
     int threads;            /* resolved from num_threads */
@@ -35,10 +40,14 @@ typedef struct sdpa_plan {
 attn_status attni_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes);
 
 /* The ranges of the inputs every attention call reads: q, k, v, then
- * keep_mask, bias and kv_lens (empty when unset). */
-#define ATTN_SDPA_INPUTS 6
-void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const float *k,
-                            const float *v, attn_range ranges[ATTN_SDPA_INPUTS]);
+ * keep_mask, bias, kv_lens and block_table (empty when unset). */
+#define ATTN_SDPA_INPUTS 7
+void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const void *k,
+                            const void *v, attn_range ranges[ATTN_SDPA_INPUTS]);
+
+/* ATTN_ERR_MISALIGNED unless k and v are aligned to the storage type. */
+attn_status attni_sdpa_kv_aligned(const sdpa_plan *p, const void *k,
+                                  const void *v);
 
 /* Runs every check that needs only the descriptor (and kv_lens), and
  * reads the process state the call depends on. */

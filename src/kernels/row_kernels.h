@@ -1,0 +1,140 @@
+/*
+ * The row kernels for one K/V storage type, included by
+ * tile_kernels_body.h once per type with
+ *     KV_T          the stored element type
+ *     KV_LOAD8(p)   8 stored values from p widened to a v8
+ *     KV_SCALAR(x)  one stored value widened to float
+ *     KV_NAME(f)    f with the type's suffix
+ * K and V come as arrays of row pointers, so strided tensors and pages
+ * (plan/kv_source.h) are read alike. Widening is exact, so every storage
+ * type computes what fp32 does on the widened values.
+ */
+
+/* q . k over d values: 8 lanes, then the tail. */
+VEC_INLINE float KV_NAME(dot8)(const float *q, const KV_T *k, int64_t d)
+{
+    v8 acc = {0};
+    int64_t c = 0;
+    for (; c + 8 <= d; c += 8)
+        acc += load8(q + c) * KV_LOAD8(k + c);
+    float s = hsum8(acc);
+    for (; c < d; ++c)
+        s += q[c] * KV_SCALAR(k[c]);
+    return s;
+}
+
+/* S[r, j] = scale * Q[r] . K[j] for m query rows (Q contiguous, (m, d))
+ * and n keys. Each key row is read once (from memory) and reused from L1
+ * by every query row; a step takes two keys against four rows, so each
+ * load of a query vector serves two products. */
+static void KV_NAME(dot_rows)(const float *Q, int64_t m, int64_t d,
+                              const void *const *K, int64_t n, float scale,
+                              float *S, int64_t lds)
+{
+    int64_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+        const KV_T *k0 = K[j], *k1 = K[j + 1];
+        int64_t r = 0;
+        for (; r + 4 <= m; r += 4) {
+            const float *q0 = Q + r * d, *q1 = q0 + d, *q2 = q1 + d, *q3 = q2 + d;
+            v8 a00 = {0}, a10 = {0}, a20 = {0}, a30 = {0};
+            v8 a01 = {0}, a11 = {0}, a21 = {0}, a31 = {0};
+            int64_t c = 0;
+            for (; c + 8 <= d; c += 8) {
+                const v8 x0 = KV_LOAD8(k0 + c), x1 = KV_LOAD8(k1 + c);
+                v8 qv = load8(q0 + c);
+                a00 += qv * x0;
+                a01 += qv * x1;
+                qv = load8(q1 + c);
+                a10 += qv * x0;
+                a11 += qv * x1;
+                qv = load8(q2 + c);
+                a20 += qv * x0;
+                a21 += qv * x1;
+                qv = load8(q3 + c);
+                a30 += qv * x0;
+                a31 += qv * x1;
+            }
+            float s[8] = {hsum8(a00), hsum8(a10), hsum8(a20), hsum8(a30),
+                          hsum8(a01), hsum8(a11), hsum8(a21), hsum8(a31)};
+            for (; c < d; ++c) {
+                const float x0 = KV_SCALAR(k0[c]), x1 = KV_SCALAR(k1[c]);
+                for (int i = 0; i < 4; ++i) {
+                    s[i] += Q[(r + i) * d + c] * x0;
+                    s[4 + i] += Q[(r + i) * d + c] * x1;
+                }
+            }
+            for (int i = 0; i < 4; ++i) {
+                S[(r + i) * lds + j] = scale * s[i];
+                S[(r + i) * lds + j + 1] = scale * s[4 + i];
+            }
+        }
+        for (; r < m; ++r) {
+            S[r * lds + j] = scale * KV_NAME(dot8)(Q + r * d, k0, d);
+            S[r * lds + j + 1] = scale * KV_NAME(dot8)(Q + r * d, k1, d);
+        }
+    }
+    for (; j < n; ++j)
+        for (int64_t r = 0; r < m; ++r)
+            S[r * lds + j] = scale * KV_NAME(dot8)(Q + r * d, K[j], d);
+}
+
+/* O[r] += sum_j P[r, j] V[j] for m rows (O contiguous, (m, dv)) and n
+ * value rows, each read once, four at a time, so that every load and
+ * store of an output row serves four of them. */
+static void KV_NAME(axpy_rows)(const float *P, int64_t lds, int64_t m,
+                               int64_t n, const void *const *V, int64_t dv,
+                               float *O)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const KV_T *v0 = V[j], *v1 = V[j + 1], *v2 = V[j + 2], *v3 = V[j + 3];
+        int64_t c = 0;
+        for (; c + 8 <= dv; c += 8) {
+            const v8 x0 = KV_LOAD8(v0 + c), x1 = KV_LOAD8(v1 + c),
+                     x2 = KV_LOAD8(v2 + c), x3 = KV_LOAD8(v3 + c);
+            for (int64_t r = 0; r < m; ++r) {
+                const float *p = P + r * lds + j;
+                float *o = O + r * dv + c;
+                store8(o, load8(o) + splat8(p[0]) * x0 + splat8(p[1]) * x1 +
+                              splat8(p[2]) * x2 + splat8(p[3]) * x3);
+            }
+        }
+        for (; c < dv; ++c)
+            for (int64_t r = 0; r < m; ++r) {
+                const float *p = P + r * lds + j;
+                O[r * dv + c] += p[0] * KV_SCALAR(v0[c]) + p[1] * KV_SCALAR(v1[c]) +
+                                 p[2] * KV_SCALAR(v2[c]) + p[3] * KV_SCALAR(v3[c]);
+            }
+    }
+    for (; j < n; ++j) {
+        const KV_T *vj = V[j];
+        int64_t c = 0;
+        for (; c + 8 <= dv; c += 8) {
+            const v8 x = KV_LOAD8(vj + c);
+            for (int64_t r = 0; r < m; ++r) {
+                float *o = O + r * dv + c;
+                store8(o, load8(o) + splat8(P[r * lds + j]) * x);
+            }
+        }
+        for (; c < dv; ++c)
+            for (int64_t r = 0; r < m; ++r)
+                O[r * dv + c] += P[r * lds + j] * KV_SCALAR(vj[c]);
+    }
+}
+
+/* dst row i (ld apart) = row i of `rows`, widened to float: the general
+ * paths' K and V tiles when the tensor cannot be handed to sgemm. */
+static void KV_NAME(widen_rows)(const void *const *rows, int64_t n,
+                                int64_t cols, float *dst, int64_t ld)
+{
+    for (int64_t i = 0; i < n; ++i) {
+        const KV_T *x = rows[i];
+        float *y = dst + i * ld;
+        int64_t c = 0;
+        for (; c + 8 <= cols; c += 8)
+            store8(y + c, KV_LOAD8(x + c));
+        for (; c < cols; ++c)
+            y[c] = KV_SCALAR(x[c]);
+    }
+}
