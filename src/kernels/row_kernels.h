@@ -55,18 +55,18 @@ static void KV_NAME(dot_rows)(const float *Q, int64_t m, int64_t d,
                 a30 += qv * x0;
                 a31 += qv * x1;
             }
-            float s[8] = {hsum8(a00), hsum8(a10), hsum8(a20), hsum8(a30),
-                          hsum8(a01), hsum8(a11), hsum8(a21), hsum8(a31)};
+            v8 sums = hsum8x8(a00, a10, a20, a30, a01, a11, a21, a31);
             for (; c < d; ++c) {
                 const float x0 = KV_SCALAR(k0[c]), x1 = KV_SCALAR(k1[c]);
                 for (int i = 0; i < 4; ++i) {
-                    s[i] += Q[(r + i) * d + c] * x0;
-                    s[4 + i] += Q[(r + i) * d + c] * x1;
+                    sums[i] += Q[(r + i) * d + c] * x0;
+                    sums[4 + i] += Q[(r + i) * d + c] * x1;
                 }
             }
+            sums *= scale;
             for (int i = 0; i < 4; ++i) {
-                S[(r + i) * lds + j] = scale * s[i];
-                S[(r + i) * lds + j + 1] = scale * s[4 + i];
+                S[(r + i) * lds + j] = sums[i];
+                S[(r + i) * lds + j + 1] = sums[4 + i];
             }
         }
         for (; r < m; ++r) {
@@ -79,9 +79,28 @@ static void KV_NAME(dot_rows)(const float *Q, int64_t m, int64_t d,
             S[r * lds + j] = scale * KV_NAME(dot8)(Q + r * d, K[j], d);
 }
 
+/* O[r] += P[r, j] x over the c values of one value row x, for m rows. */
+VEC_INLINE void KV_NAME(axpy_one)(const float *P, int64_t lds, int64_t m,
+                                  const KV_T *x, int64_t dv, float *O)
+{
+    int64_t c = 0;
+    for (; c + 8 <= dv; c += 8) {
+        const v8 xv = KV_LOAD8(x + c);
+        for (int64_t r = 0; r < m; ++r) {
+            float *o = O + r * dv + c;
+            store8(o, load8(o) + splat8(P[r * lds]) * xv);
+        }
+    }
+    for (; c < dv; ++c)
+        for (int64_t r = 0; r < m; ++r)
+            O[r * dv + c] += P[r * lds] * KV_SCALAR(x[c]);
+}
+
 /* O[r] += sum_j P[r, j] V[j] for m rows (O contiguous, (m, dv)) and n
- * value rows, each read once, four at a time, so that every load and
- * store of an output row serves four of them. */
+ * value rows, each read once. A step takes four value rows against two
+ * output rows, their eight weights held in registers, so each load and
+ * store of an output vector serves four products and each value vector
+ * two. */
 static void KV_NAME(axpy_rows)(const float *P, int64_t lds, int64_t m,
                                int64_t n, const void *const *V, int64_t dv,
                                float *O)
@@ -89,38 +108,34 @@ static void KV_NAME(axpy_rows)(const float *P, int64_t lds, int64_t m,
     int64_t j = 0;
     for (; j + 4 <= n; j += 4) {
         const KV_T *v0 = V[j], *v1 = V[j + 1], *v2 = V[j + 2], *v3 = V[j + 3];
-        int64_t c = 0;
-        for (; c + 8 <= dv; c += 8) {
-            const v8 x0 = KV_LOAD8(v0 + c), x1 = KV_LOAD8(v1 + c),
-                     x2 = KV_LOAD8(v2 + c), x3 = KV_LOAD8(v3 + c);
-            for (int64_t r = 0; r < m; ++r) {
-                const float *p = P + r * lds + j;
-                float *o = O + r * dv + c;
-                store8(o, load8(o) + splat8(p[0]) * x0 + splat8(p[1]) * x1 +
-                              splat8(p[2]) * x2 + splat8(p[3]) * x3);
+        int64_t r = 0;
+        for (; r + 2 <= m; r += 2) {
+            const float *p = P + r * lds + j, *q = p + lds;
+            const v8 p0 = splat8(p[0]), p1 = splat8(p[1]), p2 = splat8(p[2]),
+                     p3 = splat8(p[3]), q0 = splat8(q[0]), q1 = splat8(q[1]),
+                     q2 = splat8(q[2]), q3 = splat8(q[3]);
+            float *o = O + r * dv, *u = o + dv;
+            int64_t c = 0;
+            for (; c + 8 <= dv; c += 8) {
+                const v8 x0 = KV_LOAD8(v0 + c), x1 = KV_LOAD8(v1 + c),
+                         x2 = KV_LOAD8(v2 + c), x3 = KV_LOAD8(v3 + c);
+                store8(o + c, load8(o + c) + p0 * x0 + p1 * x1 + p2 * x2 + p3 * x3);
+                store8(u + c, load8(u + c) + q0 * x0 + q1 * x1 + q2 * x2 + q3 * x3);
+            }
+            for (; c < dv; ++c) {
+                const float x0 = KV_SCALAR(v0[c]), x1 = KV_SCALAR(v1[c]),
+                            x2 = KV_SCALAR(v2[c]), x3 = KV_SCALAR(v3[c]);
+                o[c] += p[0] * x0 + p[1] * x1 + p[2] * x2 + p[3] * x3;
+                u[c] += q[0] * x0 + q[1] * x1 + q[2] * x2 + q[3] * x3;
             }
         }
-        for (; c < dv; ++c)
-            for (int64_t r = 0; r < m; ++r) {
-                const float *p = P + r * lds + j;
-                O[r * dv + c] += p[0] * KV_SCALAR(v0[c]) + p[1] * KV_SCALAR(v1[c]) +
-                                 p[2] * KV_SCALAR(v2[c]) + p[3] * KV_SCALAR(v3[c]);
-            }
+        for (; r < m; ++r) /* an odd last row: one key at a time */
+            for (int i = 0; i < 4; ++i)
+                KV_NAME(axpy_one)(P + r * lds + j + i, lds, 1, V[j + i], dv,
+                                  O + r * dv);
     }
-    for (; j < n; ++j) {
-        const KV_T *vj = V[j];
-        int64_t c = 0;
-        for (; c + 8 <= dv; c += 8) {
-            const v8 x = KV_LOAD8(vj + c);
-            for (int64_t r = 0; r < m; ++r) {
-                float *o = O + r * dv + c;
-                store8(o, load8(o) + splat8(P[r * lds + j]) * x);
-            }
-        }
-        for (; c < dv; ++c)
-            for (int64_t r = 0; r < m; ++r)
-                O[r * dv + c] += P[r * lds + j] * KV_SCALAR(vj[c]);
-    }
+    for (; j < n; ++j)
+        KV_NAME(axpy_one)(P + j, lds, m, V[j], dv, O);
 }
 
 /* dst row i (ld apart) = row i of `rows`, widened to float: the general

@@ -311,6 +311,25 @@ VEC_INLINE float hsum8(v8 a)
     return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
 
+/* Lane i of the result: (x[2i] + x[2i+1]) of a's and then b's pairs,
+ * within each half, as x86's haddps. */
+VEC_INLINE v8 pairsum8(v8 a, v8 b)
+{
+    return __builtin_shufflevector(a, b, 0, 2, 8, 10, 4, 6, 12, 14) +
+           __builtin_shufflevector(a, b, 1, 3, 9, 11, 5, 7, 13, 15);
+}
+
+/* The lane sums of eight vectors, in one vector: a tree of pairwise sums
+ * instead of eight scalar reductions. */
+VEC_INLINE v8 hsum8x8(v8 a0, v8 a1, v8 a2, v8 a3, v8 a4, v8 a5, v8 a6, v8 a7)
+{
+    const v8 lo4 = pairsum8(pairsum8(a0, a1), pairsum8(a2, a3));
+    const v8 hi4 = pairsum8(pairsum8(a4, a5), pairsum8(a6, a7));
+    /* lo4 = [a0..a3 over lanes 0-3 | a0..a3 over lanes 4-7], hi4 alike */
+    return __builtin_shufflevector(lo4, hi4, 0, 1, 2, 3, 8, 9, 10, 11) +
+           __builtin_shufflevector(lo4, hi4, 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
 VEC_INLINE v8 splat8(float x)
 {
     const v8 v = {x, x, x, x, x, x, x, x};
