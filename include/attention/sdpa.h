@@ -73,7 +73,9 @@
  * a query may see under kv_lens and causal; bias entries for those
  * keep_mask allows.
  *
- * Accuracy: every product is a cblas_sgemm call. The fused path (the
+ * Accuracy: the fused and materialised paths' products are cblas_sgemm
+ * calls, the decoding path's vectorised dot products and row updates in
+ * float (README "Decoding and KV caches"). The fused path (the
  * default) keeps a running row maximum and computes e^(s - max) as
  * 2^((s - max) log2 e) with a vectorised polynomial (at most 2 ulp, plus
  * one rounding of the product); the materialised path subtracts the row
