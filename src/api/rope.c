@@ -3,7 +3,68 @@
 
 #include <math.h>
 
+#include "api/kv_store.h"
+#include "api/rope_row.h"
 #include "plan/layout.h"
+
+attn_status attni_rope_check(const attn_rope *r, int64_t d)
+{
+    if (r->rotary_dim < 2 || r->rotary_dim % 2 != 0 || r->rotary_dim > d)
+        return ATTN_ERR_BAD_ROTARY_DIM;
+    if (r->style != ATTN_ROPE_NEOX && r->style != ATTN_ROPE_GPTJ)
+        return ATTN_ERR_BAD_ARGUMENT;
+    const int tables = (r->cos != NULL) + (r->sin != NULL);
+    if (tables == 1 || (tables == 0 && !(r->base > 0.0 && isfinite(r->base))) ||
+        (tables == 2 && r->table_len < 1))
+        return ATTN_ERR_BAD_ARGUMENT;
+    return ATTN_OK;
+}
+
+int attni_rope_table_bytes(const attn_rope *r, size_t *bytes)
+{
+    *bytes = 0;
+    return r->cos == NULL ||
+           (attni_mul_size((size_t)r->table_len, (size_t)(r->rotary_dim / 2), bytes) &&
+            attni_mul_size(*bytes, sizeof(float), bytes));
+}
+
+int attni_rope_position_ok(const attn_rope *r, int64_t t)
+{
+    return t >= 0 && (r->cos == NULL || t < r->table_len);
+}
+
+/* cos and sin of pair i's angle at position t. */
+static void angle(const attn_rope *r, int64_t t, int64_t i, double log2_base,
+                  double *c, double *s)
+{
+    const int64_t half = r->rotary_dim / 2;
+    if (r->cos) {
+        *c = r->cos[t * half + i];
+        *s = r->sin[t * half + i];
+        return;
+    }
+    const double a =
+        (double)t * exp2(-2.0 * (double)i / (double)r->rotary_dim * log2_base);
+    *c = cos(a);
+    *s = sin(a);
+}
+
+void attni_rope_row(const attn_rope *r, const float *x, int64_t t,
+                    double sign, void *y, attn_dtype type)
+{
+    const int64_t half = r->rotary_dim / 2;
+    const double log2_base = r->cos ? 0.0 : log2(r->base);
+    for (int64_t i = 0; i < half; ++i) {
+        double c, s;
+        angle(r, t, i, log2_base, &c, &s);
+        s *= sign;
+        const int64_t ia = r->style == ATTN_ROPE_NEOX ? i : 2 * i;
+        const int64_t ib = r->style == ATTN_ROPE_NEOX ? i + half : 2 * i + 1;
+        const double a = x[ia], b = x[ib];
+        attni_store_f64(y, type, ia, a * c - b * s);
+        attni_store_f64(y, type, ib, a * s + b * c);
+    }
+}
 
 /* Every check, before x is touched. */
 static attn_status check(const attn_rope *r, const float *x, int64_t B,
@@ -12,16 +73,11 @@ static attn_status check(const attn_rope *r, const float *x, int64_t B,
 {
     if (r == NULL || x == NULL)
         return ATTN_ERR_NULL_POINTER;
-    if (B < 1 || H < 1 || T < 1 || d < 1 || r->rotary_dim < 2 ||
-        r->rotary_dim % 2 != 0 || r->rotary_dim > d)
+    if (B < 1 || H < 1 || T < 1 || d < 1)
         return ATTN_ERR_BAD_DIMENSION;
-    if (r->style != ATTN_ROPE_NEOX && r->style != ATTN_ROPE_GPTJ)
-        return ATTN_ERR_BAD_ARGUMENT;
-    const int tables = (r->cos != NULL) + (r->sin != NULL);
-    if (tables == 1 || (tables == 0 && !(r->base > 0.0 && isfinite(r->base))) ||
-        (tables == 2 && r->table_len < 1))
-        return ATTN_ERR_BAD_ARGUMENT;
     attn_status st;
+    if ((st = attni_rope_check(r, d)))
+        return st;
     size_t x_bytes, pos_bytes = 0, table_bytes = 0;
     if ((st = attni_check_strides(s, T, d)) ||
         (st = attni_span_bytes(B, H, T, d, s, sizeof(float), &x_bytes)))
@@ -30,9 +86,7 @@ static attn_status check(const attn_rope *r, const float *x, int64_t B,
         return ATTN_ERR_BAD_STRIDE;
     if ((positions && (!attni_mul_size((size_t)B, (size_t)T, &pos_bytes) ||
                        !attni_mul_size(pos_bytes, sizeof *positions, &pos_bytes))) ||
-        (tables && (!attni_mul_size((size_t)r->table_len,
-                                    (size_t)(r->rotary_dim / 2), &table_bytes) ||
-                    !attni_mul_size(table_bytes, sizeof(float), &table_bytes))))
+        !attni_rope_table_bytes(r, &table_bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
     const attn_range out = attni_range_of(x, x_bytes);
     const attn_range in[] = {attni_range_of(positions, pos_bytes),
@@ -42,34 +96,9 @@ static attn_status check(const attn_rope *r, const float *x, int64_t B,
         return ATTN_ERR_ALIASING;
     if (positions)
         for (int64_t i = 0; i < B * T; ++i)
-            if (positions[i] < 0 || (tables && positions[i] >= r->table_len))
+            if (!attni_rope_position_ok(r, positions[i]))
                 return ATTN_ERR_BAD_ARGUMENT;
     return ATTN_OK;
-}
-
-/* Rotates one row by the angles of position t; sign -1 turns backwards. */
-static void rotate_row(const attn_rope *r, float *x, int64_t t, double sign)
-{
-    const int64_t half = r->rotary_dim / 2;
-    const double log2_base = log2(r->base);
-    for (int64_t i = 0; i < half; ++i) {
-        double c, s;
-        if (r->cos) {
-            c = r->cos[t * half + i];
-            s = r->sin[t * half + i];
-        } else {
-            const double angle =
-                (double)t * exp2(-2.0 * (double)i / (double)r->rotary_dim * log2_base);
-            c = cos(angle);
-            s = sin(angle);
-        }
-        s *= sign;
-        const int64_t ia = r->style == ATTN_ROPE_NEOX ? i : 2 * i;
-        const int64_t ib = r->style == ATTN_ROPE_NEOX ? i + half : 2 * i + 1;
-        const double a = x[ia], b = x[ib];
-        x[ia] = (float)(a * c - b * s);
-        x[ib] = (float)(a * s + b * c);
-    }
 }
 
 static attn_status rope(const attn_rope *r, float *x, int64_t B, int64_t H,
@@ -81,9 +110,11 @@ static attn_status rope(const attn_rope *r, float *x, int64_t B, int64_t H,
         return st;
     for (int64_t b = 0; b < B; ++b)
         for (int64_t h = 0; h < H; ++h)
-            for (int64_t t = 0; t < T; ++t)
-                rotate_row(r, x + b * s.batch + h * s.head + t * s.row,
-                           positions ? positions[b * T + t] : t, sign);
+            for (int64_t t = 0; t < T; ++t) {
+                float *row = x + b * s.batch + h * s.head + t * s.row;
+                attni_rope_row(r, row, positions ? positions[b * T + t] : t,
+                               sign, row, ATTN_DTYPE_F32);
+            }
     return ATTN_OK;
 }
 

@@ -1,0 +1,38 @@
+/*
+ * RoPE internals shared by attn_rope_forward/backward (rope.c) and
+ * attn_kv_append (kv_append.c): one validation of the rope's fields and
+ * one rotation of a row, so that keys rotated on append and queries
+ * rotated either way turn by the same angles, bit for bit.
+ */
+#ifndef ATTN_SRC_ROPE_ROW_H
+#define ATTN_SRC_ROPE_ROW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <attention/rope.h>
+
+/* The rope's own fields against the head dimension d: ATTN_ERR_BAD_ROTARY_DIM
+ * (R odd, below 2 or above d), then ATTN_ERR_BAD_ARGUMENT (an unknown
+ * style, base not positive and finite without tables, a single table,
+ * table_len < 1 with tables). */
+attn_status attni_rope_check(const attn_rope *r, int64_t d);
+
+/* Bytes of each caller table into *bytes (0 without tables); 0 on
+ * overflow. */
+int attni_rope_table_bytes(const attn_rope *r, size_t *bytes);
+
+/* Nonzero when r can rotate by position t: t >= 0, below table_len with
+ * tables. */
+int attni_rope_position_ok(const attn_rope *r, int64_t t);
+
+/*
+ * The first R values of row x turned by the angles of position t (sign -1:
+ * backwards), in double, each rounded once to `type` into y (R values;
+ * y == x with ATTN_DTYPE_F32 rotates in place: a pair is read before it is
+ * written). Values from R on are not touched.
+ */
+void attni_rope_row(const attn_rope *r, const float *x /* (R) */, int64_t t,
+                    double sign, void *y /* (R) of type */, attn_dtype type);
+
+#endif /* ATTN_SRC_ROPE_ROW_H */
