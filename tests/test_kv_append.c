@@ -489,6 +489,65 @@ static void test_rope_on_append(void **state)
     free(ts);
 }
 
+/* Rows wider than the library's chunk of angles (66 pairs: 32, 32, 2),
+ * partial rotary: keys in an fp32 cache and q by attn_kv_append, and q by
+ * attn_rope_forward, against the double reference. */
+static void test_rope_wide(void **state)
+{
+    (void)state;
+    enum { WD = 136, WR = 132, WHQ = 3, WTN = 2 };
+    tu_rng r = tu_rng_make(0xa9a3);
+    const int64_t lens[1] = {5};
+    attn_sdpa_desc d;
+    attn_sdpa_desc_init(&d, 1, WHQ, 1, WTN, 8, WD, 4);
+    d.kv_lens = lens;
+    static float k[WTN * WD], v[WTN * 4], q[WHQ * WTN * WD], q2[WHQ * WTN * WD];
+    static float kc[8 * WD], vc[8 * 4];
+    tu_fill_tensor(k, 1, 1, WTN, WD, tu_contig(1, WTN, WD), &r, -1.0, 1.0);
+    tu_fill_tensor(v, 1, 1, WTN, 4, tu_contig(1, WTN, 4), &r, -1.0, 1.0);
+    tu_fill_tensor(q, 1, WHQ, WTN, WD, d.q_strides, &r, -1.0, 1.0);
+    memcpy(q2, q, sizeof q);
+    const float *k0 = k, *q0 = q2;
+    static float tc[8 * WR / 2], ts[8 * WR / 2];
+    for (int i = 0; i < 8 * WR / 2; ++i) { /* not angles, any pairs will do */
+        tc[i] = (float)tu_rng_uniform(&r, -1.0, 1.0);
+        ts[i] = (float)tu_rng_uniform(&r, -1.0, 1.0);
+    }
+    for (int config = 0; config < 4; ++config) {
+        attn_rope rope = {(attn_rope_style)(config % 2), WR, 10000.0, NULL, NULL, 0};
+        if (config >= 2) {
+            rope.cos = tc;
+            rope.sin = ts;
+            rope.table_len = 8;
+        }
+        memcpy(q, q0, sizeof q);
+        TU_CHECK_STATUS(attn_kv_append(&d, k, tu_contig(1, WTN, WD), v,
+                                       tu_contig(1, WTN, 4), &rope, q, kc, vc),
+                        ATTN_OK);
+        float qf[WHQ * WTN * WD];
+        memcpy(qf, q0, sizeof qf);
+        const int64_t pos[WTN] = {5, 6};
+        TU_CHECK_STATUS(attn_rope_forward(&rope, qf, 1, WHQ, WTN, WD, d.q_strides, pos),
+                        ATTN_OK);
+        for (int64_t row = 0; row < WHQ * WTN + WTN; ++row) {
+            const int64_t t = row % WTN;
+            const float *src = row < WHQ * WTN ? q0 + row * WD : k0 + t * WD;
+            double x[WD];
+            for (int e = 0; e < WD; ++e)
+                x[e] = src[e];
+            ref_rope(&rope, x, lens[0] + t);
+            for (int e = 0; e < WD; ++e) {
+                const double got = row < WHQ * WTN ? q[row * WD + e]
+                                                   : kc[(lens[0] + t) * WD + e];
+                if (!(fabs(got - x[e]) <= 6e-7) ||
+                    (row < WHQ * WTN && qf[row * WD + e] != q[row * WD + e]))
+                    fail_msg("config %d row %lld value %d: %g, reference %g", config,
+                             (long long)row, e, got, x[e]);
+            }
+        }
+    }
+}
+
 /* Rotated values are rounded once, from double: a value 2^-40 above an
  * fp16 (bf16) tie stored as the upper neighbour, where rounding to float
  * first would land on the tie and go to even. */
@@ -1023,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_shared_page),
         cmocka_unit_test(test_rope_on_append),
+        cmocka_unit_test(test_rope_wide),
         cmocka_unit_test(test_one_rounding),
         cmocka_unit_test(test_append_then_attend),
         cmocka_unit_test(test_bad_input),

@@ -271,42 +271,68 @@ static attn_status check(append_call *c, const attn_sdpa_desc *desc)
     return ATTN_OK;
 }
 
-/* The new rows of one cache from src (B, Hkv, Tn, width), rotated in
- * their first R values when rope is given. */
-static void store_rows(const append_call *c, const float *src, attn_strides ss,
-                       int64_t width, const attn_rope *rope, void *cache,
-                       attn_strides cs)
+/* The address of row j of (b, h) in a cache with strides s. */
+static void *cache_row(const append_call *c, void *cache, attn_strides s,
+                       int64_t b, int64_t h, int64_t j)
 {
-    const attn_sdpa_desc *d = &c->p.d;
-    const int64_t c0 = rope ? rope->rotary_dim : 0;
-    for (int64_t b = 0; b < d->batch; ++b)
-        for (int64_t h = 0; h < d->kv_heads; ++h) {
-            const kv_source rows = attni_kv_source(d, cache, cs, b, h);
-            for (int64_t t = 0; t < c->tn; ++t) {
-                const float *x = src + b * ss.batch + h * ss.head + t * ss.row;
-                const int64_t pos = d->kv_lens[b] + t;
-                const void *row;
-                attni_kv_rows(&rows, pos, 1, &row);
-                /* The cache is the caller's output; kv_source only reads. */
-                void *dst = (void *)(uintptr_t)row;
-                if (rope)
-                    attni_rope_row(rope, x, pos, 1.0, dst, d->kv_dtype);
-                attni_store_floats(dst, d->kv_dtype, c0, width, x);
-            }
-        }
+    const kv_source rows = attni_kv_source(&c->p.d, cache, s, b, h);
+    const void *row;
+    attni_kv_rows(&rows, j, 1, &row);
+    return (void *)(uintptr_t)row; /* the caller's output; kv_source reads */
 }
 
-static void rotate_queries(const append_call *c)
+/* Values [c0, width) of the new rows of one cache from src
+ * (B, Hkv, Tn, width), converted. */
+static void store_rows(const append_call *c, const float *src, attn_strides ss,
+                       int64_t c0, int64_t width, void *cache, attn_strides cs)
 {
     const attn_sdpa_desc *d = &c->p.d;
-    const attn_strides s = d->q_strides;
     for (int64_t b = 0; b < d->batch; ++b)
-        for (int64_t h = 0; h < d->q_heads; ++h)
-            for (int64_t t = 0; t < c->tn; ++t) {
-                float *row = c->q + b * s.batch + h * s.head + t * s.row;
-                attni_rope_row(c->rope, row, d->kv_lens[b] + t, 1.0, row,
-                               ATTN_DTYPE_F32);
-            }
+        for (int64_t h = 0; h < d->kv_heads; ++h)
+            for (int64_t t = 0; t < c->tn; ++t)
+                attni_store_floats(
+                    cache_row(c, cache, cs, b, h, d->kv_lens[b] + t),
+                    d->kv_dtype, c0, width,
+                    src + b * ss.batch + h * ss.head + t * ss.row);
+}
+
+/* The first R values of the new keys of sequence b's row t into the K
+ * cache, and of its queries in place, turned at kv_lens[b] + t: each chunk
+ * of angles serves every head. */
+static void rotate_position(const append_call *c, int64_t b, int64_t t)
+{
+    const attn_sdpa_desc *d = &c->p.d;
+    const attn_rope *r = c->rope;
+    const int64_t pos = d->kv_lens[b] + t, half = r->rotary_dim / 2;
+    double cs[ATTNI_ROPE_CHUNK], sn[ATTNI_ROPE_CHUNK];
+    for (int64_t i0 = 0; i0 < half; i0 += ATTNI_ROPE_CHUNK) {
+        const int64_t n = half - i0 < ATTNI_ROPE_CHUNK ? half - i0 : ATTNI_ROPE_CHUNK;
+        attni_rope_angles(r, pos, 1.0, i0, n, cs, sn);
+        for (int64_t h = 0; h < d->kv_heads; ++h)
+            attni_rope_pairs(r, c->k_new + b * c->ks.batch + h * c->ks.head +
+                                    t * c->ks.row,
+                             i0, n, cs, sn,
+                             cache_row(c, c->k_cache, d->k_strides, b, h, pos),
+                             d->kv_dtype);
+        for (int64_t h = 0; c->q && h < d->q_heads; ++h) {
+            const attn_strides qs = d->q_strides;
+            float *row = c->q + b * qs.batch + h * qs.head + t * qs.row;
+            attni_rope_pairs(r, row, i0, n, cs, sn, row, ATTN_DTYPE_F32);
+        }
+    }
+}
+
+/* Everything checked: the writes. */
+static void append(const append_call *c)
+{
+    const attn_sdpa_desc *d = &c->p.d;
+    if (c->rope)
+        for (int64_t b = 0; b < d->batch; ++b)
+            for (int64_t t = 0; t < c->tn; ++t)
+                rotate_position(c, b, t);
+    store_rows(c, c->k_new, c->ks, c->rope ? c->rope->rotary_dim : 0,
+               d->head_dim, c->k_cache, d->k_strides);
+    store_rows(c, c->v_new, c->vs, 0, d->v_head_dim, c->v_cache, d->v_strides);
 }
 
 attn_status attn_kv_append(const attn_sdpa_desc *desc, const float *k_new,
@@ -327,11 +353,6 @@ attn_status attn_kv_append(const attn_sdpa_desc *desc, const float *k_new,
     const attn_status s = check(&c, desc);
     if (s)
         return s;
-    store_rows(&c, k_new, k_new_strides, c.p.d.head_dim, rope, k_cache,
-               c.p.d.k_strides);
-    store_rows(&c, v_new, v_new_strides, c.p.d.v_head_dim, NULL, v_cache,
-               c.p.d.v_strides);
-    if (c.q)
-        rotate_queries(&c);
+    append(&c);
     return ATTN_OK;
 }

@@ -33,36 +33,38 @@ int attni_rope_position_ok(const attn_rope *r, int64_t t)
     return t >= 0 && (r->cos == NULL || t < r->table_len);
 }
 
-/* cos and sin of pair i's angle at position t. */
-static void angle(const attn_rope *r, int64_t t, int64_t i, double log2_base,
-                  double *c, double *s)
+void attni_rope_angles(const attn_rope *r, int64_t t, double sign, int64_t i0,
+                       int64_t n, double *c, double *s)
 {
     const int64_t half = r->rotary_dim / 2;
     if (r->cos) {
-        *c = r->cos[t * half + i];
-        *s = r->sin[t * half + i];
+        for (int64_t k = 0; k < n; ++k) {
+            c[k] = r->cos[t * half + i0 + k];
+            s[k] = sign * r->sin[t * half + i0 + k];
+        }
         return;
     }
-    const double a =
-        (double)t * exp2(-2.0 * (double)i / (double)r->rotary_dim * log2_base);
-    *c = cos(a);
-    *s = sin(a);
+    const double log2_base = log2(r->base);
+    for (int64_t k = 0; k < n; ++k) {
+        const double a = (double)t * exp2(-2.0 * (double)(i0 + k) /
+                                          (double)r->rotary_dim * log2_base);
+        c[k] = cos(a);
+        s[k] = sign * sin(a);
+    }
 }
 
-void attni_rope_row(const attn_rope *r, const float *x, int64_t t,
-                    double sign, void *y, attn_dtype type)
+void attni_rope_pairs(const attn_rope *r, const float *x, int64_t i0,
+                      int64_t n, const double *c, const double *s, void *y,
+                      attn_dtype type)
 {
     const int64_t half = r->rotary_dim / 2;
-    const double log2_base = r->cos ? 0.0 : log2(r->base);
-    for (int64_t i = 0; i < half; ++i) {
-        double c, s;
-        angle(r, t, i, log2_base, &c, &s);
-        s *= sign;
+    for (int64_t k = 0; k < n; ++k) {
+        const int64_t i = i0 + k;
         const int64_t ia = r->style == ATTN_ROPE_NEOX ? i : 2 * i;
         const int64_t ib = r->style == ATTN_ROPE_NEOX ? i + half : 2 * i + 1;
         const double a = x[ia], b = x[ib];
-        attni_store_f64(y, type, ia, a * c - b * s);
-        attni_store_f64(y, type, ib, a * s + b * c);
+        attni_store_f64(y, type, ia, a * c[k] - b * s[k]);
+        attni_store_f64(y, type, ib, a * s[k] + b * c[k]);
     }
 }
 
@@ -108,12 +110,20 @@ static attn_status rope(const attn_rope *r, float *x, int64_t B, int64_t H,
     const attn_status st = check(r, x, B, H, T, d, s, positions);
     if (st != ATTN_OK)
         return st;
+    const int64_t half = r->rotary_dim / 2;
+    double c[ATTNI_ROPE_CHUNK], sn[ATTNI_ROPE_CHUNK];
+    /* Position-major: each chunk of angles serves every head. */
     for (int64_t b = 0; b < B; ++b)
-        for (int64_t h = 0; h < H; ++h)
-            for (int64_t t = 0; t < T; ++t) {
-                float *row = x + b * s.batch + h * s.head + t * s.row;
-                attni_rope_row(r, row, positions ? positions[b * T + t] : t,
-                               sign, row, ATTN_DTYPE_F32);
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t i0 = 0; i0 < half; i0 += ATTNI_ROPE_CHUNK) {
+                const int64_t n = half - i0 < ATTNI_ROPE_CHUNK ? half - i0
+                                                               : ATTNI_ROPE_CHUNK;
+                attni_rope_angles(r, positions ? positions[b * T + t] : t, sign,
+                                  i0, n, c, sn);
+                for (int64_t h = 0; h < H; ++h) {
+                    float *row = x + b * s.batch + h * s.head + t * s.row;
+                    attni_rope_pairs(r, row, i0, n, c, sn, row, ATTN_DTYPE_F32);
+                }
             }
     return ATTN_OK;
 }

@@ -26,13 +26,24 @@ int attni_rope_table_bytes(const attn_rope *r, size_t *bytes);
  * tables. */
 int attni_rope_position_ok(const attn_rope *r, int64_t t);
 
+/* Pairs handled per call below: a stack buffer of angles shared by every
+ * row at one position (cos and sin cost more than the rotation). */
+#define ATTNI_ROPE_CHUNK 32
+
+/* cos and sin of the angles of pairs [i0, i0 + n) at position t, n <=
+ * ATTNI_ROPE_CHUNK, sin times sign (-1: backwards). */
+void attni_rope_angles(const attn_rope *r, int64_t t, double sign, int64_t i0,
+                       int64_t n, double *c /* (n) */, double *s /* (n) */);
+
 /*
- * The first R values of row x turned by the angles of position t (sign -1:
- * backwards), in double, each rounded once to `type` into y (R values;
- * y == x with ATTN_DTYPE_F32 rotates in place: a pair is read before it is
- * written). Values from R on are not touched.
+ * Pairs [i0, i0 + n) of row x turned by those angles, in double, each value
+ * rounded once to `type` into y (a row of R values; y == x with
+ * ATTN_DTYPE_F32 rotates in place: a pair is read before it is written).
+ * The one rotation of the library: attn_rope_forward/backward and
+ * attn_kv_append give the same bits for the same row and position.
  */
-void attni_rope_row(const attn_rope *r, const float *x /* (R) */, int64_t t,
-                    double sign, void *y /* (R) of type */, attn_dtype type);
+void attni_rope_pairs(const attn_rope *r, const float *x /* (R) */, int64_t i0,
+                      int64_t n, const double *c, const double *s,
+                      void *y /* (R) of type */, attn_dtype type);
 
 #endif /* ATTN_SRC_ROPE_ROW_H */
