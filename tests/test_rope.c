@@ -172,9 +172,26 @@ static void test_errors(void **state)
         assert_memory_equal(x, x0, B * T * H * D * sizeof *x);               \
     } while (0)
     EXPECT(NULL, S, NULL, ATTN_ERR_NULL_POINTER);
-    bad = good; bad.rotary_dim = 3;  EXPECT(&bad, S, NULL, ATTN_ERR_BAD_DIMENSION);
-    bad = good; bad.rotary_dim = 14; EXPECT(&bad, S, NULL, ATTN_ERR_BAD_DIMENSION);
-    bad = good; bad.rotary_dim = 0;  EXPECT(&bad, S, NULL, ATTN_ERR_BAD_DIMENSION);
+    /* R odd, below 2 or above d: its own status, whatever else is wrong
+     * with the rope. */
+    bad = good; bad.rotary_dim = 3;  EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ROTARY_DIM);
+    bad = good; bad.rotary_dim = 14; EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ROTARY_DIM);
+    bad = good; bad.rotary_dim = 0;  EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ROTARY_DIM);
+    bad = good; bad.rotary_dim = 1;  EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ROTARY_DIM);
+    bad = good; bad.rotary_dim = -2; EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ROTARY_DIM);
+    bad.base = NAN;                  EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ROTARY_DIM);
+    bad = good; bad.rotary_dim = D + 2; bad.style = (attn_rope_style)2;
+                                     EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ROTARY_DIM);
+    /* A rotary dimension that fits a 12-wide row is refused for an
+     * 8-wide one; a tensor dimension below 1 stays a bad dimension. */
+    bad = good; bad.rotary_dim = 10;
+    TU_CHECK_STATUS(attn_rope_forward(&bad, x, B, H, T, 8, S, NULL),
+                    ATTN_ERR_BAD_ROTARY_DIM);
+    TU_CHECK_STATUS(attn_rope_forward(&good, x, B, H, T, 0, S, NULL),
+                    ATTN_ERR_BAD_DIMENSION);
+    TU_CHECK_STATUS(attn_rope_backward(&good, x, 0, H, T, D, S, NULL),
+                    ATTN_ERR_BAD_DIMENSION);
+    assert_memory_equal(x, x0, B * T * H * D * sizeof *x);
     bad = good; bad.style = (attn_rope_style)2; EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ARGUMENT);
     bad = good; bad.base = 0.0;      EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ARGUMENT);
     bad = good; bad.base = NAN;      EXPECT(&bad, S, NULL, ATTN_ERR_BAD_ARGUMENT);

@@ -13,6 +13,7 @@
 #include <attention/sdpa_backward.h>
 #include <attention/merge.h>
 #include <attention/rope.h>
+#include <attention/kv_cache.h>
 #include <attention/heads.h>
 #include <attention/params.h>
 #include <attention/linear.h>

@@ -45,8 +45,9 @@ typedef struct attn_rope {
  * (in elements; the last dimension contiguous) sits at absolute position
  * positions[b * T + t], or t when positions is NULL.
  *
- * ATTN_ERR_NULL_POINTER; ATTN_ERR_BAD_DIMENSION (a dimension < 1, or R odd,
- * < 2 or > d); ATTN_ERR_BAD_STRIDE; ATTN_ERR_SIZE_OVERFLOW;
+ * ATTN_ERR_NULL_POINTER; ATTN_ERR_BAD_DIMENSION (a dimension < 1);
+ * ATTN_ERR_BAD_ROTARY_DIM (R odd, < 2 or > d); ATTN_ERR_BAD_STRIDE;
+ * ATTN_ERR_SIZE_OVERFLOW;
  * ATTN_ERR_BAD_ARGUMENT (an unknown style, base not positive and finite, a
  * single table, a negative position, or one at or past table_len);
  * ATTN_ERR_ALIASING (positions or tables overlapping x, or x's layout

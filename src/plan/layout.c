@@ -47,27 +47,41 @@ attn_status attni_check_strides(attn_strides s, int64_t rows, int64_t last)
     return ATTN_OK;
 }
 
-int attni_layout_is_injective(int64_t n0, int64_t n1, int64_t n2, int64_t last,
-                             attn_strides s)
+int attni_layout_is_injective_n(int dims, const int64_t *n_in,
+                                const int64_t *st_in, int64_t last)
 {
+    int64_t n[ATTN_LAYOUT_MAX_DIMS], st[ATTN_LAYOUT_MAX_DIMS];
+    for (int i = 0; i < dims; ++i) {
+        n[i] = n_in[i];
+        st[i] = st_in[i];
+    }
     /* Sort the outer dimensions by stride; each must step past everything
      * spanned by the smaller ones (a sufficient condition). */
-    int64_t n[3] = {n0, n1, n2};
-    int64_t st[3] = {s.batch, s.head, s.row};
-    for (int i = 1; i < 3; ++i)
+    for (int i = 1; i < dims; ++i)
         for (int j = i; j > 0 && st[j] < st[j - 1]; --j) {
             int64_t t = st[j]; st[j] = st[j - 1]; st[j - 1] = t;
             t = n[j]; n[j] = n[j - 1]; n[j - 1] = t;
         }
-    int64_t span = last; /* elements covered so far, all < INT64_MAX here */
-    for (int i = 0; i < 3; ++i) {
+    int64_t span = last; /* elements covered so far */
+    for (int i = 0; i < dims; ++i) {
         if (n[i] == 1)
             continue;
         if (st[i] < span)
             return 0;
-        span = st[i] * (n[i] - 1) + span;
+        /* Saturating: past INT64_MAX no further stride could step over. */
+        span = st[i] != 0 && n[i] - 1 > (INT64_MAX - span) / st[i]
+                   ? INT64_MAX
+                   : st[i] * (n[i] - 1) + span;
     }
     return 1;
+}
+
+int attni_layout_is_injective(int64_t n0, int64_t n1, int64_t n2, int64_t last,
+                             attn_strides s)
+{
+    const int64_t n[3] = {n0, n1, n2};
+    const int64_t st[3] = {s.batch, s.head, s.row};
+    return attni_layout_is_injective_n(3, n, st, last);
 }
 
 attn_range attni_range_of(const void *p, size_t bytes)

@@ -35,6 +35,12 @@ attn_status attni_check_strides(attn_strides s, int64_t rows, int64_t last);
 int attni_layout_is_injective(int64_t n0, int64_t n1, int64_t n2, int64_t last,
                              attn_strides s);
 
+/* The same for a tensor of `dims` <= ATTN_LAYOUT_MAX_DIMS outer dimensions
+ * n (positive) with strides st (non-negative), then `last` contiguous. */
+#define ATTN_LAYOUT_MAX_DIMS 4
+int attni_layout_is_injective_n(int dims, const int64_t *n /* (dims) */,
+                                const int64_t *st /* (dims) */, int64_t last);
+
 attn_range attni_range_of(const void *p, size_t bytes);
 int attni_ranges_overlap(attn_range a, attn_range b);
 
