@@ -210,7 +210,7 @@ static void scores_block(const sdpa_plan *p, const head_offsets *o,
             float *row = S + r * ld + (j0 - kb);
             p->kernels->dot_rows[d->kv_dtype](
                 q + o->q + (i0 + r) * d->q_strides.row, 1, d->head_dim, rows,
-                len, d->scale, row, 1);
+                len, d->scale, row, 1, NULL);
             attni_mask_scores(d, o, i0 + r, j0, len, row);
         }
     }

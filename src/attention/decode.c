@@ -129,20 +129,36 @@ static head_offsets row_offsets(const dec_ctx *c, int64_t b, int64_t hk,
 }
 
 /* Scores of packed rows [r0, r0 + m) against the n keys at krows,
- * [j0, j0 + n), masked. */
+ * [j0, j0 + n), masked; kahead as the kernel takes it. */
 static void scores(const dec_ctx *c, const dec_scratch *s, int64_t b,
                    int64_t hk, int64_t r0, int64_t m, int64_t j0, int64_t n,
-                   const void *const *krows)
+                   const void *const *krows, const void *const *kahead)
 {
     const attn_sdpa_desc *d = &c->p->d;
     c->p->kernels->dot_rows[d->kv_dtype](s->Q + r0 * d->head_dim, m,
                                          d->head_dim, krows, n, d->scale,
-                                         s->S + r0 * c->L.block, c->L.block);
+                                         s->S + r0 * c->L.block, c->L.block,
+                                         kahead);
     for (int64_t r = r0; r < r0 + m; ++r) {
         const head_offsets ro = row_offsets(c, b, hk, r);
         attni_mask_scores(d, &ro, r % d->q_len, j0, n,
                           s->S + r * c->L.block);
     }
+}
+
+/* The rows of the block after [j0, j0 + n) within [j0, end), n of them
+ * (the last repeated when fewer remain), for the kernels to prefetch;
+ * NULL when there is none. */
+static const void **rows_ahead(const kv_source *src, int64_t j0, int64_t n,
+                               int64_t end, const void **rows)
+{
+    const int64_t next = j0 + n, len = end - next < n ? end - next : n;
+    if (len <= 0)
+        return NULL;
+    attni_kv_rows(src, next, len, rows);
+    for (int64_t i = len; i < n; ++i)
+        rows[i] = rows[len - 1];
+    return rows;
 }
 
 /* The packed rows' outputs (normalised) and lse, to `out` rows laid out as
@@ -208,28 +224,40 @@ static void chunk_task(const void *arg, int64_t task, int thread)
     const head_offsets o = attni_head_offsets(c->p, b, hk * c->p->group);
     const kv_source ks = attni_kv_source(d, c->k, d->k_strides, b, hk);
     const kv_source vs = attni_kv_source(d, c->v, d->v_strides, b, hk);
-    const void *krows[ATTN_DECODE_KEYS], *vrows[ATTN_DECODE_KEYS];
+    /* This block's rows and the next's, swapped block by block. */
+    const void *rows[4][ATTN_DECODE_KEYS];
+    const void **krows = rows[0], **vrows = rows[1];
     attn_key_range keys = attni_block_keys(d, o.valid, 0, Tq - 1);
     const int64_t c0 = chunk * c->L.chunk_keys, c1 = c0 + c->L.chunk_keys;
     keys.begin = keys.begin > c0 ? keys.begin : c0;
     keys.end = keys.end < c1 ? keys.end : c1;
+    if (keys.end > keys.begin) {
+        const int64_t n = keys.end - keys.begin < bk ? keys.end - keys.begin : bk;
+        attni_kv_rows(&ks, keys.begin, n, krows);
+        attni_kv_rows(&vs, keys.begin, n, vrows);
+    }
     for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
         const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
-        attni_kv_rows(&ks, j0, n, krows);
-        attni_kv_rows(&vs, j0, n, vrows);
-        scores(c, &s, b, hk, 0, M, j0, n, krows);
+        const void **kahead = rows_ahead(&ks, j0, n, keys.end, krows == rows[0] ? rows[2] : rows[0]);
+        const void **vahead = rows_ahead(&vs, j0, n, keys.end, vrows == rows[1] ? rows[3] : rows[1]);
+        scores(c, &s, b, hk, 0, M, j0, n, krows, kahead);
         memcpy(s.old_max, s.row_max, (size_t)M * sizeof *s.old_max);
         c->p->kernels->softmax(s.S, M, n, bk, 0, s.row_max,
                                s.row_sum, s.alpha, s.has_nan, s.redo);
         for (int64_t r = 0; r < M; ++r)
             if (s.redo[r]) { /* a score rose too far for one pass: again */
-                scores(c, &s, b, hk, r, 1, j0, n, krows);
+                scores(c, &s, b, hk, r, 1, j0, n, krows, NULL);
                 c->p->kernels->softmax(s.S + r * bk, 1, n, bk, 1, s.row_max + r,
                                        s.row_sum + r, s.alpha + r,
                                        s.has_nan + r, s.redo + r);
             }
         attni_rescale_rows(s.O, s.alpha, s.old_max, M, dv);
-        c->p->kernels->axpy_rows[d->kv_dtype](s.S, bk, M, n, vrows, dv, s.O);
+        c->p->kernels->axpy_rows[d->kv_dtype](s.S, bk, M, n, vrows, dv, s.O,
+                                              vahead);
+        if (kahead) {
+            krows = kahead;
+            vrows = vahead;
+        }
     }
     finish(c, &s, b, hk, chunk);
 }

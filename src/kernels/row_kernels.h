@@ -10,6 +10,19 @@
  * type computes what fp32 does on the widened values.
  */
 
+/* Fetches a row the next block will read into the caches while this one
+ * computes: pages scatter rows where the hardware prefetcher cannot
+ * follow them. */
+VEC_INLINE void KV_NAME(prefetch_row)(const void *const *ahead, int64_t j,
+                                      int64_t cols)
+{
+    if (ahead == NULL)
+        return;
+    const char *row = ahead[j];
+    for (int64_t at = 0; at < cols * (int64_t)sizeof(KV_T); at += 64)
+        __builtin_prefetch(row + at);
+}
+
 /* q . k over d values: 8 lanes, then the tail. */
 VEC_INLINE float KV_NAME(dot8)(const float *q, const KV_T *k, int64_t d)
 {
@@ -29,11 +42,13 @@ VEC_INLINE float KV_NAME(dot8)(const float *q, const KV_T *k, int64_t d)
  * load of a query vector serves two products. */
 static void KV_NAME(dot_rows)(const float *Q, int64_t m, int64_t d,
                               const void *const *K, int64_t n, float scale,
-                              float *S, int64_t lds)
+                              float *S, int64_t lds, const void *const *ahead)
 {
     int64_t j = 0;
     for (; j + 2 <= n; j += 2) {
         const KV_T *k0 = K[j], *k1 = K[j + 1];
+        KV_NAME(prefetch_row)(ahead, j, d);
+        KV_NAME(prefetch_row)(ahead, j + 1, d);
         int64_t r = 0;
         for (; r + 4 <= m; r += 4) {
             const float *q0 = Q + r * d, *q1 = q0 + d, *q2 = q1 + d, *q3 = q2 + d;
@@ -74,9 +89,11 @@ static void KV_NAME(dot_rows)(const float *Q, int64_t m, int64_t d,
             S[r * lds + j + 1] = scale * KV_NAME(dot8)(Q + r * d, k1, d);
         }
     }
-    for (; j < n; ++j)
+    for (; j < n; ++j) {
+        KV_NAME(prefetch_row)(ahead, j, d);
         for (int64_t r = 0; r < m; ++r)
             S[r * lds + j] = scale * KV_NAME(dot8)(Q + r * d, K[j], d);
+    }
 }
 
 /* O[r] += P[r, j] x over the c values of one value row x, for m rows. */
@@ -103,11 +120,13 @@ VEC_INLINE void KV_NAME(axpy_one)(const float *P, int64_t lds, int64_t m,
  * two. */
 static void KV_NAME(axpy_rows)(const float *P, int64_t lds, int64_t m,
                                int64_t n, const void *const *V, int64_t dv,
-                               float *O)
+                               float *O, const void *const *ahead)
 {
     int64_t j = 0;
     for (; j + 4 <= n; j += 4) {
         const KV_T *v0 = V[j], *v1 = V[j + 1], *v2 = V[j + 2], *v3 = V[j + 3];
+        for (int i = 0; i < 4; ++i)
+            KV_NAME(prefetch_row)(ahead, j + i, dv);
         int64_t r = 0;
         for (; r + 2 <= m; r += 2) {
             const float *p = P + r * lds + j, *q = p + lds;
@@ -134,8 +153,10 @@ static void KV_NAME(axpy_rows)(const float *P, int64_t lds, int64_t m,
                 KV_NAME(axpy_one)(P + r * lds + j + i, lds, 1, V[j + i], dv,
                                   O + r * dv);
     }
-    for (; j < n; ++j)
+    for (; j < n; ++j) {
+        KV_NAME(prefetch_row)(ahead, j, dv);
         KV_NAME(axpy_one)(P + j, lds, m, V[j], dv, O);
+    }
 }
 
 /* dst row i (ld apart) = row i of `rows`, widened to float: the general

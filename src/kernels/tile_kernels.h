@@ -67,15 +67,19 @@ typedef struct attn_tile_kernels {
      * (attn_dtype order). Rows come as arrays of n row pointers:
      * S[r, j] = scale * Q[r] . K[j] (Q (m, d) contiguous),
      * O[r] += sum_j P[r, j] V[j] (O (m, dv) contiguous),
-     * dst[i, 0 .. cols) = rows[i] as floats (row stride ld). */
+     * dst[i, 0 .. cols) = rows[i] as floats (row stride ld).
+     * ahead, when not NULL, holds n rows the caller reads next: fetched
+     * into the caches alongside (the decoding path's next block). */
     void (*dot_rows[ATTN_KV_DTYPES])(const float *Q, int64_t m, int64_t d,
                                      const void *const *K /* (n) */, int64_t n,
                                      float scale, float *S /* (m, lds) */,
-                                     int64_t lds);
+                                     int64_t lds,
+                                     const void *const *ahead /* (n) */);
     void (*axpy_rows[ATTN_KV_DTYPES])(const float *P /* (m, lds) */, int64_t lds,
                                       int64_t m, int64_t n,
                                       const void *const *V /* (n) */, int64_t dv,
-                                      float *O /* (m, dv) */);
+                                      float *O /* (m, dv) */,
+                                      const void *const *ahead /* (n) */);
     void (*widen_rows[ATTN_KV_DTYPES])(const void *const *rows /* (n) */,
                                        int64_t n, int64_t cols,
                                        float *dst /* (n, ld) */, int64_t ld);

@@ -1,14 +1,15 @@
 /*
  * The tile kernels' one body (see tile_kernels.h), written with GCC/Clang
- * vector extensions, 16 lanes. It is included by one file per CPU level,
- * each compiled with that level's instruction set (tile_kernels_*.c) and
- * ending in a table of its functions; nothing here has external linkage.
+ * vector extensions as wide as the level's registers. It is included by
+ * one file per CPU level, each compiled with that level's instruction set
+ * (tile_kernels_*.c) and ending in a table of its functions; nothing here
+ * has external linkage.
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__F16C__)
+#if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -18,7 +19,15 @@
  * copy would pass 64-byte vectors with one level's ABI. */
 #define VEC_INLINE static inline __attribute__((always_inline))
 
+/* The level's register width: a wider vector type than the registers
+ * makes GCC lower comparisons lane by lane, with branches. */
+#if defined(__AVX512F__)
 #define LANES 16
+#elif defined(__AVX__)
+#define LANES 8
+#else
+#define LANES 4
+#endif
 typedef float vf __attribute__((vector_size(LANES * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(LANES * sizeof(int32_t))));
 typedef uint32_t vu __attribute__((vector_size(LANES * sizeof(uint32_t))));
@@ -347,10 +356,17 @@ VEC_INLINE v8u load8_u16(const uint16_t *x) /* zero-extended */
 }
 
 /* bfloat16 is a float's upper half: widening is a shift on every level
- * (AVX512-BF16 adds no widening instruction). */
+ * (AVX512-BF16 adds no widening instruction); AVX2's zero extension and
+ * shift spelled out, as GCC does not find them. */
 VEC_INLINE v8 load8_bf16(const uint16_t *x)
 {
+#if defined(__AVX2__)
+    __m128i h;
+    memcpy(&h, x, sizeof h);
+    return (v8)_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16);
+#else
     return (v8)(load8_u16(x) << 16);
+#endif
 }
 
 /* fp16: F16C's vcvtph2ps where the level has it (AVX2 and AVX-512 levels),
