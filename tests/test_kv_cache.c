@@ -844,7 +844,7 @@ static bad_fixture *bad_fixture_make(void)
     f->pool32 = calloc(f->c.k_n * 4, sizeof(float)); /* room for fp32 pools */
     assert_non_null(f->pool32);
     tu_rng r = tu_rng_make(501);
-    page_cache(&f->c, &f->pc, 4, 0, &r);  /* uses 3 + 2 pages of 8 */
+    page_cache(&f->c, &f->pc, 4, 0, &r);  /* pages of 4 rows: 3 + 2 used, 8 in all */
     unsigned char **o[5] = {&f->out, &f->w, &f->lse, &f->scores, &f->ws};
     for (int i = 0; i < 5; ++i)
         *o[i] = tu_malloc(OUT_BYTES, 1);
