@@ -30,6 +30,10 @@ const char *__asan_default_options(void)
     return "allocator_may_return_null=1";
 }
 
+/* The first released descriptor ended where kv_dtype begins: a caller
+ * built against that header passes this struct_size. */
+#define DESC_V1_SIZE offsetof(attn_sdpa_desc, kv_dtype)
+
 /* Every buffer is this many floats: room for the aliasing layouts below. */
 #define BUF_FLOATS 4096
 
@@ -270,15 +274,14 @@ static void test_bad_desc(void **state)
     fixture_desc(&d);
     d.struct_size = sizeof d + 8; /* "from a newer header" */
     expect_desc_error(&d, ATTN_ERR_BAD_DESC, "struct_size too large");
-    d.struct_size = sizeof d - 1;
+    d.struct_size = DESC_V1_SIZE - 1;
     expect_desc_error(&d, ATTN_ERR_BAD_DESC, "struct_size too small");
     d.struct_size = 0;
     expect_desc_error(&d, ATTN_ERR_BAD_DESC, "struct_size 0");
 
     /* init with a size below the first released descriptor: nothing
      * written to the descriptor */
-    static const size_t small[] = {0, 1, sizeof(size_t),
-                                   sizeof(attn_sdpa_desc) - 1};
+    static const size_t small[] = {0, 1, sizeof(size_t), DESC_V1_SIZE - 1};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; ++i) {
         attn_sdpa_desc before;
         memset(&d, 0x5A, sizeof d);
@@ -288,6 +291,72 @@ static void test_bad_desc(void **state)
                         ATTN_ERR_BAD_DESC);
         assert_memory_equal(&before, &d, sizeof d);
     }
+}
+
+/* The forward's and the scores' results for d into fresh buffers (out,
+ * weights and lse back to back, then the scores). */
+static float *run_all(const attn_sdpa_desc *d)
+{
+    float *r = calloc(4 * BUF_FLOATS, sizeof *r);
+    assert_non_null(r);
+    TU_CHECK_STATUS(attn_sdpa_forward(d, F.q, F.k, F.v, r, r + BUF_FLOATS,
+                                      r + 2 * BUF_FLOATS),
+                    ATTN_OK);
+    TU_CHECK_STATUS(attn_sdpa_scores(d, F.q, F.k, r + 3 * BUF_FLOATS), ATTN_OK);
+    return r;
+}
+
+/*
+ * A caller built against an older header passes a shorter struct_size:
+ * the fields past it are not read (whatever they hold) and take their
+ * defaults (fp32, not paged); fields inside it are honoured.
+ */
+static void test_older_caller(void **state)
+{
+    (void)state;
+    /* init with the first release's size writes that much and no more */
+    attn_sdpa_desc d, full;
+    memset(&d, 0x5A, sizeof d);
+    TU_CHECK_STATUS(attn_sdpa_desc_init_sized(&d, DESC_V1_SIZE, 2, 4, 2, 5,
+                                              7, 3, 2),
+                    ATTN_OK);
+    TU_CHECK_STATUS(attn_sdpa_desc_init(&full, 2, 4, 2, 5, 7, 3, 2), ATTN_OK);
+    assert_int_equal(d.struct_size, DESC_V1_SIZE);
+    assert_memory_equal((char *)&d + sizeof d.struct_size,
+                        (char *)&full + sizeof full.struct_size,
+                        DESC_V1_SIZE - sizeof d.struct_size);
+    for (size_t i = DESC_V1_SIZE; i < sizeof d; ++i)
+        assert_int_equal(((unsigned char *)&d)[i], 0x5A);
+
+    /* Appended fields that would each be an error if read: a table whose
+     * every entry is a bad page, negative sizes, an unknown storage type. */
+    static const int32_t bad_table[16] = {-5, -5, -5, -5, -5, -5, -5, -5,
+                                          -5, -5, -5, -5, -5, -5, -5, -5};
+    fixture_desc(&full);
+    attn_sdpa_desc old = full;
+    old.struct_size = DESC_V1_SIZE;
+    old.kv_dtype = (attn_dtype)7;
+    old.block_table = bad_table;
+    old.max_pages = -1;
+    old.page_size = -1;
+    old.num_pages = -1;
+    size_t want = 0, got = 1;
+    TU_CHECK_STATUS(attn_sdpa_workspace_size(&full, &want), ATTN_OK);
+    TU_CHECK_STATUS(attn_sdpa_workspace_size(&old, &got), ATTN_OK);
+    assert_int_equal(got, want);
+    float *a = run_all(&full), *b = run_all(&old);
+    assert_memory_equal(a, b, 4 * BUF_FLOATS * sizeof *a);
+    free(b);
+
+    /* A header that knew kv_dtype but not the block table: kv_dtype is
+     * read, the table is not. */
+    old.struct_size = offsetof(attn_sdpa_desc, block_table);
+    expect_desc_error(&old, ATTN_ERR_BAD_DTYPE, "kv_dtype inside struct_size");
+    old.kv_dtype = ATTN_DTYPE_F32;
+    b = run_all(&old);
+    assert_memory_equal(a, b, 4 * BUF_FLOATS * sizeof *a);
+    free(b);
+    free(a);
 }
 
 static void test_bad_dimensions(void **state)
@@ -639,8 +708,8 @@ static void test_bad_causal(void **state)
 static void test_strerror(void **state)
 {
     (void)state;
-    const char *msg[17];
-    for (int s = 0; s <= 16; ++s) {
+    const char *msg[ATTN_ERR_BAD_ROTARY_DIM + 1];
+    for (int s = 0; s <= ATTN_ERR_BAD_ROTARY_DIM; ++s) {
         msg[s] = attn_strerror((attn_status)s);
         assert_non_null(msg[s]);
         assert_true(msg[s][0] != '\0');
@@ -651,7 +720,8 @@ static void test_strerror(void **state)
                          msg[s]);
     }
     assert_string_equal(attn_strerror((attn_status)999), "unknown status");
-    assert_string_equal(attn_strerror((attn_status)17), "unknown status");
+    assert_string_equal(attn_strerror((attn_status)(ATTN_ERR_BAD_ROTARY_DIM + 1)),
+                        "unknown status");
     assert_string_equal(attn_strerror((attn_status)-1), "unknown status");
     /* static storage: the same pointer every time */
     assert_ptr_equal(attn_strerror(ATTN_ERR_ALIASING),
@@ -674,6 +744,11 @@ static void test_strerror(void **state)
     assert_int_equal(ATTN_ERR_BAD_FILE, 14);
     assert_int_equal(ATTN_ERR_PARAM_MISMATCH, 15);
     assert_int_equal(ATTN_ERR_BAD_ARGUMENT, 16);
+    assert_int_equal(ATTN_ERR_BAD_DTYPE, 17);
+    assert_int_equal(ATTN_ERR_BAD_PAGE, 18);
+    assert_int_equal(ATTN_ERR_BLOCK_TABLE_SHORT, 19);
+    assert_int_equal(ATTN_ERR_MISALIGNED, 20);
+    assert_int_equal(ATTN_ERR_BAD_ROTARY_DIM, 21);
 }
 
 /*
@@ -736,7 +811,7 @@ static void test_out_of_memory(void **state)
 static void test_every_status_has_a_trigger(void **state)
 {
     (void)state;
-    int seen[ATTN_ERR_BAD_ARGUMENT + 1] = {0};
+    int seen[ATTN_ERR_BAD_ROTARY_DIM + 1] = {0};
     attn_sdpa_desc d;
     size_t bytes;
 
@@ -796,6 +871,32 @@ static void test_every_status_has_a_trigger(void **state)
             ATTN_ERR_BAD_ARGUMENT);
     assert_null(opt);
     assert_true(w == 0.0f);
+
+    fixture_desc(&d);
+    d.kv_dtype = (attn_dtype)7;
+    TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BAD_DTYPE);
+    /* A paged fixture: pools of 4 pages of 4 rows; batch 0 (7 keys) uses
+     * row 0 of the table, batch 1 (4 keys) one entry of row 1. */
+    int32_t table[4] = {0, 1, 2, -1};
+    fixture_desc(&d);
+    d.block_table = table;
+    d.max_pages = 2;
+    d.page_size = 4;
+    d.num_pages = 4;
+    d.k_strides = tu_contig(2, 4, 3);  /* (4, Hkv, 4, d) */
+    d.v_strides = tu_contig(2, 4, 2);  /* (4, Hkv, 4, dv) */
+    TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_OK);
+    table[2] = 4;
+    TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BAD_PAGE);
+    table[2] = 2;
+    d.max_pages = 1;
+    TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BLOCK_TABLE_SHORT);
+    fixture_desc(&d);
+    TRIGGER(attn_sdpa_forward(&d, F.q, (const char *)F.k + 2, F.v, F.out,
+                              NULL, NULL),
+            ATTN_ERR_MISALIGNED);
+    /* ATTN_ERR_BAD_ROTARY_DIM: attn_rope_forward's, covered by test_rope. */
+    seen[ATTN_ERR_BAD_ROTARY_DIM] = 1;
     for (int i = 0; i < (int)(sizeof seen / sizeof seen[0]); ++i)
         if (!seen[i])
             fail_msg("status %d (%s) not triggered", i,
@@ -808,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_fixture_is_valid),
         cmocka_unit_test(test_null_pointers),
         cmocka_unit_test(test_bad_desc),
+        cmocka_unit_test(test_older_caller),
         cmocka_unit_test(test_bad_dimensions),
         cmocka_unit_test(test_size_overflow),
         cmocka_unit_test(test_head_mismatch),

@@ -40,6 +40,13 @@ typedef struct sdpa_seed {
     unsigned special[10]; /* count, then (tensor, index, code) */
 } sdpa_seed;
 
+/* A seed with a K/V cache: the bytes after the specials (sdpa_case.h). */
+typedef struct cache_seed {
+    sdpa_seed s;
+    unsigned kv_n;
+    unsigned char kv[40];
+} cache_seed;
+
 enum { KV = 1, KEEP = 2, BIAS = 4, W = 8, LSE = 16, BWD = 32, GUARD = 64,
        SPECIAL = 128 };
 /* Byte 11 (pad): threads 1 + n % 3 in bits 4-5, a rerun of the fused or
@@ -49,8 +56,14 @@ enum { T2 = 0x10, T3 = 0x20, RERUN_FUSED = 0x40, RERUN_MAT = 0xC0 };
 enum { SQ = 0, SK = 1, SV = 2, SBIAS = 3, SDOUT = 4 };
 enum { NAN_CODE = 0, INF_CODE = 1, NEG_INF_CODE = 2, HUGE_CODE = 3 };
 
-static void sdpa_bytes(const sdpa_seed *s, unsigned probe, unsigned detail,
-                       unsigned char b[64], size_t *n)
+/* Byte +0 of the K/V cache: storage, paged, pool layout, unused entries. */
+enum { F16 = 1, BF16 = 2, PAGED = 4, POOL_BTHD = 1 << 3, POOL_PADDED = 2 << 3,
+       POOL_ALIASED = 3 << 3, UNUSED_PAST = 1 << 5, UNUSED_MIN = 2 << 5,
+       UNUSED_ANY = 3 << 5 };
+
+static void sdpa_bytes(const sdpa_seed *s, const unsigned char *kv,
+                       unsigned kv_n, unsigned probe, unsigned detail,
+                       unsigned char b[128], size_t *n)
 {
     /* Sizes are stored as n - 1; small cases take them mod 32 (T) and 16
      * (d) within 4 (batch, head) pairs and 256 score elements, large ones
@@ -83,6 +96,8 @@ static void sdpa_bytes(const sdpa_seed *s, unsigned probe, unsigned detail,
         b[k++] = (unsigned char)(s->special[2 + 3 * i] >> 8);
         b[k++] = (unsigned char)s->special[3 + 3 * i];
     }
+    for (unsigned i = 0; i < kv_n; ++i)
+        b[k++] = kv[i];
     *n = k;
 }
 
@@ -119,15 +134,50 @@ static const sdpa_seed sdpa_seeds[] = {
      {3, SK, 1, NAN_CODE, SQ, 0, NAN_CODE, SDOUT, 1, NAN_CODE}},
 };
 
+/* K/V caches: kv = {storage | paged | pool | unused entries, page size - 1,
+ * num_pages code, spare columns, table bytes...} (sdpa_case.h). The
+ * backward is refused for each of them. */
+static const cache_seed cache_seeds[] = {
+    {{"cache-f16", 2, 2, 0, 3, 20, 16, 8, 0, 0, 0, KV | W | LSE | BWD, 0, T2 | RERUN_FUSED, 0, 0, 0, 0, 20, 7, {0}},
+     1, {F16}},
+    /* strided with padding, head sizes with tails, an Inf key and a value
+     * too large for fp16 (not for bf16) */
+    {{"cache-bf16-tails-inf", 1, 2, 0, 4, 30, 13, 9, 0, 2, 0, KV | LSE | SPECIAL, 0x2A, T3 | RERUN_MAT, 0, 0, 0, 0, 30, 0,
+      {2, SV, 40, HUGE_CODE, SK, 3, INF_CODE}},
+     1, {BF16}},
+    /* pages of 4, 8 pages shuffled: batch 0 (17 keys) 5, batch 1 (9) 3;
+     * two columns past them */
+    {{"paged-f32-shuffled", 2, 2, 0, 3, 17, 8, 8, 0, 0, 0, KV | W | LSE | BWD, 0, T2 | RERUN_FUSED, 0, 0, 0, 0, 17, 9, {0}},
+     18, {PAGED, 3, 7, 2, 6, 2, 7, 0, 4, 9, 200, 5, 1, 3, 0, 1, 2, 3}},
+    /* pages of one row in a (pages, ps, Hkv, d) pool, 15 pages for 23
+     * keys: rows share pages */
+    {{"paged-f16-ps1-bthd", 1, 4, 1, 2, 30, 5, 7, 0, 2, 0, KV | LSE | W, 0, T3, 0, 0, 0, 0, 23, 0, {0}},
+     28, {F16 | PAGED | POOL_BTHD | UNUSED_MIN, 0, 40, 1, 3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4, 6, 2,
+          6, 4}},
+    /* two sequences on the same three pages of 7, padded pools, masks */
+    {{"paged-bf16-shared-guard", 2, 1, 0, 6, 20, 16, 16, 0, 1, 0, KEEP | BIAS | W | LSE | BWD | GUARD, 0, T2 | RERUN_MAT, 1, 200, 5, 20, 0, 0, {0}},
+     10, {BF16 | PAGED | POOL_PADDED | UNUSED_ANY, 6, 2, 0, 0, 1, 2, 0, 1, 2}},
+    /* large: pages of 17 in a pool whose page stride is 0 (every page the
+     * same memory), GQA */
+    {{"paged-large-aliased", 2, 4, 1, 2, 64, 33, 16, 0, 2, 1, KV | LSE, 0, T3 | RERUN_FUSED, 0, 0, 0, 0, 50, 64, {0}},
+     14, {F16 | PAGED | POOL_ALIASED | UNUSED_PAST, 16, 5, 1, 1, 2, 3, 0, 9, 5, 4, 3, 2, 1}},
+};
+
 static void sdpa_corpus(void)
 {
-    unsigned char b[64];
+    unsigned char b[128];
     size_t n;
     char name[64];
     const size_t count = sizeof sdpa_seeds / sizeof sdpa_seeds[0];
     for (size_t i = 0; i < count; ++i) {
-        sdpa_bytes(&sdpa_seeds[i], (unsigned)i, (unsigned)(i * 37), b, &n);
+        sdpa_bytes(&sdpa_seeds[i], NULL, 0, (unsigned)i, (unsigned)(i * 37), b, &n);
         write_seed("sdpa", sdpa_seeds[i].name, b, n);
+    }
+    for (size_t i = 0; i < sizeof cache_seeds / sizeof cache_seeds[0]; ++i) {
+        const cache_seed *c = &cache_seeds[i];
+        sdpa_bytes(&c->s, c->kv, c->kv_n, (unsigned)(count + i),
+                   (unsigned)((count + i) * 37), b, &n);
+        write_seed("sdpa", c->s.name, b, n);
     }
     /* Every error probe once, on a small case with every input (kv_lens,
      * keep_mask, bias: some probes alias or bend them) and no backward or
@@ -135,8 +185,20 @@ static void sdpa_corpus(void)
     static const sdpa_seed probe_base =
         {"probe", 2, 2, 0, 3, 5, 3, 4, 0, 2, 0, KV | KEEP | BIAS | LSE, 0, 0, 3, 180, 5, 40, 3, 5, {0}};
     for (unsigned p = 0; p < 25; ++p) {
-        sdpa_bytes(&probe_base, p, p * 29 + 3, b, &n);
+        sdpa_bytes(&probe_base, NULL, 0, p, p * 29 + 3, b, &n);
         snprintf(name, sizeof name, "probe-%02u", p);
+        write_seed("sdpa", name, b, n);
+    }
+    /* Every probe again on a paged fp16 case (pages of 2, shuffled, the
+     * unused entries past num_pages): the probes see the case's cache;
+     * 25 and up are the cache's own. */
+    static const cache_seed cache_base =
+        {{"probe-cache", 2, 2, 0, 3, 5, 3, 4, 0, 2, 0, KV | KEEP | BIAS | LSE, 0, 0, 3, 180, 5, 40, 3, 5, {0}},
+         12, {F16 | PAGED | UNUSED_PAST, 1, 6, 1, 4, 0, 2, 7, 5, 3, 1, 9}};
+    for (unsigned p = 0; p < 32; ++p) {
+        sdpa_bytes(&cache_base.s, cache_base.kv, cache_base.kv_n, p, p * 29 + 3,
+                   b, &n);
+        snprintf(name, sizeof name, "probe-cache-%02u", p);
         write_seed("sdpa", name, b, n);
     }
 }

@@ -156,8 +156,40 @@ static void check_masked_rows(const sdpa_case *c, const grads *g)
                     }
 }
 
+/* The backward takes fp32 K and V in tensors only: a cache case's own
+ * descriptor gives ATTN_ERR_BAD_DTYPE (16-bit storage) or
+ * ATTN_ERR_BAD_ARGUMENT (pages; either one when both), nothing written. */
+static void check_refused(const sdpa_case *c, const sdpa_fwd *f)
+{
+    const int bad_type = c->lib.kv_dtype != ATTN_DTYPE_F32;
+    const int paged = c->lib.block_table != NULL;
+    attn_sdpa_desc d = c->lib;
+    d.num_threads = c->threads;
+    grads g;
+    grads_alloc(c, &g);
+    size_t bytes = 0;
+    const attn_status s[2] = {
+        attn_sdpa_backward_workspace_size(&d, &bytes),
+        attn_sdpa_backward(&d, c->q, c->lib_k, c->lib_v, f->out, f->lse,
+                           c->dout, g.dq, g.dk, g.dv, g.dbias)};
+    for (int i = 0; i < 2; ++i)
+        FUZZ_REQUIRE((bad_type && s[i] == ATTN_ERR_BAD_DTYPE) ||
+                     (paged && s[i] == ATTN_ERR_BAD_ARGUMENT));
+    FUZZ_REQUIRE(bytes == 0);
+    FUZZ_REQUIRE(sdpa_case_inputs_intact(c));
+    /* zeros on the elements as allocated, poison in the gaps */
+    FUZZ_REQUIRE(all_zero(g.dq, c->qs) && all_zero(g.dk, c->ks) &&
+                 all_zero(g.dv, c->vs) && all_zero(g.dbias, c->bias_sh));
+    check_gaps(c, &g);
+    grads_free(&g);
+}
+
 void sdpa_check_backward(const sdpa_case *c, const sdpa_fwd fwd[2])
 {
+    if (c->cache) {
+        check_refused(c, &fwd[0]);
+        return;
+    }
     const attn_algo algos[2] = {ATTN_ALGO_FUSED, ATTN_ALGO_MATERIALIZED};
     /* With a batch stride of 0 in q, k or v the library itself runs the
      * backward on one thread (sdpa_backward.h). */

@@ -1,6 +1,7 @@
 #include "sdpa_case.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,6 +99,64 @@ static void inject_specials(sdpa_case *c, fuzz_input *in)
     }
 }
 
+/* A table entry no batch uses: a bad page if it were read (how 3: any
+ * value, maybe a valid page). */
+static int32_t unused_entry(unsigned byte, int64_t num_pages, unsigned how)
+{
+    switch (how & 3) {
+    case 0: return -1 - (int32_t)byte;
+    case 1: return (int32_t)(num_pages + byte);
+    case 2: return INT32_MIN + (int32_t)byte;
+    default: return (int32_t)byte;
+    }
+}
+
+/* The forward's K/V storage and pages (byte layout in sdpa_case.h). */
+static void decode_cache(sdpa_case *c, fuzz_input *in, unsigned pad)
+{
+    static const attn_dtype types[4] = {ATTN_DTYPE_F32, ATTN_DTYPE_F16,
+                                        ATTN_DTYPE_BF16, ATTN_DTYPE_F16};
+    const attn_sdpa_desc *d = &c->d;
+    attn_sdpa_desc *l = &c->lib;
+    const unsigned code = fi_u8(in);
+    *l = *d;
+    l->kv_dtype = types[code & 3];
+    c->cache = l->kv_dtype != ATTN_DTYPE_F32 || (code & 4);
+    c->kp = c->ks;
+    c->vp = c->vs;
+    if (!(code & 4))
+        return;
+    const int64_t ps = 1 + fi_u8(in) % 24;
+    int64_t total = 0, most = 0;
+    for (int64_t b = 0; b < d->batch; ++b) {
+        const int64_t n = (sdpa_used_keys(c, b) + ps - 1) / ps;
+        total += n;
+        most = n > most ? n : most;
+    }
+    const int64_t num_pages = 1 + fi_u8(in) % (total + 3);
+    const int64_t max_pages = (most > 0 ? most : 1) + fi_u8(in) % 3;
+    c->table_n = (size_t)(d->batch * max_pages);
+    c->table = malloc(c->table_n * sizeof *c->table);
+    FUZZ_REQUIRE(c->table != NULL && c->table_n <= SDPA_MAX_TABLE);
+    for (int64_t b = 0; b < d->batch; ++b)
+        for (int64_t i = 0; i < max_pages; ++i) {
+            const unsigned byte = fi_u8(in);
+            c->table[b * max_pages + i] =
+                i * ps < sdpa_used_keys(c, b)
+                    ? (int32_t)(byte % num_pages)
+                    : unused_entry(byte, num_pages, code >> 5);
+        }
+    l->block_table = c->table;
+    l->max_pages = max_pages;
+    l->page_size = ps;
+    l->num_pages = num_pages;
+    const int mode = (int)(code >> 3 & 3);
+    l->k_strides = layout_of(mode, 0, num_pages, d->kv_heads, ps, d->head_dim, pad);
+    l->v_strides = layout_of(mode, 0, num_pages, d->kv_heads, ps, d->v_head_dim, pad);
+    c->kp = fz_shape_of(num_pages, d->kv_heads, ps, d->head_dim, l->k_strides);
+    c->vp = fz_shape_of(num_pages, d->kv_heads, ps, d->v_head_dim, l->v_strides);
+}
+
 void sdpa_case_decode(sdpa_case *c, const uint8_t *data, size_t size)
 {
     fuzz_input in;
@@ -188,6 +247,7 @@ void sdpa_case_decode(sdpa_case *c, const uint8_t *data, size_t size)
         d->bias = c->bias;
     }
     inject_specials(c, &in);
+    decode_cache(c, &in, pad);
     sdpa_case_finish(c);
 }
 
@@ -196,12 +256,20 @@ static int same_bits(const float *a, const float *b, size_t n)
     return a == NULL || memcmp(a, b, n * sizeof *a) == 0;
 }
 
+static int same_bytes(const void *a, const void *b, size_t n)
+{
+    return a == NULL || memcmp(a, b, n) == 0;
+}
+
 int sdpa_case_inputs_intact(const sdpa_case *c)
 {
     return same_bits(c->q0, c->q, fz_span(c->qs)) &&
            same_bits(c->k0, c->k, fz_span(c->ks)) &&
            same_bits(c->v0, c->v, fz_span(c->vs)) &&
-           same_bits(c->bias0, c->bias, fz_span(c->bias_sh));
+           same_bits(c->bias0, c->bias, fz_span(c->bias_sh)) &&
+           same_bytes(c->kx0, c->kx, c->kx_bytes) &&
+           same_bytes(c->vx0, c->vx, c->vx_bytes) &&
+           same_bytes(c->table0, c->table, c->table_n * sizeof *c->table);
 }
 
 void sdpa_case_free(sdpa_case *c)
@@ -222,4 +290,10 @@ void sdpa_case_free(sdpa_case *c)
     free(c->k0);
     free(c->v0);
     free(c->bias0);
+    fz_free(c->kx);
+    fz_free(c->vx);
+    free(c->table);
+    free(c->kx0);
+    free(c->vx0);
+    free(c->table0);
 }

@@ -37,6 +37,20 @@
  *  26 error probe  27 probe detail
  *  28 special values: count (mod 8), then 4 bytes each: tensor, index
  *     (u16), value code (see sdpa_case.c)
+ * then the forward's K/V cache (sdpa.h "K/V storage", "Paged K/V"; an
+ * input that ends before it has none: fp32 tensors):
+ *   +0 bits 0-1 storage (0 fp32, 1 fp16, 2 bf16, 3 fp16), bit 2 paged,
+ *      bits 3-4 pool layout (layout_of over (pages, Hkv, page, last)),
+ *      bits 5-6 what unused table entries hold (see sdpa_case.c)
+ *   +1 page_size - 1 (mod 24)   +2 num_pages - 1 (mod pages used + 3)
+ *   +3 table columns past the most any batch uses (mod 3)
+ *   +4 the table, B x max_pages bytes: an entry a batch uses is its byte
+ *      mod num_pages (pages may repeat), any other one a value that would
+ *      be a bad page if it were read
+ * K and V are rounded to the storage type (the reference and the checks
+ * see the stored values); paged K and V are dense (B, Hkv, Tk, last)
+ * tensors whose used rows fill the pages, a row that lands on a page row
+ * another one filled taking its values, every other page row NaN.
  */
 #ifndef ATTN_FUZZ_SDPA_CASE_H
 #define ATTN_FUZZ_SDPA_CASE_H
@@ -68,8 +82,13 @@ enum {
     FLAG_LSE = 16, FLAG_BACKWARD = 32, FLAG_GUARD = 64, FLAG_SPECIAL = 128
 };
 
+/* At most this many block table entries: B x (pages of one key + 2). */
+#define SDPA_MAX_TABLE (SDPA_MAX_B * (SDPA_MAX_T + 2))
+
 typedef struct sdpa_case {
-    attn_sdpa_desc d;        /* valid; algo and num_threads set per call */
+    /* valid, fp32 K and V in tensors of their own (the reference's and the
+     * backward's); algo and num_threads set per call */
+    attn_sdpa_desc d;
     int threads;             /* 1..3 */
     int large;               /* shapes beyond SDPA_SMALL_T / SDPA_SMALL_D */
     int rerun;               /* bit-identity on another thread count */
@@ -97,6 +116,19 @@ typedef struct sdpa_case {
     uint8_t *masked;
 
     int probe, probe_detail;
+
+    /* The forward's K and V: d's tensors, or (cache) the same values
+     * stored as fp16 / bf16 and / or in pages. */
+    int cache;               /* lib is not d: 16-bit storage or pages */
+    attn_sdpa_desc lib;      /* d with kv_dtype, the table, pool strides */
+    const void *lib_k, *lib_v;
+    fz_shape kp, vp;         /* lib's K and V: pools, or ks and vs */
+    void *kx, *vx;           /* stored copies (cache), else NULL */
+    size_t kx_bytes, vx_bytes;
+    int32_t *table;          /* (B, lib.max_pages), or NULL */
+    size_t table_n;
+    void *kx0, *vx0;         /* copies, to check that nothing writes them */
+    int32_t *table0;
 } sdpa_case;
 
 /* Decodes and allocates; every input decodes to some valid case. */
@@ -116,8 +148,15 @@ float *sdpa_make_tensor(fz_shape sh, fuzz_rng *r, float bound, int guard);
 uint8_t *sdpa_make_keep(size_t n, fuzz_rng *r, unsigned density, int guard);
 /* Elements of bias set to -INFINITY with probability p256 / 256. */
 void sdpa_bias_neginf(float *bias, size_t n, fuzz_rng *r, unsigned p256);
-/* After the special values: finiteness, NaN past kv_lens, copies of the
- * inputs, layout marks and masked rows. */
+/* After the special values: rounding to the storage type, pages,
+ * finiteness, NaN past kv_lens, the stored copies, copies of the inputs,
+ * layout marks and masked rows. */
 void sdpa_case_finish(sdpa_case *c);
+
+/* Keys batch b uses: kv_lens[b] when the case has them, else Tk. */
+static inline int64_t sdpa_used_keys(const sdpa_case *c, int64_t b)
+{
+    return c->d.kv_lens ? c->d.kv_lens[b] : c->d.kv_len;
+}
 
 #endif /* ATTN_FUZZ_SDPA_CASE_H */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "half_ref.h"
 #include "reference.h"
 #include "sdpa_case.h"
 
@@ -98,15 +99,153 @@ static int row_masked(const sdpa_case *c, int64_t b, int64_t h, int64_t i)
     return 1;
 }
 
+static hr_format format_of(attn_dtype t)
+{
+    return t == ATTN_DTYPE_F16 ? HR_F16 : HR_BF16;
+}
+
+/* Every float of the span (gaps too: NaN stays NaN) rounded to the
+ * storage type. */
+static void round_span(float *x, size_t n, attn_dtype t)
+{
+    if (t == ATTN_DTYPE_F32)
+        return;
+    const hr_format f = format_of(t);
+    for (size_t i = 0; i < n; ++i)
+        x[i] = (float)hr_decode(f, hr_encode(f, x[i]));
+}
+
+/* *x becomes a dense (n0, n1, n2, last) copy of itself. */
+static void densify(float **x, fz_shape *sh, int guard)
+{
+    const fz_shape dense = fz_dense(sh->n0, sh->n1, sh->n2, sh->last);
+    float *y = fz_alloc(fz_span(dense) * sizeof *y, guard);
+    for (int64_t a = 0; a < sh->n0; ++a)
+        for (int64_t b = 0; b < sh->n1; ++b)
+            for (int64_t t = 0; t < sh->n2; ++t)
+                memcpy(y + fz_at(dense, a, b, t, 0), *x + fz_at(*sh, a, b, t, 0),
+                       (size_t)sh->last * sizeof *y);
+    fz_free(*x);
+    *x = y;
+    *sh = dense;
+}
+
+/* The pool (shape ps) of the dense tensor x along the table: the first
+ * used key to land on a pool element writes it, a later one takes its
+ * value (x then still holds what the pages hold); the rest stays NaN. */
+static float *pool_of(const sdpa_case *c, float *x, fz_shape xs, fz_shape ps,
+                      int guard)
+{
+    const attn_sdpa_desc *l = &c->lib;
+    const size_t n = fz_span(ps);
+    float *pool = fz_alloc(n * sizeof *pool, guard);
+    uint8_t *written = calloc(n, 1);
+    FUZZ_REQUIRE(written != NULL);
+    for (size_t i = 0; i < n; ++i)
+        pool[i] = NAN;
+    for (int64_t b = 0; b < xs.n0; ++b)
+        for (int64_t j = 0; j < sdpa_used_keys(c, b); ++j) {
+            const int64_t page = l->block_table[b * l->max_pages + j / l->page_size];
+            for (int64_t h = 0; h < xs.n1; ++h)
+                for (int64_t e = 0; e < xs.last; ++e) {
+                    const int64_t at = fz_at(ps, page, h, j % l->page_size, e);
+                    float *src = x + fz_at(xs, b, h, j, e);
+                    if (written[at])
+                        *src = pool[at];
+                    else
+                        pool[at] = *src;
+                    written[at] = 1;
+                }
+        }
+    free(written);
+    return pool;
+}
+
+/* The stored form of n floats: themselves (fp32: the buffer is kept) or
+ * their 16-bit patterns. */
+static void *stored(float *x, size_t n, attn_dtype t, int guard, size_t *bytes)
+{
+    if (t == ATTN_DTYPE_F32) {
+        *bytes = n * sizeof *x;
+        return x;
+    }
+    const hr_format f = format_of(t);
+    uint16_t *y = fz_alloc(n * sizeof *y, guard);
+    for (size_t i = 0; i < n; ++i)
+        y[i] = hr_encode(f, x[i]);
+    *bytes = n * sizeof *y;
+    return y;
+}
+
+static void *copy_bytes(const void *x, size_t n)
+{
+    if (x == NULL)
+        return NULL;
+    void *y = malloc(n);
+    FUZZ_REQUIRE(y != NULL);
+    memcpy(y, x, n);
+    return y;
+}
+
+/* The pools of a paged case (NULL otherwise), after rounding K and V to
+ * the storage type. Made before the NaN past kv_lens: they hold the used
+ * rows only. */
+typedef struct kv_pools {
+    float *k, *v;
+} kv_pools;
+
+static kv_pools round_and_page(sdpa_case *c)
+{
+    const int guard = (c->flags & FLAG_GUARD) != 0;
+    kv_pools p = {NULL, NULL};
+    round_span(c->k, fz_span(c->ks), c->lib.kv_dtype);
+    round_span(c->v, fz_span(c->vs), c->lib.kv_dtype);
+    if (c->lib.block_table == NULL)
+        return p;
+    densify(&c->k, &c->ks, guard);
+    densify(&c->v, &c->vs, guard);
+    c->d.k_strides = c->ks.s;
+    c->d.v_strides = c->vs.s;
+    p.k = pool_of(c, c->k, c->ks, c->kp, guard);
+    p.v = pool_of(c, c->v, c->vs, c->vp, guard);
+    return p;
+}
+
+/* What the forward reads: the pools, or 16-bit copies of K and V made
+ * after the NaN past kv_lens (they carry it), or K and V themselves. */
+static void store_cache(sdpa_case *c, kv_pools p)
+{
+    const int guard = (c->flags & FLAG_GUARD) != 0;
+    const attn_dtype t = c->lib.kv_dtype;
+    if (p.k) {
+        c->kx = stored(p.k, fz_span(c->kp), t, guard, &c->kx_bytes);
+        c->vx = stored(p.v, fz_span(c->vp), t, guard, &c->vx_bytes);
+        if (c->kx != p.k)
+            fz_free(p.k);
+        if (c->vx != p.v)
+            fz_free(p.v);
+    } else if (t != ATTN_DTYPE_F32) {
+        c->kx = stored(c->k, fz_span(c->ks), t, guard, &c->kx_bytes);
+        c->vx = stored(c->v, fz_span(c->vs), t, guard, &c->vx_bytes);
+    }
+    c->lib_k = c->kx ? c->kx : c->k;
+    c->lib_v = c->vx ? c->vx : c->v;
+    c->kx0 = copy_bytes(c->kx, c->kx_bytes);
+    c->vx0 = copy_bytes(c->vx, c->vx_bytes);
+    c->table0 = copy_bytes(c->table, c->table_n * sizeof *c->table);
+}
+
 void sdpa_case_finish(sdpa_case *c)
 {
     const attn_sdpa_desc *d = &c->d;
+    const kv_pools pools = round_and_page(c);
     c->finite = tame(c->q, c->qs, 0) && tame(c->k, c->ks, 0) &&
                 tame(c->v, c->vs, 0) &&
                 (c->bias == NULL || tame(c->bias, c->bias_sh, 1));
     c->dout_finite = tame(c->dout, c->os, 0);
     poison_past_kv_lens(c, c->k, c->ks);
     poison_past_kv_lens(c, c->v, c->vs);
+    store_cache(c, pools);
 
     c->q0 = copy_of(c->q, fz_span(c->qs));
     c->k0 = copy_of(c->k, fz_span(c->ks));

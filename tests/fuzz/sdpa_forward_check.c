@@ -45,19 +45,19 @@ void sdpa_fwd_free(sdpa_fwd *f)
 static attn_status run(const sdpa_case *c, attn_algo algo, int threads,
                        int with_ws, sdpa_fwd *f)
 {
-    attn_sdpa_desc d = c->d;
+    attn_sdpa_desc d = c->lib; /* the case's K/V storage and pages */
     d.algo = algo;
     d.num_threads = threads;
     if (!with_ws)
-        return attn_sdpa_forward(&d, c->q, c->k, c->v, f->out, f->weights,
-                                 f->lse);
+        return attn_sdpa_forward(&d, c->q, c->lib_k, c->lib_v, f->out,
+                                 f->weights, f->lse);
     size_t need = 0;
     attn_status s = attn_sdpa_workspace_size(&d, &need);
     FUZZ_REQUIRE(s == ATTN_OK);
     /* A zero-byte workspace is legal; keep a valid pointer anyway. */
     void *ws = fz_alloc(need > 0 ? need : 1, (c->flags & FLAG_GUARD) != 0);
-    s = attn_sdpa_forward_ws(&d, c->q, c->k, c->v, f->out, f->weights, f->lse,
-                             ws, need);
+    s = attn_sdpa_forward_ws(&d, c->q, c->lib_k, c->lib_v, f->out, f->weights,
+                             f->lse, ws, need);
     fz_free(ws);
     return s;
 }
@@ -171,7 +171,7 @@ static void check_scores(const sdpa_case *c, const ref_out *r)
     const size_t n = fz_numel(sh);
     float *s = fz_alloc(n * sizeof *s, (c->flags & FLAG_GUARD) != 0);
     fz_poison(s, n);
-    FUZZ_REQUIRE(attn_sdpa_scores(d, c->q, c->k, s) == ATTN_OK);
+    FUZZ_REQUIRE(attn_sdpa_scores(&c->lib, c->q, c->lib_k, s) == ATTN_OK);
     FUZZ_REQUIRE(sdpa_case_inputs_intact(c));
     for (size_t i = 0; i < n; ++i)
         FUZZ_REQUIRE(!fz_is_poison(s[i]));
