@@ -895,8 +895,12 @@ static void test_every_status_has_a_trigger(void **state)
     TRIGGER(attn_sdpa_forward(&d, F.q, (const char *)F.k + 2, F.v, F.out,
                               NULL, NULL),
             ATTN_ERR_MISALIGNED);
-    /* ATTN_ERR_BAD_ROTARY_DIM: attn_rope_forward's, covered by test_rope. */
-    seen[ATTN_ERR_BAD_ROTARY_DIM] = 1;
+    {
+        attn_rope rope = {ATTN_ROPE_NEOX, 3, 10000.0, NULL, NULL, 0};
+        float x[8] = {0};
+        TRIGGER(attn_rope_forward(&rope, x, 1, 1, 2, 4, tu_contig(1, 2, 4), NULL),
+                ATTN_ERR_BAD_ROTARY_DIM);
+    }
     for (int i = 0; i < (int)(sizeof seen / sizeof seen[0]); ++i)
         if (!seen[i])
             fail_msg("status %d (%s) not triggered", i,
