@@ -5,7 +5,8 @@
  * B 1 and 8; Tq 1 and 4; Tk 1k, 4k, 32k, 128k), every K/V storage type
  * (fp32, fp16, bf16) and both layouts (contiguous (B, Hkv, Tk, d), and
  * paged: pages of 16 rows in a shuffled order from a pool laid out
- * (num_pages, page_size, Hkv, d) as vLLM and FlashAttention keep theirs)
+ * (num_pages, Hkv, page_size, d), or with --token-major
+ * (num_pages, page_size, Hkv, d) as FlashAttention keeps its)
  * it times
  *   - the roof: a vectorised read (sum) of a buffer of the step's K and V
  *     bytes at storage size on the same threads, warm from cache when it
@@ -52,7 +53,8 @@ static const uint64_t seed_q = 1, seed_k = 0x6b5f6b5f, seed_v = 0x765f765f,
                       seed_pages = 0x70616765, seed_roof = 4;
 
 static const char usage[] =
-    "usage: " DPROG " [--quick] [--threads N] [--max-kv-gib X] [--csv FILE]\n\n"
+    "usage: " DPROG " [--quick] [--threads N] [--max-kv-gib X] [--token-major]\n"
+    "       [--csv FILE]\n\n"
     "One decoding step (B x Tq new query rows against a K/V cache of Tk "
     "rows) in fp32,\nfp16 and bf16 storage, contiguous and paged, against "
     "a vectorised read of the same\nbytes on the same threads.\n\n"
@@ -62,6 +64,8 @@ static const char usage[] =
     "cores)\n"
     "  --threads N      threads (default: ATTN_NUM_THREADS, else every "
     "online core)\n"
+    "  --token-major    paged pools (num_pages, 16, Hkv, d) instead of "
+    "(num_pages, Hkv,\n                   16, d)\n"
     "  --max-kv-gib X   skip rows whose K + V exceed X GiB (default 2, which "
     "skips B 8\n"
     "                   Tk 128k of Hq 32 / Hkv 8 / d 128: 4 GiB in fp16 and "
@@ -239,7 +243,9 @@ static void desc_for(attn_sdpa_desc *d, const dec_shape *s, int storage,
     d->num_threads = threads;
     d->kv_dtype = (attn_dtype)storage;
     if (layout == PAGED) {
-        const attn_strides pool = {PAGE * s->hkv * s->d, s->d, s->hkv * s->d};
+        const attn_strides head_major = {PAGE * s->hkv * s->d, PAGE * s->d, s->d};
+        const attn_strides token_major = {PAGE * s->hkv * s->d, s->d, s->hkv * s->d};
+        const attn_strides pool = dec_token_major ? token_major : head_major;
         d->block_table = table;
         d->max_pages = (s->tk + PAGE - 1) / PAGE;
         d->page_size = PAGE;
@@ -472,6 +478,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--quick") == 0) {
             quick = 1;
+        } else if (strcmp(a, "--token-major") == 0) {
+            dec_token_major = 1;
         } else if (strcmp(a, "--csv") == 0 && v[0] != '\0') {
             csv = argv[++i];
         } else if (strcmp(a, "--threads") == 0 && (threads = count(v)) > 0) {

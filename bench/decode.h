@@ -9,6 +9,11 @@
 #define DPROG "attention-bench-decode"
 #define GIB (1024.0 * 1024.0 * 1024.0)
 #define PAGE 16     /* rows per page of the paged layout */
+
+/* The paged pools' layout: head-major (num_pages, Hkv, PAGE, d), a page
+ * of one head one run of memory (vLLM's grouping), or with --token-major
+ * (num_pages, PAGE, Hkv, d), FlashAttention's. */
+extern int dec_token_major;
 #define N_STORAGE 3 /* fp32, fp16, bf16: attn_dtype's values */
 #define N_LAYOUT 2
 enum { CONTIG, PAGED };
@@ -77,7 +82,7 @@ float dec_value(uint64_t seed, uint64_t i);
 size_t dec_storage_size(int storage);
 /* K and V of shape s, logical (B, Hkv, Tk, d), element by element from
  * streams seed_k and seed_v, rounded to storage, into k and v: contiguous
- * (B, Hkv, Tk, d), or paged into pools (num_pages, PAGE, Hkv, d) whose page
+ * (B, Hkv, Tk, d), or paged into pools (see dec_token_major) whose page
  * block_table[b * max_pages + p] holds keys [p PAGE, (p + 1) PAGE) of b. */
 void dec_fill_kv(const dec_shape *s, int storage, int layout,
                  const int32_t *block_table, void *k, void *v, uint64_t seed_k,

@@ -123,6 +123,8 @@ static void put_row(void *dst, size_t at, int storage, uint64_t seed,
     }
 }
 
+int dec_token_major = 0;
+
 void dec_fill_kv(const dec_shape *s, int storage, int layout,
                  const int32_t *block_table, void *k, void *v, uint64_t seed_k,
                  uint64_t seed_v, int threads)
@@ -160,7 +162,9 @@ void dec_fill_kv(const dec_shape *s, int storage, int layout,
             for (int64_t h = 0; h < hkv; ++h) {
                 const uint64_t row =
                     (uint64_t)((b * hkv + h) * tk + blk * PAGE + r);
-                const size_t at = (size_t)(((p * PAGE + r) * hkv + h) * d);
+                const size_t at = (size_t)(dec_token_major
+                                               ? ((p * PAGE + r) * hkv + h) * d
+                                               : ((p * hkv + h) * PAGE + r) * d);
                 put_row(k, at, storage, seed_k, row, d);
                 put_row(v, at, storage, seed_v, row, d);
             }

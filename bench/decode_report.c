@@ -198,11 +198,12 @@ void dec_table(FILE *f, const dec_run *x)
             "other processes kept\n"
             "  busy during any of the row's measurements (/proc/stat less "
             "this process).\n"
-            "  contig: K and V (B, Hkv, Tk, d). paged: pools (num_pages, %d, "
-            "Hkv, d) of exactly\n"
+            "  contig: K and V (B, Hkv, Tk, d). paged: pools %s of exactly\n"
             "  the B x Tk/%d pages the batch uses, assigned to the block "
             "table in a shuffled order.\n",
-            x->general_max, x->threads, TARGET_TK, PAGE, PAGE);
+            x->general_max, x->threads, TARGET_TK,
+            dec_token_major ? "(num_pages, 16, Hkv, d)" : "(num_pages, Hkv, 16, d)",
+            PAGE);
 }
 
 /* Whether other processes kept over busy_limit cores busy during one of
