@@ -137,8 +137,8 @@ typedef enum attn_algo {
     /* The library's choice: a forward with few query rows (at most 16,
      * and at most 32 once the query heads of a kv head are packed) that
      * does not ask for the weights takes the decoding path, which reads
-     * each K and V row once (README "Decoding"); everything else
-     * ATTN_ALGO_FUSED. */
+     * each K and V row once (README "Decoding and KV caches");
+     * everything else ATTN_ALGO_FUSED. */
     ATTN_ALGO_AUTO = 0,
     /* Tiled online softmax: query blocks walk key blocks, two sgemm per
      * tile, the (Tq, Tk) scores never stored (weights, when asked for,
