@@ -11,6 +11,8 @@
 
 #include "decode.h"
 
+#include "kernels/half.h" /* the library's roundings, header-only */
+
 /* splitmix64's i-th output of a stream seeded with seed. */
 static inline uint64_t mix(uint64_t seed, uint64_t i)
 {
@@ -38,59 +40,11 @@ float dec_value(uint64_t seed, uint64_t i)
     return value(seed, i);
 }
 
-/* fp32 <-> fp16 / bf16 on the bits, round to nearest even (the library's
- * src/kernels/half.h, restricted to finite values: the data is in [-1, 1)). */
-static inline uint32_t float_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-static inline float bits_float(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static inline uint16_t to_bf16(float f)
-{
-    const uint32_t u = float_bits(f);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-static inline float from_bf16(uint16_t h)
-{
-    return bits_float((uint32_t)h << 16);
-}
-
-static inline uint16_t to_f16(float f)
-{
-    const uint32_t u = float_bits(f);
-    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
-    const uint32_t a = u & 0x7fffffffu;
-    if (a < 0x38800000u) { /* below 2^-14: subnormal or zero */
-        const float r = bits_float(a) + 0.5f;
-        return (uint16_t)(sign | (float_bits(r) - 0x3f000000u));
-    }
-    const uint32_t m =
-        a + ((uint32_t)(15 - 127) << 23) + 0xfffu + ((a >> 13) & 1u);
-    return (uint16_t)(sign | (m >> 13));
-}
-
-static inline float from_f16(uint16_t h)
-{
-    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    const uint32_t em = h & 0x7fffu;
-    return bits_float(sign | float_bits(bits_float(em << 13) * 0x1p112f));
-}
-
 /* x as stored (fp32, or rounded to 16 bits and widened back). */
 static inline float stored(int storage, float x)
 {
-    return storage == ATTN_DTYPE_F16    ? from_f16(to_f16(x))
-           : storage == ATTN_DTYPE_BF16 ? from_bf16(to_bf16(x))
+    return storage == ATTN_DTYPE_F16    ? attni_f16_to_f32(attni_f32_to_f16(x))
+           : storage == ATTN_DTYPE_BF16 ? attni_bf16_to_f32(attni_f32_to_bf16(x))
                                         : x;
 }
 
@@ -114,11 +68,11 @@ static void put_row(void *dst, size_t at, int storage, uint64_t seed,
             ((float *)dst)[at + (size_t)c] = a;
             ((float *)dst)[at + (size_t)c + 1] = b;
         } else if (storage == ATTN_DTYPE_F16) {
-            ((uint16_t *)dst)[at + (size_t)c] = to_f16(a);
-            ((uint16_t *)dst)[at + (size_t)c + 1] = to_f16(b);
+            ((uint16_t *)dst)[at + (size_t)c] = attni_f32_to_f16(a);
+            ((uint16_t *)dst)[at + (size_t)c + 1] = attni_f32_to_f16(b);
         } else {
-            ((uint16_t *)dst)[at + (size_t)c] = to_bf16(a);
-            ((uint16_t *)dst)[at + (size_t)c + 1] = to_bf16(b);
+            ((uint16_t *)dst)[at + (size_t)c] = attni_f32_to_bf16(a);
+            ((uint16_t *)dst)[at + (size_t)c + 1] = attni_f32_to_bf16(b);
         }
     }
 }

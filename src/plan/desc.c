@@ -99,24 +99,12 @@ static attn_status check_shape(const attn_sdpa_desc *d)
     return ATTN_OK;
 }
 
-/* Rows of K and V per (batch or page, head): a page's when paged. */
-static int64_t kv_rows(const attn_sdpa_desc *d)
-{
-    return d->block_table ? d->page_size : d->kv_len;
-}
-
-/* Tensors (batch or pages) K and V hold. */
-static int64_t kv_tensors(const attn_sdpa_desc *d)
-{
-    return d->block_table ? d->num_pages : d->batch;
-}
-
 static attn_status check_strides(const attn_sdpa_desc *d)
 {
     attn_status s;
     if ((s = attni_check_strides(d->q_strides, d->q_len, d->head_dim)) ||
-        (s = attni_check_strides(d->k_strides, kv_rows(d), d->head_dim)) ||
-        (s = attni_check_strides(d->v_strides, kv_rows(d), d->v_head_dim)) ||
+        (s = attni_check_strides(d->k_strides, attni_kv_tensor_rows(d), d->head_dim)) ||
+        (s = attni_check_strides(d->v_strides, attni_kv_tensor_rows(d), d->v_head_dim)) ||
         (s = attni_check_strides(d->out_strides, d->q_len, d->v_head_dim)))
         return s;
     /* Masks are read element by element: any non-negative stride works. */
@@ -140,9 +128,9 @@ static attn_status compute_spans(sdpa_plan *p)
     attn_status s;
     if ((s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->head_dim,
                         d->q_strides, sizeof(float), &p->q_bytes)) ||
-        (s = attni_span_bytes(kv_tensors(d), d->kv_heads, kv_rows(d),
+        (s = attni_span_bytes(attni_kv_tensors(d), d->kv_heads, attni_kv_tensor_rows(d),
                         d->head_dim, d->k_strides, elem, &p->k_bytes)) ||
-        (s = attni_span_bytes(kv_tensors(d), d->kv_heads, kv_rows(d),
+        (s = attni_span_bytes(attni_kv_tensors(d), d->kv_heads, attni_kv_tensor_rows(d),
                         d->v_head_dim, d->v_strides, elem, &p->v_bytes)) ||
         (s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->v_head_dim,
                         d->out_strides, sizeof(float), &p->out_bytes)))

@@ -1,5 +1,15 @@
 #include "plan/kv_source.h"
 
+int64_t attni_kv_tensors(const attn_sdpa_desc *d)
+{
+    return d->block_table ? d->num_pages : d->batch;
+}
+
+int64_t attni_kv_tensor_rows(const attn_sdpa_desc *d)
+{
+    return d->block_table ? d->page_size : d->kv_len;
+}
+
 size_t attni_dtype_size(attn_dtype t)
 {
     return t == ATTN_DTYPE_F32 ? sizeof(float) : sizeof(uint16_t);

@@ -21,6 +21,12 @@ typedef struct kv_source {
     attn_dtype dtype;
 } kv_source;
 
+/* The K and V tensors as laid out in memory: (tensors, Hkv, rows, last)
+ * with k_strides / v_strides. Not paged: (B, Hkv, Tk); paged: the pools,
+ * (num_pages, Hkv, page_size). */
+int64_t attni_kv_tensors(const attn_sdpa_desc *d);
+int64_t attni_kv_tensor_rows(const attn_sdpa_desc *d);
+
 /* Bytes of one stored element. */
 size_t attni_dtype_size(attn_dtype t);
 
