@@ -105,10 +105,11 @@ static attn_status check_strides(const append_call *c)
     if ((s = attni_check_strides(c->ks, c->tn, d->head_dim)) ||
         (s = attni_check_strides(c->vs, c->tn, d->v_head_dim)))
         return s;
-    if (!attni_layout_is_injective(attni_kv_tensors(d), d->kv_heads, attni_kv_tensor_rows(d),
-                                   d->head_dim, d->k_strides) ||
-        !attni_layout_is_injective(attni_kv_tensors(d), d->kv_heads, attni_kv_tensor_rows(d),
-                                   d->v_head_dim, d->v_strides) ||
+    const int64_t tensors = attni_kv_tensors(d), rows = attni_kv_tensor_rows(d);
+    if (!attni_layout_is_injective(tensors, d->kv_heads, rows, d->head_dim,
+                                   d->k_strides) ||
+        !attni_layout_is_injective(tensors, d->kv_heads, rows, d->v_head_dim,
+                                   d->v_strides) ||
         (c->q && !attni_layout_is_injective(d->batch, d->q_heads, c->tn,
                                             d->head_dim, d->q_strides)))
         return ATTN_ERR_BAD_STRIDE;
@@ -213,7 +214,8 @@ static int kv_apart(const append_call *c, attn_range k_rows, attn_range v_rows)
     const uintptr_t k = (uintptr_t)c->k_cache, v = (uintptr_t)c->v_cache;
     /* Both aligned to the element (checked before): whole elements apart. */
     const uintptr_t apart = (k > v ? k - v : v - k) / attni_dtype_size(d->kv_dtype);
-    const int64_t n[4] = {attni_kv_tensors(d), d->kv_heads, attni_kv_tensor_rows(d), 2};
+    const int64_t n[4] = {attni_kv_tensors(d), d->kv_heads,
+                          attni_kv_tensor_rows(d), 2};
     const int64_t st[4] = {ks.batch, ks.head, ks.row, (int64_t)apart};
     const int64_t last = d->head_dim > d->v_head_dim ? d->head_dim : d->v_head_dim;
     return attni_layout_is_injective_n(4, n, st, last);
