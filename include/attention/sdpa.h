@@ -38,7 +38,8 @@
  * and computes as it does for fp32 K and V, so the result is attention
  * over the stored (rounded) values. k and v then point at uint16_t data
  * (any type with that layout, e.g. _Float16); strides stay in elements.
- * The backward takes fp32 K and V only (ATTN_ERR_BAD_DTYPE).
+ * The backward takes fp32 K and V only (ATTN_ERR_BAD_DTYPE, checked
+ * before a block table's ATTN_ERR_BAD_ARGUMENT).
  *
  * Paged K/V (block_table): K and V live in pools of num_pages pages of
  * page_size rows each; key j of batch b is row j % page_size of page
@@ -294,7 +295,9 @@ ATTN_EXPORT attn_status attn_key_padding_lengths(
  * The masked, scaled scores scale * Q K^T + bias, with -INFINITY wherever a
  * mask hides the key (including keys past kv_lens[b], which are not read).
  * This is what the softmax inside attn_sdpa_forward sees; useful for
- * inspecting score ranges. Never allocates.
+ * inspecting score ranges. Never allocates, so keys that sgemm cannot take
+ * as they are (fp16/bf16 or paged) are scored row by row by the decoding
+ * path's kernel: equal to the sgemm scores to float rounding.
  */
 ATTN_EXPORT attn_status attn_sdpa_scores(
     const attn_sdpa_desc *desc,
