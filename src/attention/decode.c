@@ -232,14 +232,16 @@ static void chunk_task(const void *arg, int64_t task, int thread)
     keys.begin = keys.begin > c0 ? keys.begin : c0;
     keys.end = keys.end < c1 ? keys.end : c1;
     if (keys.end > keys.begin) {
-        const int64_t n = keys.end - keys.begin < bk ? keys.end - keys.begin : bk;
+        const int64_t n0 = keys.end - keys.begin;
+        const int64_t n = n0 < bk ? n0 : bk;
         attni_kv_rows(&ks, keys.begin, n, krows);
         attni_kv_rows(&vs, keys.begin, n, vrows);
     }
     for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
         const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
-        const void **kahead = rows_ahead(&ks, j0, n, keys.end, krows == rows[0] ? rows[2] : rows[0]);
-        const void **vahead = rows_ahead(&vs, j0, n, keys.end, vrows == rows[1] ? rows[3] : rows[1]);
+        const int spare = krows == rows[0] ? 2 : 0; /* the other pair */
+        const void **kahead = rows_ahead(&ks, j0, n, keys.end, rows[spare]);
+        const void **vahead = rows_ahead(&vs, j0, n, keys.end, rows[spare + 1]);
         scores(c, &s, b, hk, 0, M, j0, n, krows, kahead);
         memcpy(s.old_max, s.row_max, (size_t)M * sizeof *s.old_max);
         c->p->kernels->softmax(s.S, M, n, bk, 0, s.row_max,
