@@ -273,6 +273,21 @@ static int both(int a, int b)
     return a == 0 || b == 0 ? 0 : a < 0 || b < 0 ? -1 : 1;
 }
 
+/* One target over the storage types from first on: a line each, then
+ * the verdict. */
+static void storage_target(FILE *f, const dec_run *x, const char *title,
+                           double (*m)(const dec_run *, const dec_row *),
+                           int first, int with, double target)
+{
+    int met = 1;
+    fputs(title, f);
+    for (int st = first; st < N_STORAGE; ++st) {
+        fprintf(f, "    %-5s ", dec_storage_names[st]);
+        met = both(met, range(f, x, m, st, with, target));
+    }
+    fprintf(f, "    -> %s\n", verdict(met));
+}
+
 void dec_summary(FILE *f, const dec_run *x)
 {
     int met;
@@ -282,31 +297,17 @@ void dec_summary(FILE *f, const dec_run *x)
             "a ratio divides by)\n\n",
             TARGET_TK, x->busy_limit);
 
-    fprintf(f, "  decoding path >= 0.8 x the read roof, every storage type "
-               "(/roof):\n");
-    met = 1;
-    for (int st = 0; st < N_STORAGE; ++st) {
-        fprintf(f, "    %-5s ", dec_storage_names[st]);
-        met = both(met, range(f, x, roof_ratio, st, WITH_NONE, 0.8));
-    }
-    fprintf(f, "    -> %s\n", verdict(met));
-
-    fprintf(f, "  fp16 and bf16 give >= 1.8 x the tokens/s of fp32, same "
-               "shape and layout (x fp32):\n");
-    met = 1;
-    for (int st = 1; st < N_STORAGE; ++st) {
-        fprintf(f, "    %-5s ", dec_storage_names[st]);
-        met = both(met, range(f, x, x_fp32, st, WITH_FP32, 1.8));
-    }
-    fprintf(f, "    -> %s\n", verdict(met));
-
-    fprintf(f, "  paged within 5%% of contiguous (x contig >= 0.95):\n");
-    met = 1;
-    for (int st = 0; st < N_STORAGE; ++st) {
-        fprintf(f, "    %-5s ", dec_storage_names[st]);
-        met = both(met, range(f, x, x_contig, st, WITH_CONTIG, 0.95));
-    }
-    fprintf(f, "    -> %s\n", verdict(met));
+    storage_target(f, x,
+                   "  decoding path >= 0.8 x the read roof, every storage "
+                   "type (/roof):\n",
+                   roof_ratio, 0, WITH_NONE, 0.8);
+    storage_target(f, x,
+                   "  fp16 and bf16 give >= 1.8 x the tokens/s of fp32, same "
+                   "shape and layout (x fp32):\n",
+                   x_fp32, 1, WITH_FP32, 1.8);
+    storage_target(f, x,
+                   "  paged within 5% of contiguous (x contig >= 0.95):\n",
+                   x_contig, 0, WITH_CONTIG, 0.95);
 
     if (x->threads > 1) {
         fprintf(f,
