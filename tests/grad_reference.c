@@ -83,8 +83,9 @@ static int64_t at(attn_strides s, int64_t a, int64_t b, int64_t c, int64_t e)
     return a * s.batch + b * s.head + c * s.row + e;
 }
 
-/* Score of key j for query i of (b, h): scale * q.k + bias, -INFINITY when
- * a mask hides the key (then q, k and bias are not read). */
+/* Score of key j for query i of (b, h): the capped scale * q.k + bias +
+ * ALiBi, -INFINITY when a mask hides the key (then q, k and bias are not
+ * read). */
 static double score(const gr_sdpa *p, int64_t b, int64_t h, int64_t i,
                     int64_t j)
 {
@@ -96,12 +97,21 @@ static double score(const gr_sdpa *p, int64_t b, int64_t h, int64_t i,
     for (int64_t c = 0; c < d->head_dim; ++c)
         dot += p->q[at(d->q_strides, b, h, i, c)] *
                p->k[at(d->k_strides, b, hk, j, c)];
-    double s = (p->scale != 0.0 ? p->scale : (double)d->scale) * dot;
+    double s = ref_modify_score(
+        d, b, h, i, j, (p->scale != 0.0 ? p->scale : (double)d->scale) * dot);
     if (p->bias) {
         const double bij = p->bias[at(d->bias_strides, b, h, i, j)];
         s = bij == -INFINITY ? -INFINITY : s + bij;
     }
     return s;
+}
+
+/* Head h's sink logit: p->sinks's, else d->sinks's, else none. */
+static double sink_of(const gr_sdpa *p, int64_t h)
+{
+    if (p->sinks)
+        return p->sinks[h];
+    return p->d->sinks ? (double)p->d->sinks[h] : -INFINITY;
 }
 
 /* v_j . g_r for query row (b, h, i). */
@@ -131,7 +141,7 @@ void gr_sdpa_forward(const gr_sdpa *p, double *out, double *weights,
             for (int64_t i = 0; i < Tq; ++i) {
                 for (int64_t j = 0; j < Tk; ++j)
                     s[j] = score(p, b, h, i, j);
-                const double l = ref_softmax_row(s, Tk, w);
+                const double l = ref_softmax_row_sink(s, Tk, sink_of(p, h), w);
                 const int64_t row = (b * Hq + h) * Tq + i;
                 if (lse)
                     lse[row] = l;
@@ -171,7 +181,7 @@ static double row_loss(const gr_sdpa *p, int64_t b, int64_t h, int64_t i,
     const int64_t Tk = p->d->kv_len;
     for (int64_t j = 0; j < Tk; ++j)
         s[j] = score(p, b, h, i, j);
-    ref_softmax_row(s, Tk, w);
+    ref_softmax_row_sink(s, Tk, sink_of(p, h), w);
     double acc = 0.0;
     for (int64_t j = 0; j < Tk; ++j)
         if (w[j] != 0.0)
@@ -205,14 +215,15 @@ static void cache_make(const gr_sdpa *p, row_cache *c)
                 const int64_t r = (b * d->q_heads + h) * d->q_len + i;
                 double *s = c->s + r * Tk, *e = c->e + r * Tk,
                        *vg = c->vg + r * Tk;
-                double m = -INFINITY;
+                const double sink = sink_of(p, h);
+                double m = sink;
                 for (int64_t j = 0; j < Tk; ++j) {
                     s[j] = score(p, b, h, i, j);
                     if (s[j] > m)
                         m = s[j];
                 }
                 c->m[r] = m;
-                c->Z[r] = 0.0;
+                c->Z[r] = m == -INFINITY ? 0.0 : exp(sink - m);
                 c->N[r] = 0.0;
                 for (int64_t j = 0; j < Tk; ++j) {
                     e[j] = m == -INFINITY || s[j] == -INFINITY
@@ -342,6 +353,13 @@ void gr_sdpa_fd(const gr_sdpa *p, double step, double *dq, double *dk,
     free(w);
     free(s);
     cache_free(&c);
+}
+
+void gr_sdpa_fd_sinks(const gr_sdpa *p, double step, double *dsinks)
+{
+    double fp, fm;
+    for (int64_t h = 0; h < p->d->q_heads; ++h)
+        CENTRAL(&p->sinks[h], step, fp, fm, dsinks[h], gr_sdpa_loss(p));
 }
 
 void gr_sdpa_fd_full(const gr_sdpa *p, double step, double *dq, double *dk,

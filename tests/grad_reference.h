@@ -22,9 +22,9 @@ extern "C" {
 /* ---- attention ----------------------------------------------------------- */
 
 /*
- * One attention problem in double. d gives the shapes, strides, scale and
- * the visibility masks (causal, kv_lens, keep_mask, read through
- * ref_visible); d->bias is not read, the additive bias is `bias` instead
+ * One attention problem in double. d gives the shapes, strides, scale,
+ * the visibility masks (causal, kv_lens, window, keep_mask, read through
+ * ref_visible) and the softcap and ALiBi (ref_modify_score); d->bias is not read, the additive bias is `bias` instead
  * (same bias_strides; a -INFINITY entry masks its key, as in sdpa.h).
  * q, k, v and bias are spans laid out by d's strides (gaps are not read);
  * g is dL/dout, contiguous (B, Hq, Tq, dv).
@@ -37,6 +37,7 @@ typedef struct gr_sdpa {
     double *bias;   /* span of d->bias_strides over (B, Hq, Tq, Tk), or NULL */
     const double *g; /* (B, Hq, Tq, dv) contiguous, or NULL (forward only) */
     double scale;   /* 0: use d->scale */
+    double *sinks;  /* (Hq) sink logits, or NULL: d->sinks's */
 } gr_sdpa;
 
 /*
@@ -73,6 +74,10 @@ void gr_sdpa_fd(const gr_sdpa *p, double step, double *dq, double *dk,
  * slow, to check gr_sdpa_fd on small problems. */
 void gr_sdpa_fd_full(const gr_sdpa *p, double step, double *dq, double *dk,
                      double *dv, double *dbias);
+
+/* dL/dsink (Hq) by central differences of gr_sdpa_loss over p->sinks
+ * (which must not be NULL). */
+void gr_sdpa_fd_sinks(const gr_sdpa *p, double step, double *dsinks);
 
 /* ---- linear layer ----------------------------------------------------------- */
 

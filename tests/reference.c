@@ -15,6 +15,12 @@ int ref_visible(const attn_sdpa_desc *d, int64_t b, int64_t h, int64_t i,
     /* Bottom-right: the last query lines up with the last valid key. */
     if (d->causal == ATTN_CAUSAL_BOTTOM_RIGHT && j > i + L - d->q_len)
         return 0;
+    /* The window is measured from the same aligned key. */
+    const int64_t aligned = i + L - d->q_len;
+    if (d->window_left >= 0 && j < aligned - d->window_left)
+        return 0;
+    if (d->window_right >= 0 && j > aligned + d->window_right)
+        return 0;
     if (d->keep_mask) {
         const attn_strides s = d->keep_strides;
         if (d->keep_mask[b * s.batch + h * s.head + i * s.row + j] == 0)
@@ -23,9 +29,27 @@ int ref_visible(const attn_sdpa_desc *d, int64_t b, int64_t h, int64_t i,
     return 1;
 }
 
+double ref_modify_score(const attn_sdpa_desc *d, int64_t b, int64_t h,
+                        int64_t i, int64_t j, double s)
+{
+    if (d->softcap > 0.0f)
+        s = d->softcap * tanh(s / d->softcap);
+    if (d->alibi_slopes) {
+        const int64_t L = d->kv_lens ? d->kv_lens[b] : d->kv_len;
+        const double slope = d->alibi_slopes[b * d->alibi_batch_stride + h];
+        s -= slope * fabs((double)(i + L - d->q_len - j));
+    }
+    return s;
+}
+
 double ref_softmax_row(const double *x, int64_t n, double *y)
 {
-    double m = -INFINITY;
+    return ref_softmax_row_sink(x, n, -INFINITY, y);
+}
+
+double ref_softmax_row_sink(const double *x, int64_t n, double sink, double *y)
+{
+    double m = sink;
     int has_nan = 0;
     for (int64_t j = 0; j < n; ++j) {
         if (isnan(x[j]))
@@ -43,7 +67,7 @@ double ref_softmax_row(const double *x, int64_t n, double *y)
             y[j] = 0.0;
         return -INFINITY;
     }
-    double sum = 0.0;
+    double sum = exp(sink - m);
     for (int64_t j = 0; j < n; ++j)
         sum += exp(x[j] - m);
     for (int64_t j = 0; y && j < n; ++j)
@@ -81,7 +105,8 @@ void ref_sdpa(const attn_sdpa_desc *d, const float *q, const float *k,
                     double dot = 0.0;
                     for (int64_t c = 0; c < D; ++c)
                         dot += (double)qi[c] * (double)kj[c];
-                    s[j] = (double)d->scale * dot;
+                    s[j] = ref_modify_score(d, b, h, i, j,
+                                            (double)d->scale * dot);
                     if (d->bias) {
                         const attn_strides bs = d->bias_strides;
                         const float bij = d->bias[b * bs.batch + h * bs.head +
@@ -90,7 +115,8 @@ void ref_sdpa(const attn_sdpa_desc *d, const float *q, const float *k,
                         s[j] = bij == -INFINITY ? -INFINITY : s[j] + (double)bij;
                     }
                 }
-                const double l = ref_softmax_row(s, Tk, w);
+                const double l = ref_softmax_row_sink(
+                    s, Tk, d->sinks ? (double)d->sinks[h] : -INFINITY, w);
                 const int64_t row = (b * Hq + h) * Tq + i;
                 if (scores)
                     for (int64_t j = 0; j < Tk; ++j)

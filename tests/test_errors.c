@@ -19,6 +19,9 @@
 
 #include "testutil.h"
 
+/* The highest status the header defines. */
+#define LAST_STATUS ATTN_ERR_BAD_SINK
+
 /*
  * AddressSanitizer normally aborts when malloc cannot satisfy a huge
  * request; the out-of-memory test needs malloc to return NULL instead.
@@ -340,6 +343,9 @@ static void test_older_caller(void **state)
     old.max_pages = -1;
     old.page_size = -1;
     old.num_pages = -1;
+    old.window_left = -5;
+    old.window_right = -5;
+    old.softcap = -1.0f;
     size_t want = 0, got = 1;
     TU_CHECK_STATUS(attn_sdpa_workspace_size(&full, &want), ATTN_OK);
     TU_CHECK_STATUS(attn_sdpa_workspace_size(&old, &got), ATTN_OK);
@@ -353,6 +359,14 @@ static void test_older_caller(void **state)
     old.struct_size = offsetof(attn_sdpa_desc, block_table);
     expect_desc_error(&old, ATTN_ERR_BAD_DTYPE, "kv_dtype inside struct_size");
     old.kv_dtype = ATTN_DTYPE_F32;
+    b = run_all(&old);
+    assert_memory_equal(a, b, 4 * BUF_FLOATS * sizeof *a);
+    free(b);
+
+    /* A header from before the variants: the window is unbounded (-1, not
+     * the zero a shorter struct leaves), the rest off. */
+    old.struct_size = offsetof(attn_sdpa_desc, window_left);
+    old.block_table = NULL;
     b = run_all(&old);
     assert_memory_equal(a, b, 4 * BUF_FLOATS * sizeof *a);
     free(b);
@@ -708,8 +722,8 @@ static void test_bad_causal(void **state)
 static void test_strerror(void **state)
 {
     (void)state;
-    const char *msg[ATTN_ERR_BAD_ROTARY_DIM + 1];
-    for (int s = 0; s <= ATTN_ERR_BAD_ROTARY_DIM; ++s) {
+    const char *msg[LAST_STATUS + 1];
+    for (int s = 0; s <= LAST_STATUS; ++s) {
         msg[s] = attn_strerror((attn_status)s);
         assert_non_null(msg[s]);
         assert_true(msg[s][0] != '\0');
@@ -720,7 +734,7 @@ static void test_strerror(void **state)
                          msg[s]);
     }
     assert_string_equal(attn_strerror((attn_status)999), "unknown status");
-    assert_string_equal(attn_strerror((attn_status)(ATTN_ERR_BAD_ROTARY_DIM + 1)),
+    assert_string_equal(attn_strerror((attn_status)(LAST_STATUS + 1)),
                         "unknown status");
     assert_string_equal(attn_strerror((attn_status)-1), "unknown status");
     /* static storage: the same pointer every time */
@@ -749,6 +763,10 @@ static void test_strerror(void **state)
     assert_int_equal(ATTN_ERR_BLOCK_TABLE_SHORT, 19);
     assert_int_equal(ATTN_ERR_MISALIGNED, 20);
     assert_int_equal(ATTN_ERR_BAD_ROTARY_DIM, 21);
+    assert_int_equal(ATTN_ERR_BAD_WINDOW, 22);
+    assert_int_equal(ATTN_ERR_BAD_ALIBI, 23);
+    assert_int_equal(ATTN_ERR_BAD_SOFTCAP, 24);
+    assert_int_equal(ATTN_ERR_BAD_SINK, 25);
 }
 
 /*
@@ -811,7 +829,7 @@ static void test_out_of_memory(void **state)
 static void test_every_status_has_a_trigger(void **state)
 {
     (void)state;
-    int seen[ATTN_ERR_BAD_ROTARY_DIM + 1] = {0};
+    int seen[LAST_STATUS + 1] = {0};
     attn_sdpa_desc d;
     size_t bytes;
 
@@ -900,6 +918,24 @@ static void test_every_status_has_a_trigger(void **state)
         float x[8] = {0};
         TRIGGER(attn_rope_forward(&rope, x, 1, 1, 2, 4, tu_contig(1, 2, 4), NULL),
                 ATTN_ERR_BAD_ROTARY_DIM);
+    }
+    fixture_desc(&d);
+    d.window_left = -2;
+    TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BAD_WINDOW);
+    {
+        const float slopes[4] = {0.5f, 0.25f, -0.25f, 0.125f};
+        fixture_desc(&d);
+        d.alibi_slopes = slopes;
+        TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BAD_ALIBI);
+    }
+    fixture_desc(&d);
+    d.softcap = -1.0f;
+    TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BAD_SOFTCAP);
+    {
+        const float sinks[4] = {0.0f, 1.0f, NAN, 2.0f};
+        fixture_desc(&d);
+        d.sinks = sinks;
+        TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BAD_SINK);
     }
     for (int i = 0; i < (int)(sizeof seen / sizeof seen[0]); ++i)
         if (!seen[i])

@@ -84,7 +84,7 @@ static int setup(void **state)
         F.g[i] = (float)tu_rng_uniform(&r, -1.0, 1.0);
     double *qd = gr_to_double(F.p.q, nq), *kd = gr_to_double(F.p.k, nk);
     double *vd = gr_to_double(F.p.v, nv), *gd = gr_to_double(F.g, no);
-    const gr_sdpa gp = {&F.p.d, qd, kd, vd, NULL, gd, 0.0};
+    const gr_sdpa gp = {&F.p.d, qd, kd, vd, NULL, gd, 0.0, NULL};
     F.dq = tu_malloc(nq, sizeof *F.dq);
     F.dk = tu_malloc(nk, sizeof *F.dk);
     F.dv = tu_malloc(nv, sizeof *F.dv);

@@ -12,6 +12,7 @@
 #include <attention/sdpa.h>
 #include <attention/sdpa_backward.h>
 #include <attention/merge.h>
+#include <attention/alibi.h>
 #include <attention/rope.h>
 #include <attention/kv_cache.h>
 #include <attention/heads.h>

@@ -55,16 +55,49 @@
  * (ATTN_ERR_BAD_ARGUMENT). k and v must be aligned to the storage type's
  * size (ATTN_ERR_MISALIGNED), paged or not.
  *
+ * Variants (the score modifiers of current model families). With L the
+ * batch's valid key length (kv_lens[b], else Tk) and off = L - Tq, so that
+ * the last query lines up with the last valid key (as bottom-right causal):
+ *
+ *   window     window_left, window_right (-1 = unbounded, the init):
+ *              query i sees key j only if
+ *                  i + off - window_left <= j <= i + off + window_right.
+ *              window_right = 0 is bottom-right causal. A model card's
+ *              "sliding window W" that counts the current token (Mistral,
+ *              Gemma) is window_left = W - 1, window_right = 0. Key tiles
+ *              outside the band are neither computed nor read, so the cost
+ *              is proportional to the band, not to Tq x Tk.
+ *   ALiBi      alibi_slopes: adds -slope[b, h] * |i + off - j| to the scaled
+ *              score, slope[b, h] = alibi_slopes[b * alibi_batch_stride + h]
+ *              (stride 0: one (Hq) array for every batch). Slopes must be
+ *              finite and >= 0 (ATTN_ERR_BAD_ALIBI); attn_alibi_slopes
+ *              (<attention/alibi.h>) fills the standard ones.
+ *   softcap    c > 0: the scaled score becomes c * tanh(scale * q.k / c),
+ *              before bias, ALiBi and masks (Gemma 2, Grok). 0 is off; a
+ *              negative, infinite or NaN c is ATTN_ERR_BAD_SOFTCAP.
+ *   sinks      (Hq): a logit sink[h] that joins every row's softmax
+ *              denominator, Z = sum_j e^(s_j) + e^(sink[h]), with no value
+ *              (gpt-oss). It is not scaled, capped or masked, counts once
+ *              per row however the keys are split, and is included in the
+ *              returned lse, so the weights of a row sum to less than 1. A
+ *              sink of -INFINITY is no sink; NaN or +INFINITY is
+ *              ATTN_ERR_BAD_SINK. Its gradient: attn_sdpa_sinks_backward.
+ *
+ * The score a softmax sees is then c tanh(scale q.k / c) + bias -
+ * slope |i + off - j|, or -INFINITY where a mask hides the key. Every
+ * variant combines with every other, every mask, GQA, strides, storage
+ * types and pages, on every path, forward and backward.
+ *
  * Fully masked rows: a query row that sees no key (or whose every visible
  * score is -INFINITY) gets an output row of zeros, a weights row of zeros
- * and lse = -INFINITY. Never NaN.
+ * and lse = -INFINITY, or lse = sink[h] with a sink. Never NaN.
  *
  * Non-finite input: NaN or Inf in data that is used propagates as IEEE
  * arithmetic says (a NaN score makes its row NaN; +Inf scores give NaN).
  *
  * What is read: keys and values at positions j >= kv_lens[b] are never read,
  * and neither are keys and values outside the range that some query of the
- * current query block may see under the causal mask. Query blocks are the
+ * current query block may see under the causal mask and the window. Query blocks are the
  * tiles of each path (up to a few hundred rows, chosen by head size and
  * cache size; README "Tiles"). Inside that range every key and value row
  * is read even where a keep_mask, bias or the causal mask hides it from a
@@ -220,6 +253,14 @@ typedef struct attn_sdpa_desc {
     int64_t max_pages;         /* block table row length; init: 0 */
     int64_t page_size;         /* rows per page; init: 0 */
     int64_t num_pages;         /* pages in each of the K and V pools; init: 0 */
+
+    /* Appended with the model families' variants (see "Variants" above). */
+    int64_t window_left;       /* keys before the aligned one; init: -1 (all) */
+    int64_t window_right;      /* keys after it; init: -1 (all) */
+    const float *alibi_slopes; /* (B, Hq) or (Hq) or NULL; init: NULL */
+    int64_t alibi_batch_stride; /* between batches' slopes; init: 0 (one (Hq)) */
+    float softcap;             /* c > 0 caps the scores; init: 0 (off) */
+    const float *sinks;        /* (Hq) sink logits, or NULL; init: NULL */
 } attn_sdpa_desc;
 
 /*

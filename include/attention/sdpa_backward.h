@@ -91,6 +91,27 @@ ATTN_EXPORT attn_status attn_sdpa_backward(
     float *dv,            /* (B, Hkv, Tk, dv) += ; or NULL */
     float *dbias);        /* (B, Hq, Tq, Tk) bias_strides, += ; or NULL */
 
+/*
+ * The gradient of the sink logits (desc->sinks; see "Variants" in
+ * <attention/sdpa.h>), added into dsinks:
+ *
+ *     dsinks[h] += -sum over b, i of e^(sink[h] - lse[b, h, i]) * D[b, h, i],
+ *     D = rowsum(dout * out),
+ *
+ * summed in double in (b, i) order. It needs the forward's out and lse
+ * only, no K or V, so it is separate from attn_sdpa_backward (whose dq,
+ * dk and dv already account for the sinks through lse). Rows with lse =
+ * -INFINITY add nothing. ATTN_ERR_BAD_ARGUMENT when desc->sinks is NULL;
+ * the descriptor's other checks as attn_sdpa_backward; ATTN_ERR_ALIASING
+ * when dsinks overlaps an input. Nothing is written on error.
+ */
+ATTN_EXPORT attn_status attn_sdpa_sinks_backward(
+    const attn_sdpa_desc *desc,
+    const float *out,     /* (B, Hq, Tq, dv) strided, from the forward */
+    const float *lse,     /* (B, Hq, Tq)     from the forward */
+    const float *dout,    /* (B, Hq, Tq, dv) strided like out */
+    float *dsinks);       /* (Hq) += */
+
 #ifdef __cplusplus
 }
 #endif

@@ -67,7 +67,16 @@ typedef enum attn_status {
      * type's size (4 bytes for fp32, 2 for fp16 and bf16). */
     ATTN_ERR_MISALIGNED = 20,
     /* A rotary dimension is odd, below 2 or above the head dimension. */
-    ATTN_ERR_BAD_ROTARY_DIM = 21
+    ATTN_ERR_BAD_ROTARY_DIM = 21,
+    /* window_left or window_right below -1. */
+    ATTN_ERR_BAD_WINDOW = 22,
+    /* An ALiBi slope is negative or not finite, or alibi_batch_stride is
+     * negative. */
+    ATTN_ERR_BAD_ALIBI = 23,
+    /* softcap is negative, infinite or NaN. */
+    ATTN_ERR_BAD_SOFTCAP = 24,
+    /* A sink logit is NaN or +INFINITY. */
+    ATTN_ERR_BAD_SINK = 25
 } attn_status;
 
 /*

@@ -199,7 +199,7 @@ static void scores_block(const sdpa_plan *p, const head_offsets *o,
     const attn_sdpa_desc *d = &p->d;
     if (p->kv_direct) {
         const kv_tile kt = attni_kv_tile(p, ks, kb, n, d->head_dim, NULL);
-        attni_score_tile(d, o, q, kt.rows, kt.ld, i0, m, kb, n, S, ld);
+        attni_score_tile(p, o, q, kt.rows, kt.ld, i0, m, kb, n, S, ld, NULL);
         return;
     }
     const void *rows[ATTN_DECODE_KEYS];
@@ -211,7 +211,7 @@ static void scores_block(const sdpa_plan *p, const head_offsets *o,
             p->kernels->dot_rows[d->kv_dtype](
                 q + o->q + (i0 + r) * d->q_strides.row, 1, d->head_dim, rows,
                 len, d->scale, row, 1, NULL);
-            attni_mask_scores(d, o, i0 + r, j0, len, row);
+            attni_mask_scores(p, o, i0 + r, j0, len, row, NULL);
         }
     }
 }
@@ -243,7 +243,7 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
             float *bh_scores = scores + (b * d->q_heads + h) * d->q_len * d->kv_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
                 const int64_t m = attni_block_rows(d, i0);
-                const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
+                const attn_key_range keys = attni_block_keys(d, &o, i0, i0 + m - 1);
                 float *S = bh_scores + i0 * d->kv_len;
                 scores_block(&p, &o, &ks, q, i0, m, keys.begin,
                              keys.end - keys.begin, S + keys.begin, d->kv_len);

@@ -23,7 +23,7 @@ static attn_status backward_shape(const sdpa_plan *p, int blas_threads,
     if (p->d.algo != ATTN_ALGO_MATERIALIZED)
         return attni_fused_backward_shape(p, blas_threads, shape);
     shape->per_thread = 0;
-    return attni_mul_size(p->tile_bytes, 2, &shape->shared)
+    return attni_mul_size(p->tile_bytes, p->d.softcap > 0.0f ? 3 : 2, &shape->shared)
                ? ATTN_OK : ATTN_ERR_SIZE_OVERFLOW;
 }
 

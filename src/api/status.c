@@ -34,6 +34,11 @@ const char *attn_strerror(attn_status status)
         return "a K or V pointer is not aligned to its storage type's size";
     case ATTN_ERR_BAD_ROTARY_DIM:
         return "the rotary dimension is odd, below 2 or above the head dimension";
+    case ATTN_ERR_BAD_WINDOW: return "a window bound is below -1";
+    case ATTN_ERR_BAD_ALIBI:
+        return "an ALiBi slope is negative or not finite, or its batch stride is negative";
+    case ATTN_ERR_BAD_SOFTCAP: return "softcap is negative, infinite or NaN";
+    case ATTN_ERR_BAD_SINK: return "a sink logit is NaN or +infinity";
     }
     return "unknown status";
 }

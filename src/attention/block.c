@@ -17,28 +17,38 @@ head_offsets attni_head_offsets(const sdpa_plan *p, int64_t b, int64_t h)
     o.keep = b * d->keep_strides.batch + h * d->keep_strides.head;
     o.bias = b * d->bias_strides.batch + h * d->bias_strides.head;
     o.valid = d->kv_lens ? d->kv_lens[b] : d->kv_len;
+    o.rows = d->q_len;
+    o.slope = d->alibi_slopes ? d->alibi_slopes[b * d->alibi_batch_stride + h]
+                              : 0.0f;
+    o.sink = d->sinks ? d->sinks[h] : -INFINITY;
     return o;
 }
 
-attn_key_range attni_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i)
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+attn_key_range attni_row_keys(const attn_sdpa_desc *d, const head_offsets *o,
+                              int64_t i)
 {
-    attn_key_range r = {0, valid};
+    const int64_t aligned = i + o->valid - o->rows; /* i + off */
+    attn_key_range r = {0, o->valid};
     if (d->causal == ATTN_CAUSAL_TOP_LEFT)
-        r.end = i + 1;
+        r.end = min64(r.end, i + 1);
     else if (d->causal == ATTN_CAUSAL_BOTTOM_RIGHT)
-        r.end = i + 1 + valid - d->q_len;
-    if (r.end > valid)
-        r.end = valid;
-    if (r.end < 0)
-        r.end = 0;
+        r.end = min64(r.end, aligned + 1);
+    if (d->window_right >= 0)
+        r.end = min64(r.end, aligned + d->window_right + 1);
+    if (d->window_left >= 0)
+        r.begin = max64(0, aligned - d->window_left);
+    r.end = max64(r.end, 0);
     return r;
 }
 
-attn_key_range attni_block_keys(const attn_sdpa_desc *d, int64_t valid,
+attn_key_range attni_block_keys(const attn_sdpa_desc *d, const head_offsets *o,
                                int64_t i0, int64_t i1)
 {
-    attn_key_range r = {attni_row_keys(d, valid, i0).begin,
-                        attni_row_keys(d, valid, i1).end};
+    attn_key_range r = {attni_row_keys(d, o, i0).begin,
+                        attni_row_keys(d, o, i1).end};
     if (r.end < r.begin)
         r.end = r.begin;
     return r;
@@ -67,15 +77,26 @@ int attni_blas_ld(int64_t stride, int64_t rows, int64_t cols)
     return (int)(rows > 1 || stride >= cols ? stride : cols);
 }
 
-void attni_mask_scores(const attn_sdpa_desc *d, const head_offsets *o,
-                       int64_t i, int64_t j0, int64_t n, float *row)
+void attni_mask_scores(const sdpa_plan *p, const head_offsets *o, int64_t i,
+                       int64_t j0, int64_t n, float *row, float *dcap)
 {
-    const attn_key_range keys = attni_row_keys(d, o->valid, i);
+    const attn_sdpa_desc *d = &p->d;
+    const attn_key_range keys = attni_row_keys(d, o, i);
     int64_t begin = keys.begin - j0, end = keys.end - j0;
     begin = begin < 0 ? 0 : begin > n ? n : begin;
     end = end < begin ? begin : end > n ? n : end;
     for (int64_t j = 0; j < begin; ++j)
         row[j] = -INFINITY;
+    if (d->softcap > 0.0f || o->slope != 0.0f) {
+        /* the distance i + off - j as a float, exact below 2^24 */
+        const float dist0 = (float)(i + o->valid - o->rows - (j0 + begin));
+        p->kernels->modify_scores(row + begin, end - begin, d->softcap,
+                                  o->slope, dist0, dcap ? dcap + begin : NULL);
+        if (dcap) {
+            memset(dcap, 0, (size_t)begin * sizeof *dcap);
+            memset(dcap + end, 0, (size_t)(n - end) * sizeof *dcap);
+        }
+    }
     if (d->keep_mask || d->bias) {
         const uint8_t *keep = d->keep_mask ? d->keep_mask + o->keep +
                                                  i * d->keep_strides.row + j0
@@ -93,10 +114,12 @@ void attni_mask_scores(const attn_sdpa_desc *d, const head_offsets *o,
         row[j] = -INFINITY;
 }
 
-void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
+void attni_score_tile(const sdpa_plan *p, const head_offsets *o,
                      const float *q, const float *K, int64_t ldk, int64_t i0,
-                     int64_t m, int64_t j0, int64_t n, float *S, int64_t ld)
+                     int64_t m, int64_t j0, int64_t n, float *S, int64_t ld,
+                     float *dcap)
 {
+    const attn_sdpa_desc *d = &p->d;
     if (n <= 0)
         return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
@@ -105,7 +128,25 @@ void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
                 attni_blas_ld(d->q_strides.row, m, d->head_dim), K,
                 attni_blas_ld(ldk, n, d->head_dim), 0.0f, S, (int)ld);
     for (int64_t r = 0; r < m; ++r)
-        attni_mask_scores(d, o, i0 + r, j0, n, S + r * ld);
+        attni_mask_scores(p, o, i0 + r, j0, n, S + r * ld,
+                          dcap ? dcap + r * ld : NULL);
+}
+
+float attni_sink_join(float L, float sink, float *joined)
+{
+    if (isnan(L) || L == -INFINITY) {
+        *joined = isnan(L) ? L : sink;
+        return isnan(L) ? L : 0.0f;
+    }
+    if (sink == -INFINITY) {
+        *joined = L;
+        return 1.0f;
+    }
+    /* in double after taking out the larger, so neither side overflows */
+    const double top = L > sink ? L : sink;
+    const double a = exp(L - top), z = a + exp(sink - top);
+    *joined = (float)(top + log(z));
+    return (float)(a / z);
 }
 
 kv_tile attni_kv_tile(const sdpa_plan *p, const kv_source *s, int64_t j0,
@@ -127,6 +168,14 @@ kv_tile attni_kv_tile(const sdpa_plan *p, const kv_source *s, int64_t j0,
         p->kernels->widen_rows[s->dtype](rows, len, cols, buf + i * cols, cols);
     }
     return t;
+}
+
+void attni_mul_rows(float *x, const float *y, int64_t m, int64_t n,
+                    int64_t ld)
+{
+    for (int64_t r = 0; r < m; ++r)
+        for (int64_t j = 0; j < n; ++j)
+            x[r * ld + j] *= y[r * ld + j];
 }
 
 void attni_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols)

@@ -12,26 +12,31 @@
  * tensors share the layout of what they differentiate. */
 typedef struct head_offsets {
     int64_t q, k, v, out, keep, bias;
-    int64_t valid;          /* keys this batch may see at most */
+    int64_t valid;          /* keys this batch may see at most: L */
+    int64_t rows;           /* query rows of this batch: Tq */
+    float slope;            /* ALiBi slope, 0 without ALiBi */
+    float sink;             /* sink logit, -INFINITY without a sink */
 } head_offsets;
 
 head_offsets attni_head_offsets(const sdpa_plan *p, int64_t b, int64_t h);
 
 /*
  * The keys [begin, end) a query may see under the masks that bound a range
- * (kv_lens and causal); keep_mask and bias hide keys inside it. Empty when
- * end <= begin. Neither end decreases with the query index, so the keys
- * any of the rows i0 .. i1 may see lie in [begin(i0), end(i1)): every path
- * computes only the key tiles inside that range, forward and backward.
+ * (kv_lens, causal and the window); keep_mask and bias hide keys inside
+ * it. Empty when end <= begin. Neither end decreases with the query index,
+ * so the keys any of the rows i0 .. i1 may see lie in
+ * [begin(i0), end(i1)): every path computes only the key tiles inside that
+ * range, forward and backward.
  */
 typedef struct attn_key_range {
     int64_t begin, end;
 } attn_key_range;
 
-attn_key_range attni_row_keys(const attn_sdpa_desc *d, int64_t valid, int64_t i);
+attn_key_range attni_row_keys(const attn_sdpa_desc *d, const head_offsets *o,
+                              int64_t i);
 
 /* The union of the ranges of rows i0 .. i1 (end >= begin). */
-attn_key_range attni_block_keys(const attn_sdpa_desc *d, int64_t valid,
+attn_key_range attni_block_keys(const attn_sdpa_desc *d, const head_offsets *o,
                                int64_t i0, int64_t i1);
 
 /* Rows in the query block starting at i0. */
@@ -40,22 +45,33 @@ int64_t attni_block_rows(const attn_sdpa_desc *d, int64_t i0);
 /* BLAS wants ld >= columns even when a single row makes it irrelevant. */
 int attni_blas_ld(int64_t stride, int64_t rows, int64_t cols);
 
-/* Masks one row of scaled scores of query i against keys [j0, j0 + n):
- * -INFINITY outside its key range or where keep_mask hides a key, bias
- * added elsewhere. */
-void attni_mask_scores(const attn_sdpa_desc *d, const head_offsets *o,
-                       int64_t i, int64_t j0, int64_t n, float *row /* (n) */);
+/* Turns one row of scaled scores of query i against keys [j0, j0 + n)
+ * into what the softmax sees: -INFINITY outside its key range or where
+ * keep_mask hides a key; elsewhere softcapped, then ALiBi and bias added.
+ * With softcap, dcap (when not NULL) receives the cap's derivative
+ * 1 - tanh^2 (0 where masked). */
+void attni_mask_scores(const sdpa_plan *p, const head_offsets *o, int64_t i,
+                       int64_t j0, int64_t n, float *row /* (n) */,
+                       float *dcap /* (n) or NULL */);
 
 /*
  * Scores of query rows [i0, i0 + m) of pair o against keys [j0, j0 + n)
- * into S (row stride ld): scale * q.k + bias, -INFINITY where masked.
- * K holds the keys' rows (row j0 first, ldk apart); q is the tensor's base
- * pointer; masks come from d.
+ * into S (row stride ld), as attni_mask_scores leaves them (dcap alike,
+ * same stride, when not NULL). K holds the keys' rows (row j0 first, ldk
+ * apart); q is the tensor's base pointer; masks come from p->d.
  */
-void attni_score_tile(const attn_sdpa_desc *d, const head_offsets *o,
+void attni_score_tile(const sdpa_plan *p, const head_offsets *o,
                      const float *q, const float *K /* (n, ldk) */,
                      int64_t ldk, int64_t i0, int64_t m, int64_t j0,
-                     int64_t n, float *S /* (m, ld) */, int64_t ld);
+                     int64_t n, float *S /* (m, ld) */, int64_t ld,
+                     float *dcap /* (m, ld) or NULL */);
+
+/* A row's softmax with the sink logit joined to its denominator: the
+ * factor its weights (and output) are multiplied by, e^L / (e^L + e^sink),
+ * and *joined = log(e^L + e^sink), from the row's log-sum-exp L. L =
+ * -INFINITY gives 0 and sink; sink = -INFINITY gives 1 and L; NaN stays
+ * NaN. */
+float attni_sink_join(float L, float sink, float *joined);
 
 /* Rows [j0, j0 + n) of K or V as floats, ld apart: the tensor's own rows
  * when sgemm can take them (attni_kv_is_direct), else widened (and
@@ -82,6 +98,10 @@ int64_t attni_live_rows(const float *lse /* (m) */, int64_t m, int64_t *start);
  * from zero, so 0 * NaN from a hidden V row cannot survive into it. */
 void attni_rescale_rows(float *O /* (m, dv) */, const float *alpha /* (m) */,
                         const float *old_max /* (m) */, int64_t m, int64_t dv);
+
+/* x[r, j] *= y[r, j] over an (m, n) block of two tiles of row stride ld. */
+void attni_mul_rows(float *x /* (m, ld) */, const float *y /* (m, ld) */,
+                    int64_t m, int64_t n, int64_t ld);
 
 /* Zeroes `rows` rows of `cols` floats, `stride` apart. */
 void attni_zero_rows(float *x, int64_t rows, int64_t stride, int64_t cols);

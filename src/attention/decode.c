@@ -141,8 +141,8 @@ static void scores(const dec_ctx *c, const dec_scratch *s, int64_t b,
                                          kahead);
     for (int64_t r = r0; r < r0 + m; ++r) {
         const head_offsets ro = row_offsets(c, b, hk, r);
-        attni_mask_scores(d, &ro, r % d->q_len, j0, n,
-                          s->S + r * c->L.block);
+        attni_mask_scores(c->p, &ro, r % d->q_len, j0, n,
+                          s->S + r * c->L.block, NULL);
     }
 }
 
@@ -162,7 +162,8 @@ static const void **rows_ahead(const kv_source *src, int64_t j0, int64_t n,
 }
 
 /* The packed rows' outputs (normalised) and lse, to `out` rows laid out as
- * the call's, or to a chunk's partials. */
+ * the call's (the sink joined), or to a chunk's partials (without it: it
+ * joins once, at the merge). */
 static void finish(const dec_ctx *c, const dec_scratch *s, int64_t b,
                    int64_t hk, int64_t chunk)
 {
@@ -170,9 +171,10 @@ static void finish(const dec_ctx *c, const dec_scratch *s, int64_t b,
     const int64_t M = c->L.rows, dv = d->v_head_dim;
     const int64_t pair = b * d->kv_heads + hk;
     for (int64_t r = 0; r < M; ++r) {
+        const head_offsets ro = row_offsets(c, b, hk, r);
+        const float sink = c->L.chunks == 1 ? ro.sink : -INFINITY;
         float *dst, *lse_dst;
         if (c->L.chunks == 1) {
-            const head_offsets ro = row_offsets(c, b, hk, r);
             dst = c->out + ro.out + (r % d->q_len) * d->out_strides.row;
             lse_dst = c->lse ? c->lse + (b * d->q_heads + hk * c->p->group) * d->q_len + r
                              : NULL;
@@ -190,12 +192,13 @@ static void finish(const dec_ctx *c, const dec_scratch *s, int64_t b,
             l = NAN;
         } else if (s->row_max[r] == -INFINITY) {
             memset(dst, 0, (size_t)dv * sizeof *dst);
-            l = -INFINITY;
+            l = sink;
         } else {
-            const float inv = (float)(1.0 / s->row_sum[r]);
+            const float f = attni_sink_join(
+                s->row_max[r] + (float)log(s->row_sum[r]), sink, &l);
+            const float inv = (float)(f / s->row_sum[r]);
             for (int64_t j = 0; j < dv; ++j)
                 dst[j] = s->O[r * dv + j] * inv;
-            l = s->row_max[r] + (float)log(s->row_sum[r]);
         }
         if (lse_dst)
             *lse_dst = l;
@@ -227,7 +230,7 @@ static void chunk_task(const void *arg, int64_t task, int thread)
     /* This block's rows and the next's, swapped block by block. */
     const void *rows[4][ATTN_DECODE_KEYS];
     const void **krows = rows[0], **vrows = rows[1];
-    attn_key_range keys = attni_block_keys(d, o.valid, 0, Tq - 1);
+    attn_key_range keys = attni_block_keys(d, &o, 0, Tq - 1);
     const int64_t c0 = chunk * c->L.chunk_keys, c1 = c0 + c->L.chunk_keys;
     keys.begin = keys.begin > c0 ? keys.begin : c0;
     keys.end = keys.end < c1 ? keys.end : c1;
@@ -277,10 +280,13 @@ static void merge_task(const void *arg, int64_t pair, int thread)
     for (int64_t r = 0; r < M; ++r) {
         const head_offsets ro = row_offsets(c, b, hk, r);
         const size_t at = (size_t)(pair * M + r);
-        float l;
+        float l, *dst = c->out + ro.out + (r % d->q_len) * d->out_strides.row;
         attni_merge_row(c->L.chunks, pairs * M, dv, c->partials + at * (size_t)dv,
-                        pairs * M * dv, lses + at,
-                        c->out + ro.out + (r % d->q_len) * d->out_strides.row, &l);
+                        pairs * M * dv, lses + at, dst, &l);
+        const float f = attni_sink_join(l, ro.sink, &l);
+        if (f != 1.0f && !isnan(f))
+            for (int64_t j = 0; j < dv; ++j)
+                dst[j] *= f;
         if (c->lse)
             c->lse[(b * d->q_heads + hk * c->p->group) * d->q_len + r] = l;
     }

@@ -66,7 +66,13 @@ static attn_status layout_of(const sdpa_plan *p, int blas_threads,
     return ATTN_OK;
 }
 
-/* Workspace: D and the dQ partials shared, P and dS tiles per thread. */
+/* P and dS, and the softcap's derivative when it is on. */
+static size_t tiles_per_thread(const sdpa_plan *p)
+{
+    return p->d.softcap > 0.0f ? 3 : 2;
+}
+
+/* Workspace: D and the dQ partials shared, the tiles per thread. */
 attn_status attni_fused_backward_shape(const sdpa_plan *p, int blas_threads,
                                       attn_ws_shape *shape)
 {
@@ -77,7 +83,7 @@ attn_status attni_fused_backward_shape(const sdpa_plan *p, int blas_threads,
     if (!attni_add_size(L.rows_bytes,
                        L.chunks > 1 ? (size_t)L.chunks * L.partial_bytes : 0,
                        &shape->shared) ||
-        !attni_mul_size(L.tile_bytes, 2, &shape->per_thread))
+        !attni_mul_size(L.tile_bytes, tiles_per_thread(p), &shape->per_thread))
         return ATTN_ERR_SIZE_OVERFLOW;
     return ATTN_OK;
 }
@@ -89,7 +95,7 @@ typedef struct bwd_ctx {
     float *dq, *dk, *dv, *dbias;
     float *D;               /* (B, Hq, Tq) rowsum(dout * out) */
     float *partials;        /* (chunks, B, Hq, Tq, d) when chunks > 1 */
-    char *tiles;            /* per thread: P and dS tiles */
+    char *tiles;            /* per thread: P, dS and G tiles */
 } bwd_ctx;
 
 /* D = rowsum(dout * out), one task per (batch, query head). */
@@ -109,10 +115,11 @@ static void rowsum_task(const void *arg, int64_t bh, int thread)
     }
 }
 
-/* One (query block, key tile) of one query head: the five products. */
+/* One (query block, key tile) of one query head: the five products. G
+ * receives the softcap's derivative, when it is on. */
 static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
                        int64_t i0, int64_t m, int64_t j0, int64_t n,
-                       float *dq_blk, int ld_dq, float *P, float *dS)
+                       float *dq_blk, int ld_dq, float *P, float *dS, float *G)
 {
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t ld = c->L.blocks.k, D = d->head_dim, Dv = d->v_head_dim;
@@ -125,7 +132,8 @@ static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
     const float *k_tile = c->k + o->k + j0 * d->k_strides.row;
     const float *v_tile = c->v + o->v + j0 * d->v_strides.row;
 
-    attni_score_tile(d, o, c->q, k_tile, d->k_strides.row, i0, m, j0, n, P, ld);
+    attni_score_tile(c->p, o, c->q, k_tile, d->k_strides.row, i0, m, j0, n, P,
+                     ld, G);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)Dv, 1.0f, do_blk, ldo, v_tile, ldv, 0.0f, dS, (int)ld);
     c->p->kernels->softmax_grad(P, dS, m, n, ld, c->lse + bh * d->q_len + i0,
@@ -137,6 +145,8 @@ static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
             for (int64_t j = 0; j < n; ++j)
                 row[j] += dS[r * ld + j];
         }
+    if (G)  /* through the cap: the scores' gradient before it */
+        attni_mul_rows(dS, G, m, n, ld);
     if (c->dv)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)Dv,
                     (int)m, 1.0f, P, (int)ld, do_blk, ldo, 1.0f,
@@ -160,8 +170,10 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
     const int64_t b = pair / d->kv_heads, hk = pair % d->kv_heads;
     const int64_t kb0 = chunk * L->key_blocks / L->chunks;
     const int64_t kb1 = (chunk + 1) * L->key_blocks / L->chunks;
-    float *P = (float *)(c->tiles + (size_t)thread * 2 * L->tile_bytes);
+    float *P = (float *)(c->tiles + (size_t)thread * tiles_per_thread(c->p) *
+                                        L->tile_bytes);
     float *dS = (float *)((char *)P + L->tile_bytes);
+    float *G = d->softcap > 0.0f ? (float *)((char *)dS + L->tile_bytes) : NULL;
     const int64_t bq = L->blocks.q, bk = L->blocks.k;
 
     for (int64_t kb = kb0; kb < kb1; ++kb) {
@@ -178,7 +190,7 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
                     const int64_t i = i0 + r0;
                     /* Keys outside the run's range are invisible to it. */
                     const attn_key_range keys =
-                        attni_block_keys(d, o.valid, i, i + len - 1);
+                        attni_block_keys(d, &o, i, i + len - 1);
                     const int64_t js = keys.begin > j0 ? keys.begin : j0;
                     const int64_t je = keys.end < j0 + n ? keys.end : j0 + n;
                     if (je <= js)
@@ -192,7 +204,8 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
                         dq = c->partials + (size_t)chunk * (L->partial_bytes / sizeof(float)) +
                              (bh * d->q_len + i) * d->head_dim;
                     }
-                    tile_grads(c, &o, bh, i, len, js, je - js, dq, ld_dq, P, dS);
+                    tile_grads(c, &o, bh, i, len, js, je - js, dq, ld_dq, P,
+                               dS, G);
                 }
             }
         }

@@ -100,7 +100,8 @@ typedef struct fwd_pair {
     kv_source k, v;
 } fwd_pair;
 
-/* out rows = O / sum, or zeros (no visible key) or NaN (a NaN score). */
+/* out rows = O / sum with the sink joined, or zeros (no visible key) or
+ * NaN (a NaN score). */
 static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
                         int64_t m, const fwd_scratch *s, float *lse /* (m) */)
 {
@@ -115,13 +116,14 @@ static void finish_rows(const fwd_ctx *c, const head_offsets *o, int64_t i0,
             lse[r] = NAN;
         } else if (s->row_max[r] == -INFINITY) {
             memset(dst, 0, (size_t)dv * sizeof *dst);
-            lse[r] = -INFINITY;
+            lse[r] = o->sink;
         } else {
-            const float inv = (float)(1.0 / sum);
+            const float f = attni_sink_join(s->row_max[r] + (float)log(sum),
+                                            o->sink, &lse[r]);
+            const float inv = (float)(f / sum);
             const float *src = s->O + r * dv;
             for (int64_t j = 0; j < dv; ++j)
                 dst[j] = src[j] * inv;
-            lse[r] = s->row_max[r] + (float)log(sum);
         }
     }
 }
@@ -139,7 +141,8 @@ static void write_weights(const fwd_ctx *c, const fwd_pair *pr,
     for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
         const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
         const kv_tile kt = attni_kv_tile(c->p, &pr->k, j0, n, d->head_dim, s->K);
-        attni_score_tile(d, &pr->o, c->q, kt.rows, kt.ld, i0, m, j0, n, W + j0, Tk);
+        attni_score_tile(c->p, &pr->o, c->q, kt.rows, kt.ld, i0, m, j0, n, W + j0,
+                         Tk, NULL);
         c->p->kernels->exp_shift(W + j0, m, n, Tk, lse);
     }
     for (int64_t r = 0; r < m; ++r) {
@@ -167,15 +170,16 @@ static void tile_step(const fwd_ctx *c, const fwd_pair *pr,
     float old_max[ATTN_TILE_MAX_Q];
 
     const kv_tile kt = attni_kv_tile(c->p, &pr->k, j0, n, d->head_dim, s->K);
-    attni_score_tile(d, &pr->o, c->q, kt.rows, kt.ld, i0 + r0, m, j0, n, S, bk);
+    attni_score_tile(c->p, &pr->o, c->q, kt.rows, kt.ld, i0 + r0, m, j0, n, S, bk,
+                     NULL);
     memcpy(old_max, row_max, (size_t)m * sizeof *old_max);
     c->p->kernels->softmax(S, m, n, bk, 0, row_max, row_sum, alpha, has_nan,
                            redo);
     for (int64_t r = 0; r < m; ++r)
         if (redo[r]) { /* a score rose too far for one pass: again */
             float *row = S + r * bk;
-            attni_score_tile(d, &pr->o, c->q, kt.rows, kt.ld, i0 + r0 + r, 1,
-                             j0, n, row, bk);
+            attni_score_tile(c->p, &pr->o, c->q, kt.rows, kt.ld, i0 + r0 + r,
+                             1, j0, n, row, bk, NULL);
             c->p->kernels->softmax(row, 1, n, bk, 1, row_max + r,
                                    row_sum + r, alpha + r, has_nan + r,
                                    redo + r);
@@ -203,10 +207,10 @@ static void forward_task(const void *arg, int64_t task, int thread)
     pr.k = attni_kv_source(d, c->k, d->k_strides, b, h / c->p->group);
     pr.v = attni_kv_source(d, c->v, d->v_strides, b, h / c->p->group);
     const head_offsets o = pr.o;
-    const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
+    const attn_key_range keys = attni_block_keys(d, &o, i0, i0 + m - 1);
     /* Keys every row of the block may see: tiles inside need no groups. */
-    const int64_t all_begin = attni_row_keys(d, o.valid, i0 + m - 1).begin;
-    const int64_t all_end = attni_row_keys(d, o.valid, i0).end;
+    const int64_t all_begin = attni_row_keys(d, &o, i0 + m - 1).begin;
+    const int64_t all_end = attni_row_keys(d, &o, i0).end;
     const fwd_scratch s = carve(c->workspace, c->p, &c->blocks, thread);
 
     for (int64_t r = 0; r < m; ++r) {
@@ -225,7 +229,7 @@ static void forward_task(const void *arg, int64_t task, int thread)
         for (int64_t r0 = 0; r0 < m; r0 += ATTN_DIAGONAL_ROWS) {
             const int64_t mg = m - r0 < ATTN_DIAGONAL_ROWS ? m - r0 : ATTN_DIAGONAL_ROWS;
             const attn_key_range g =
-                attni_block_keys(d, o.valid, i0 + r0, i0 + r0 + mg - 1);
+                attni_block_keys(d, &o, i0 + r0, i0 + r0 + mg - 1);
             const int64_t g0 = g.begin > j0 ? g.begin : j0;
             const int64_t g1 = g.end < j1 ? g.end : j1;
             if (g1 > g0) /* rows that see nothing here keep their state */

@@ -58,13 +58,14 @@ static void accumulate_dbias(const attn_sdpa_desc *d, const head_offsets *o,
 
 /* Query rows [i0, i0 + m) against keys [kb, kb + n): P and dS hold those
  * columns (column 0 = key kb). */
-static void backward_block(const attn_sdpa_desc *d, const head_offsets *o,
+static void backward_block(const sdpa_plan *p, const head_offsets *o,
                            const float *q, const float *k, const float *v,
                            const float *out, const float *lse,
                            const float *dout, const grads *g, int64_t i0,
                            int64_t m, int64_t kb, int64_t n, float *P,
-                           float *dS)
+                           float *dS, float *G)
 {
+    const attn_sdpa_desc *d = &p->d;
     const int64_t ld = n;
     const int ldq = attni_blas_ld(d->q_strides.row, m, d->head_dim);
     const int ldk = attni_blas_ld(d->k_strides.row, n, d->head_dim);
@@ -75,7 +76,7 @@ static void backward_block(const attn_sdpa_desc *d, const head_offsets *o,
     const float *q_blk = q + o->q + i0 * d->q_strides.row;
     const float *do_blk = dout + o->out + i0 * d->out_strides.row;
 
-    attni_score_tile(d, o, q, k + ko, d->k_strides.row, i0, m, kb, n, P, ld);
+    attni_score_tile(p, o, q, k + ko, d->k_strides.row, i0, m, kb, n, P, ld, G);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)d->v_head_dim, 1.0f, do_blk, ldo, v + vo, ldv, 0.0f,
                 dS, (int)ld);
@@ -83,6 +84,8 @@ static void backward_block(const attn_sdpa_desc *d, const head_offsets *o,
 
     if (g->dbias)
         accumulate_dbias(d, o, g->dbias, i0, m, kb, n, dS, ld);
+    if (G)  /* through the cap: the scores' gradient before it */
+        attni_mul_rows(dS, G, m, n, ld);
     if (g->dq)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m,
                     (int)d->head_dim, (int)n, d->scale, dS, (int)ld,
@@ -108,6 +111,7 @@ void attni_materialized_backward(const sdpa_plan *p, const float *q,
     const grads gr = {dq, dk, dv, dbias}, *g = &gr;
     float *P = attni_workspace_floats(workspace);
     float *dS = P + p->tile_bytes / sizeof(float);
+    float *G = d->softcap > 0.0f ? dS + p->tile_bytes / sizeof(float) : NULL;
 
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
@@ -119,9 +123,11 @@ void attni_materialized_backward(const sdpa_plan *p, const float *q,
                 for (; (len = attni_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
                     const int64_t i = i0 + r0;
                     const attn_key_range keys =
-                        attni_block_keys(d, o.valid, i, i + len - 1);
-                    backward_block(d, &o, q, k, v, out, bh_lse + i, dout, g, i,
-                                   len, keys.begin, keys.end - keys.begin, P, dS);
+                        attni_block_keys(d, &o, i, i + len - 1);
+                    if (keys.end > keys.begin) /* rows left only a sink */
+                        backward_block(p, &o, q, k, v, out, bh_lse + i, dout,
+                                       g, i, len, keys.begin,
+                                       keys.end - keys.begin, P, dS, G);
                 }
             }
         }

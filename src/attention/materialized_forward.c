@@ -24,8 +24,9 @@ static void zero_outside(const attn_sdpa_desc *d, float *S, int64_t ld,
     memset(row + kb + n, 0, (size_t)(d->kv_len - kb - n) * sizeof *row);
 }
 
-/* Softmax and weights * V for one query block whose scores against keys
- * [kb, kb + n) are in S; row_lse receives each row's log-sum-exp. */
+/* Softmax (with the sink joined) and weights * V for one query block whose
+ * scores against keys [kb, kb + n) are in S; row_lse receives each row's
+ * log-sum-exp. */
 static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
                          kv_tile vt, float *out, int64_t i0, int64_t m,
                          int64_t kb, int64_t n, float *S /* (m, ld) */,
@@ -33,8 +34,15 @@ static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
 {
     const int64_t os = d->out_strides.row;
     out += o->out + i0 * os;
+    unsigned char empty[ATTN_MATERIALIZED_ROWS];
     for (int64_t r = 0; r < m; ++r) {
-        row_lse[r] = attni_softmax_row(S + r * ld, n);
+        float *row = S + r * ld;
+        const float f = attni_sink_join(attni_softmax_row(row, n), o->sink,
+                                        &row_lse[r]);
+        empty[r] = f == 0.0f; /* no key seen, or the sink took it all */
+        if (f != 1.0f)
+            for (int64_t j = 0; j < n; ++j)
+                row[j] *= f;
         if (weights_out)
             zero_outside(d, S, ld, r, kb, n);
     }
@@ -49,7 +57,7 @@ static void attend_block(const attn_sdpa_desc *d, const head_offsets *o,
     /* A fully masked row must be zero even if a V row it cannot see holds
      * NaN or Inf (0 * NaN is NaN inside the product). */
     for (int64_t r = 0; r < m; ++r)
-        if (row_lse[r] == -INFINITY)
+        if (empty[r])
             memset(out + r * os, 0, (size_t)d->v_head_dim * sizeof *out);
 }
 
@@ -71,7 +79,7 @@ static void materialized_task(const void *arg, int64_t task, int thread)
     const int64_t b = bh / d->q_heads, h = bh % d->q_heads;
     const head_offsets o = attni_head_offsets(c->p, b, h);
     const int64_t m = attni_block_rows(d, i0);
-    const attn_key_range keys = attni_block_keys(d, o.valid, i0, i0 + m - 1);
+    const attn_key_range keys = attni_block_keys(d, &o, i0, i0 + m - 1);
     const int64_t kb = keys.begin, n = keys.end - keys.begin;
     /* Column 0 of S is key kb. K, then V, widened into kv_buf when they
      * must be (one after the other: the scores are done before V). */
@@ -87,7 +95,7 @@ static void materialized_task(const void *arg, int64_t task, int thread)
     const kv_source ks = attni_kv_source(d, c->k, d->k_strides, b, h / c->p->group);
     const kv_source vs = attni_kv_source(d, c->v, d->v_strides, b, h / c->p->group);
     const kv_tile kt = attni_kv_tile(c->p, &ks, kb, n, d->head_dim, kv_buf);
-    attni_score_tile(d, &o, c->q, kt.rows, kt.ld, i0, m, kb, n, S, ld);
+    attni_score_tile(c->p, &o, c->q, kt.rows, kt.ld, i0, m, kb, n, S, ld, NULL);
     const kv_tile vt = attni_kv_tile(c->p, &vs, kb, n, d->v_head_dim, kv_buf);
     attend_block(d, &o, vt, c->out, i0, m, kb, n, S, ld, c->weights != NULL,
                  row_lse);

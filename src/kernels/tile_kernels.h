@@ -62,6 +62,14 @@ typedef struct attn_tile_kernels {
                          int64_t m, int64_t n, int64_t ld,
                          const float *lse /* (m) */, const float *D /* (m) */);
 
+    /* The score modifiers of one row's n visible keys, in place: the
+     * softcap x <- cap tanh(x / cap) when cap > 0 (dcap, when not NULL,
+     * receives 1 - tanh^2 for the backward), then ALiBi's
+     * x <- x - slope |dist0 - j| (dist0: the distance i + off - j of the
+     * first key). tanh to a few ulp (tile_kernels_body.h). */
+    void (*modify_scores)(float *row /* (n) */, int64_t n, float cap,
+                          float slope, float dist0, float *dcap /* (n) */);
+
     /* The decoding path's products, each K or V row read once, and the
      * general paths' widening of K and V tiles; one per storage type
      * (attn_dtype order). Rows come as arrays of n row pointers:

@@ -35,6 +35,8 @@ static void set_defaults(attn_sdpa_desc *d, int64_t batch, int64_t q_heads,
     d->causal = ATTN_CAUSAL_NONE;
     d->keep_strides.row = kv_len;
     d->bias_strides.row = kv_len;
+    d->window_left = -1;
+    d->window_right = -1;
 }
 
 attn_status attn_sdpa_desc_init_sized(attn_sdpa_desc *desc, size_t desc_size,
@@ -65,6 +67,12 @@ static attn_status load_desc(const attn_sdpa_desc *user, attn_sdpa_desc *d)
         return ATTN_ERR_BAD_DESC;
     memset(d, 0, sizeof *d);
     memcpy(d, user, n);
+    /* Fields past the caller's struct take their init values; all are
+     * zero but the window's -1. */
+    if (n <= offsetof(attn_sdpa_desc, window_left))
+        d->window_left = -1;
+    if (n <= offsetof(attn_sdpa_desc, window_right))
+        d->window_right = -1;
     return ATTN_OK;
 }
 
@@ -96,6 +104,30 @@ static attn_status check_shape(const attn_sdpa_desc *d)
     if (d->block_table &&
         (d->max_pages <= 0 || d->page_size <= 0 || d->num_pages <= 0))
         return ATTN_ERR_BAD_DIMENSION;
+    if (d->window_left < -1 || d->window_right < -1)
+        return ATTN_ERR_BAD_WINDOW;
+    if (d->alibi_slopes && d->alibi_batch_stride < 0)
+        return ATTN_ERR_BAD_ALIBI;
+    if (!(d->softcap >= 0.0f) || isinf(d->softcap))
+        return ATTN_ERR_BAD_SOFTCAP;
+    return ATTN_OK;
+}
+
+/* The variants' per-head values: finite slopes >= 0, sinks not NaN or
+ * +INFINITY (-INFINITY is no sink). */
+static attn_status check_variant_values(const attn_sdpa_desc *d)
+{
+    if (d->alibi_slopes)
+        for (int64_t b = 0; b < (d->alibi_batch_stride ? d->batch : 1); ++b)
+            for (int64_t h = 0; h < d->q_heads; ++h) {
+                const float s = d->alibi_slopes[b * d->alibi_batch_stride + h];
+                if (!(s >= 0.0f) || isinf(s))
+                    return ATTN_ERR_BAD_ALIBI;
+            }
+    if (d->sinks)
+        for (int64_t h = 0; h < d->q_heads; ++h)
+            if (isnan(d->sinks[h]) || d->sinks[h] == INFINITY)
+                return ATTN_ERR_BAD_SINK;
     return ATTN_OK;
 }
 
@@ -143,6 +175,15 @@ static attn_status compute_spans(sdpa_plan *p)
         return s;
     if (d->kv_lens && !attni_mul_size((size_t)d->batch, sizeof(int64_t),
                                      &p->kv_lens_bytes))
+        return ATTN_ERR_SIZE_OVERFLOW;
+    if (d->alibi_slopes) {
+        const attn_strides st = {0, d->alibi_batch_stride, 1};
+        if (attni_span_bytes(1, d->alibi_batch_stride ? d->batch : 1, 1,
+                             d->q_heads, st, sizeof(float), &p->alibi_bytes))
+            return ATTN_ERR_SIZE_OVERFLOW;
+    }
+    if (d->sinks && !attni_mul_size((size_t)d->q_heads, sizeof(float),
+                                    &p->sinks_bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
     if (d->block_table &&
         (!attni_mul_size((size_t)d->batch, (size_t)d->max_pages, &p->block_table_bytes) ||
@@ -235,7 +276,7 @@ attn_status attni_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
                                   d->v_head_dim, d->out_strides))
         return ATTN_ERR_BAD_STRIDE;
     if ((s = check_blas_limits(d)) || (s = check_kv_lens(d)) ||
-        (s = check_block_table(d)))
+        (s = check_block_table(d)) || (s = check_variant_values(d)))
         return s;
     plan->group = d->q_heads / d->kv_heads;
     plan->threads = attni_threads_resolve(d->num_threads);
@@ -262,4 +303,6 @@ void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const void *k,
     ranges[4] = attni_range_of(p->d.bias, p->bias_bytes);
     ranges[5] = attni_range_of(p->d.kv_lens, p->kv_lens_bytes);
     ranges[6] = attni_range_of(p->d.block_table, p->block_table_bytes);
+    ranges[7] = attni_range_of(p->d.alibi_slopes, p->alibi_bytes);
+    ranges[8] = attni_range_of(p->d.sinks, p->sinks_bytes);
 }
