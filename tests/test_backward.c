@@ -47,7 +47,21 @@ typedef struct bw_case {
     enum bias_kind bias;
     int strided;    /* (B, T, H, last) layouts with gaps, else contiguous */
     float scale;    /* 0: the default 1/sqrt(d) */
+    const struct bw_variant *var; /* sdpa.h's variants, or NULL */
 } bw_case;
+
+/* The variants' fields of a case; slopes and sinks from the arrays below. */
+typedef struct bw_variant {
+    const char *name;
+    int64_t window_left, window_right;
+    int alibi;
+    float softcap;
+    int sinks;
+} bw_variant;
+
+static const float var_slopes[8] = {0.5f, 0.25f, 0.125f, 0.3f,
+                                    0.05f, 0.7f, 0.2f, 0.4f};
+static const float var_sinks[4] = {0.3f, -0.8f, 1.7f, 0.0f};
 
 static const char *causal_name(attn_causal c)
 {
@@ -67,6 +81,10 @@ static void case_name(const bw_case *c, char *buf, size_t n)
              (long long)c->Tq, (long long)c->Tk, (long long)c->d,
              (long long)c->dv, causal_name(c->causal), lens[c->lens],
              keep[c->keep], bias[c->bias], c->strided ? " strided" : "");
+    if (c->var) {
+        const size_t used = strlen(buf);
+        snprintf(buf + used, n - used, " %s", c->var->name);
+    }
 }
 
 /* Largest gradient error seen, per tensor, printed at the end. */
@@ -88,6 +106,7 @@ typedef struct bw {
     double *r_dq, *r_dk, *r_dv;          /* reference, contiguous */
     double *r_dbias;                     /* reference, span of dbias_s */
     double *r_lse;                       /* reference lse, (B, Hq, Tq) */
+    double r_dsinks[4];                  /* reference dL/dsink, with sinks */
 } bw;
 
 static attn_strides padded(int64_t H, int64_t T, int64_t last)
@@ -128,6 +147,15 @@ static void bw_setup(bw *x, const bw_case *c, uint64_t seed)
     if (c->scale != 0.0f)
         d->scale = c->scale;
     d->causal = c->causal;
+    if (c->var) {
+        assert_true(c->Hq <= 4 && c->B <= 2);
+        d->window_left = c->var->window_left;
+        d->window_right = c->var->window_right;
+        d->alibi_slopes = c->var->alibi ? var_slopes : NULL;
+        d->alibi_batch_stride = c->var->alibi ? c->Hq : 0;
+        d->softcap = c->var->softcap;
+        d->sinks = c->var->sinks ? var_sinks : NULL;
+    }
 
     if (c->lens != LENS_NONE) {
         int64_t *lens = tu_problem_kv_lens(p);
@@ -250,6 +278,13 @@ static void bw_reference(bw *x)
     x->r_dv = tu_malloc((size_t)(c->B * c->Hkv * c->Tk * c->dv), sizeof(double));
     x->r_dbias = tu_malloc(x->dbias_n, sizeof(double));
     gr_sdpa_fd(&r, ATTN_TEST_FD_STEP, x->r_dq, x->r_dk, x->r_dv, x->r_dbias);
+    if (d->sinks) {
+        double sinks[4];
+        for (int64_t h = 0; h < c->Hq; ++h)
+            sinks[h] = d->sinks[h];
+        r.sinks = sinks;
+        gr_sdpa_fd_sinks(&r, ATTN_TEST_FD_STEP, x->r_dsinks);
+    }
     free(bias);
     free(v);
     free(k);
@@ -466,6 +501,28 @@ static void bw_check(const bw *x)
     }
 }
 
+/* attn_sdpa_sinks_backward against finite differences: it adds (+=). */
+static void check_dsinks(const bw *x)
+{
+    const int64_t H = x->c.Hq;
+    float ds[4] = {0.5f, 0.5f, 0.5f, 0.5f};
+    TU_CHECK_STATUS(attn_sdpa_sinks_backward(&x->p.d, x->p.out, x->p.lse,
+                                             x->dout, ds),
+                    ATTN_OK);
+    double err = 0.0, scale = 0.0;
+    for (int64_t h = 0; h < H; ++h) {
+        const double e = fabs((double)ds[h] - 0.5 - x->r_dsinks[h]);
+        if (!(e <= err)) /* NaN sticks */
+            err = e;
+        if (fabs(x->r_dsinks[h]) > scale)
+            scale = fabs(x->r_dsinks[h]);
+    }
+    err /= fmax(scale, ATTN_TEST_GRAD_FLOOR);
+    if (!(err <= ATTN_TEST_GRAD_TOL))
+        fail_msg("%s: dsinks: error %g against finite differences", x->name,
+                 err);
+}
+
 /* The whole check for one case. */
 static void run_case(const bw_case *c, uint64_t seed)
 {
@@ -475,6 +532,8 @@ static void run_case(const bw_case *c, uint64_t seed)
     bw_clear_grads(&x);
     run_ws(&x);
     bw_check(&x);
+    if (x.p.d.sinks)
+        check_dsinks(&x);
     bw_free(&x);
 }
 
@@ -719,6 +778,40 @@ static void test_bias(void **state)
 }
 
 /* Every mask at once, for GQA, MQA and plain multi-head. */
+/* Each variant over the sweep's (Tq, Tk) pairs, then combined with the
+ * masks: window + softcap + sink + GQA + padding, and a bottom-right
+ * window with Tq != Tk. */
+static const bw_variant bw_variants[] = {
+    {"window 3/1", 3, 1, 0, 0.0f, 0},
+    {"window 2/0", 2, 0, 0, 0.0f, 0},
+    {"alibi", -1, -1, 1, 0.0f, 0},
+    {"softcap 0.6", -1, -1, 0, 0.6f, 0},
+    {"sinks", -1, -1, 0, 0.0f, 1},
+    {"window+softcap+sinks", 4, 0, 0, 0.8f, 1},
+    {"everything", 5, 2, 1, 1.3f, 1},
+};
+
+static void test_variants(void **state)
+{
+    (void)state;
+    uint64_t seed = 1500;
+    for (size_t v = 0; v < N_OF(bw_variants); ++v)
+        for (size_t i = 0; i < N_OF(pairs); ++i) {
+            bw_case c = base_case(pairs[i][0], pairs[i][1]);
+            c.var = &bw_variants[v];
+            run_case(&c, seed++);
+            c.causal = ATTN_CAUSAL_BOTTOM_RIGHT;
+            c.lens = LENS_SHORT;
+            c.bias = BIAS_FULL;
+            run_case(&c, seed++);
+            c.lens = LENS_ZERO;
+            c.keep = KEEP_BCAST;
+            c.causal = ATTN_CAUSAL_TOP_LEFT;
+            c.strided = 1;
+            run_case(&c, seed++);
+        }
+}
+
 static void test_heads_combined(void **state)
 {
     (void)state;
@@ -1321,6 +1414,7 @@ int main(void)
         cmocka_unit_test(test_keep_mask),
         cmocka_unit_test(test_bias),
         cmocka_unit_test(test_heads_combined),
+        cmocka_unit_test(test_variants),
         cmocka_unit_test(test_strided),
         cmocka_unit_test(test_scale_and_dims),
         cmocka_unit_test(test_fully_masked_rows_with_nan),

@@ -342,7 +342,12 @@ void tu_check(const tu_problem *p, int want_weights, int want_lse,
             for (int64_t i = 0; i < Tq; ++i) {
                 const int64_t row = (b * H + h) * Tq + i;
                 const float *w = p->weights + row * Tk;
-                if (p->r_lse[row] == -INFINITY) {
+                /* A row that sees no key has lse = its sink, or -inf. */
+                const double sink = d->sinks ? (double)d->sinks[h] : -INFINITY;
+                int empty = !isnan(p->r_lse[row]);
+                for (int64_t j = 0; empty && j < Tk; ++j)
+                    empty = p->r_w[row * Tk + j] == 0.0;
+                if (empty) {
                     for (int64_t c = 0; c < Dv; ++c)
                         if (p->out[tu_at(d->out_strides, b, h, i, c)] != 0.0f)
                             fail_msg("%s: fully masked row (%lld,%lld,%lld)"
@@ -357,14 +362,15 @@ void tu_check(const tu_problem *p, int want_weights, int want_lse,
                                      " has weight[%lld] = %g", what,
                                      (long long)b, (long long)h, (long long)i,
                                      (long long)j, (double)w[j]);
-                    if (want_lse && p->lse[row] != -INFINITY)
+                    if (want_lse && p->lse[row] != (float)sink)
                         fail_msg("%s: fully masked row (%lld,%lld,%lld) has"
-                                 " lse %g, not -inf", what, (long long)b,
+                                 " lse %g, not %g", what, (long long)b,
                                  (long long)h, (long long)i,
-                                 (double)p->lse[row]);
+                                 (double)p->lse[row], sink);
                 } else if (want_weights && isfinite(p->r_lse[row])) {
-                    double sum = 0.0;
+                    double sum = 0.0, want = 0.0; /* < 1 with a sink */
                     for (int64_t j = 0; j < Tk; ++j) {
+                        want += p->r_w[row * Tk + j];
                         if (p->r_w[row * Tk + j] == 0.0 && w[j] != 0.0f)
                             fail_msg("%s: masked weight (%lld,%lld,%lld,%lld)"
                                      " is %g, not 0", what, (long long)b,
@@ -372,10 +378,10 @@ void tu_check(const tu_problem *p, int want_weights, int want_lse,
                                      (double)w[j]);
                         sum += (double)w[j];
                     }
-                    if (!(fabs(sum - 1.0) <= ATTN_TEST_REL_TOL))
+                    if (!(fabs(sum - want) <= ATTN_TEST_REL_TOL))
                         fail_msg("%s: weights row (%lld,%lld,%lld) sums to"
-                                 " %.9g", what, (long long)b, (long long)h,
-                                 (long long)i, sum);
+                                 " %.9g, not %.9g", what, (long long)b,
+                                 (long long)h, (long long)i, sum, want);
                 }
             }
 }
@@ -417,9 +423,11 @@ void tu_check_scores(tu_problem *p, const char *what)
     double *row = tu_malloc((size_t)Tk, sizeof *row);
     double *lse = tu_malloc(p->lse_n, sizeof *lse);
     for (size_t r = 0; r < p->lse_n; ++r) {
+        const int64_t h = (int64_t)(r / (size_t)Tq) % H;
         for (int64_t j = 0; j < Tk; ++j)
             row[j] = (double)s[r * (size_t)Tk + (size_t)j];
-        lse[r] = ref_softmax_row(row, Tk, NULL);
+        lse[r] = ref_softmax_row_sink(
+            row, Tk, d->sinks ? (double)d->sinks[h] : -INFINITY, NULL);
     }
     const double lerr = tu_rel_err(p->lse, tu_contig(H, Tq, 1), B, H, Tq, 1,
                                    lse);
