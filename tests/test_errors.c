@@ -20,7 +20,7 @@
 #include "testutil.h"
 
 /* The highest status the header defines. */
-#define LAST_STATUS ATTN_ERR_BAD_SINK
+#define LAST_STATUS ATTN_ERR_BAD_SEQLENS
 
 /*
  * AddressSanitizer normally aborts when malloc cannot satisfy a huge
@@ -346,6 +346,8 @@ static void test_older_caller(void **state)
     old.window_left = -5;
     old.window_right = -5;
     old.softcap = -1.0f;
+    static const int32_t bad_cu[3] = {5, 1, 0};
+    old.cu_seqlens_q = bad_cu; /* and no cu_seqlens_k */
     size_t want = 0, got = 1;
     TU_CHECK_STATUS(attn_sdpa_workspace_size(&full, &want), ATTN_OK);
     TU_CHECK_STATUS(attn_sdpa_workspace_size(&old, &got), ATTN_OK);
@@ -767,6 +769,7 @@ static void test_strerror(void **state)
     assert_int_equal(ATTN_ERR_BAD_ALIBI, 23);
     assert_int_equal(ATTN_ERR_BAD_SOFTCAP, 24);
     assert_int_equal(ATTN_ERR_BAD_SINK, 25);
+    assert_int_equal(ATTN_ERR_BAD_SEQLENS, 26);
 }
 
 /*
@@ -936,6 +939,16 @@ static void test_every_status_has_a_trigger(void **state)
         fixture_desc(&d);
         d.sinks = sinks;
         TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BAD_SINK);
+    }
+    {
+        const int32_t cu[3] = {0, 3, 2}; /* decreasing */
+        fixture_desc(&d);
+        d.kv_lens = NULL;
+        d.keep_mask = NULL;
+        d.bias = NULL;
+        d.cu_seqlens_q = cu;
+        d.cu_seqlens_k = cu;
+        TRIGGER(attn_sdpa_workspace_size(&d, &bytes), ATTN_ERR_BAD_SEQLENS);
     }
     for (int i = 0; i < (int)(sizeof seen / sizeof seen[0]); ++i)
         if (!seen[i])

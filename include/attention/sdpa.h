@@ -83,6 +83,20 @@
  *              sink of -INFINITY is no sink; NaN or +INFINITY is
  *              ATTN_ERR_BAD_SINK. Its gradient: attn_sdpa_sinks_backward.
  *
+ * Packed variable-length batches (FlashAttention's varlen convention):
+ * with cu_seqlens_q and cu_seqlens_k set (both, B + 1 offsets each, of
+ * seqlens_type), Q and out are (total_q, Hq, d|dv) and K and V
+ * (total_k, Hkv, d|dv): q_len = total_q and kv_len = total_k rows, laid
+ * out by the row and head strides (the batch strides are not used).
+ * Sequence b owns rows [cu_seqlens_q[b], cu_seqlens_q[b + 1]) of Q and out
+ * and [cu_seqlens_k[b], cu_seqlens_k[b + 1]) of K and V; every mask and
+ * variant aligns within it (Tq and L are its own row counts). lse is then
+ * (Hq, total_q). Zero-length sequences are fine; rows outside every
+ * sequence are neither read nor written. Offsets must not decrease, start
+ * at >= 0 and end within the tensor (ATTN_ERR_BAD_SEQLENS). Packed calls
+ * take no weights output, keep_mask, bias, kv_lens or block table, and
+ * attn_sdpa_scores does not take them (ATTN_ERR_BAD_ARGUMENT).
+ *
  * The score a softmax sees is then c tanh(scale q.k / c) + bias -
  * slope |i + off - j|, or -INFINITY where a mask hides the key. Every
  * variant combines with every other, every mask, GQA, strides, storage
@@ -195,6 +209,12 @@ typedef enum attn_dtype {
     ATTN_DTYPE_BF16 = 2     /* bfloat16: a float's upper 16 bits */
 } attn_dtype;
 
+/* The integer type of the cu_seqlens offset arrays. */
+typedef enum attn_index_type {
+    ATTN_INDEX_INT32 = 0,   /* int32_t */
+    ATTN_INDEX_INT64 = 1    /* int64_t */
+} attn_index_type;
+
 /* Element strides of a 4-D tensor whose last dimension is contiguous. */
 typedef struct attn_strides {
     int64_t batch;
@@ -261,6 +281,10 @@ typedef struct attn_sdpa_desc {
     int64_t alibi_batch_stride; /* between batches' slopes; init: 0 (one (Hq)) */
     float softcap;             /* c > 0 caps the scores; init: 0 (off) */
     const float *sinks;        /* (Hq) sink logits, or NULL; init: NULL */
+    /* Packed batches (see "Packed variable-length batches" above). */
+    const void *cu_seqlens_q;  /* (B + 1) row offsets into Q and out, or NULL */
+    const void *cu_seqlens_k;  /* (B + 1) row offsets into K and V, or NULL */
+    attn_index_type seqlens_type; /* init: ATTN_INDEX_INT32 */
 } attn_sdpa_desc;
 
 /*

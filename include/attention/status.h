@@ -76,7 +76,11 @@ typedef enum attn_status {
     /* softcap is negative, infinite or NaN. */
     ATTN_ERR_BAD_SOFTCAP = 24,
     /* A sink logit is NaN or +INFINITY. */
-    ATTN_ERR_BAD_SINK = 25
+    ATTN_ERR_BAD_SINK = 25,
+    /* Packed-batch offsets that decrease, start below 0 or end past the
+     * tensor's rows, only one of the two arrays, or an unknown
+     * seqlens_type. */
+    ATTN_ERR_BAD_SEQLENS = 26
 } attn_status;
 
 /*

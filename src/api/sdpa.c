@@ -14,6 +14,7 @@
 #include "attention/fused.h"
 #include "attention/materialized.h"
 #include "plan/desc.h"
+#include "plan/packed.h"
 #include "plan/layout.h"
 
 /* The path a forward takes: the descriptor's, and whether the call wants
@@ -87,6 +88,8 @@ static attn_status check_forward_buffers(const sdpa_plan *p, const float *q,
         return ATTN_ERR_NULL_POINTER;
     if (weights && p->weights_overflow)
         return ATTN_ERR_SIZE_OVERFLOW;
+    if (weights && attni_packed(&p->d))
+        return ATTN_ERR_BAD_ARGUMENT; /* no (B, Hq, Tq, Tk) to fill */
     attn_status s = attni_sdpa_kv_aligned(p, k, v);
     if (s)
         return s;
@@ -225,6 +228,8 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
         return s;
     if (q == NULL || k == NULL || scores == NULL)
         return ATTN_ERR_NULL_POINTER;
+    if (attni_packed(&p.d))
+        return ATTN_ERR_BAD_ARGUMENT;
     if (p.weights_overflow)
         return ATTN_ERR_SIZE_OVERFLOW;
     if ((s = attni_sdpa_kv_aligned(&p, k, k)))
@@ -242,7 +247,7 @@ attn_status attn_sdpa_scores(const attn_sdpa_desc *desc, const float *q,
             const kv_source ks = attni_kv_source(d, k, d->k_strides, b, h / p.group);
             float *bh_scores = scores + (b * d->q_heads + h) * d->q_len * d->kv_len;
             for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
-                const int64_t m = attni_block_rows(d, i0);
+                const int64_t m = attni_block_rows(&o, i0);
                 const attn_key_range keys = attni_block_keys(d, &o, i0, i0 + m - 1);
                 float *S = bh_scores + i0 * d->kv_len;
                 scores_block(&p, &o, &ks, q, i0, m, keys.begin,

@@ -13,6 +13,7 @@
 #include "attention/materialized.h"
 #include "plan/desc.h"
 #include "plan/layout.h"
+#include "plan/packed.h"
 
 /* The backward's workspace with the tiles blas_threads gives.
  * Materialised: two (ATTN_MATERIALIZED_ROWS, Tk) tiles, P and dS, on one thread.
@@ -76,6 +77,8 @@ static attn_status check_backward_buffers(const sdpa_plan *p, const float *q,
         dout == NULL)
         return ATTN_ERR_NULL_POINTER;
     size_t dbias_bytes = 0;
+    if (g->dbias && attni_packed(&p->d))
+        return ATTN_ERR_BAD_ARGUMENT; /* no (B, Hq, Tq, Tk) bias to match */
     if (g->dbias) {
         attn_status s;
         if ((s = attni_check_strides(p->d.bias_strides, 1, 0)) ||

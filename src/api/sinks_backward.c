@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include "attention/block.h"
 #include "plan/desc.h"
 #include "plan/layout.h"
 
@@ -31,19 +32,19 @@ attn_status attn_sdpa_sinks_backward(const attn_sdpa_desc *desc,
     for (int64_t h = 0; h < d->q_heads; ++h) {
         const double sink = d->sinks[h];
         double sum = 0.0;
-        for (int64_t b = 0; b < d->batch; ++b)
-            for (int64_t i = 0; i < d->q_len; ++i) {
-                const float l = lse[(b * d->q_heads + h) * d->q_len + i];
+        for (int64_t b = 0; b < d->batch; ++b) {
+            const head_offsets o = attni_head_offsets(&p, b, h);
+            for (int64_t i = 0; i < o.rows; ++i) {
+                const float l = lse[o.lse + i];
                 if (l == -INFINITY || sink == -INFINITY)
                     continue; /* no sink, or a row that saw nothing at all */
-                const int64_t at = b * d->out_strides.batch +
-                                   h * d->out_strides.head +
-                                   i * d->out_strides.row;
+                const int64_t at = o.out + i * d->out_strides.row;
                 double D = 0.0;
                 for (int64_t c = 0; c < d->v_head_dim; ++c)
                     D += (double)dout[at + c] * out[at + c];
                 sum += exp(sink - l) * D;
             }
+        }
         dsinks[h] += (float)-sum;
     }
     return ATTN_OK;

@@ -39,6 +39,8 @@ const char *attn_strerror(attn_status status)
         return "an ALiBi slope is negative or not finite, or its batch stride is negative";
     case ATTN_ERR_BAD_SOFTCAP: return "softcap is negative, infinite or NaN";
     case ATTN_ERR_BAD_SINK: return "a sink logit is NaN or +infinity";
+    case ATTN_ERR_BAD_SEQLENS:
+        return "packed-batch offsets decrease, leave the tensor, or are incomplete";
     }
     return "unknown status";
 }

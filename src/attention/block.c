@@ -1,5 +1,7 @@
 #include "attention/block.h"
 
+#include "plan/packed.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -18,6 +20,18 @@ head_offsets attni_head_offsets(const sdpa_plan *p, int64_t b, int64_t h)
     o.bias = b * d->bias_strides.batch + h * d->bias_strides.head;
     o.valid = d->kv_lens ? d->kv_lens[b] : d->kv_len;
     o.rows = d->q_len;
+    o.lse = (b * d->q_heads + h) * d->q_len;
+    if (attni_packed(d)) { /* batch strides are 0: add the rows' offsets */
+        const int64_t q0 = attni_seq_offset(d, d->cu_seqlens_q, b);
+        const int64_t k0 = attni_seq_offset(d, d->cu_seqlens_k, b);
+        o.q += q0 * d->q_strides.row;
+        o.out += q0 * d->out_strides.row;
+        o.k += k0 * d->k_strides.row;
+        o.v += k0 * d->v_strides.row;
+        o.rows = attni_seq_offset(d, d->cu_seqlens_q, b + 1) - q0;
+        o.valid = attni_seq_offset(d, d->cu_seqlens_k, b + 1) - k0;
+        o.lse = h * d->q_len + q0;
+    }
     o.slope = d->alibi_slopes ? d->alibi_slopes[b * d->alibi_batch_stride + h]
                               : 0.0f;
     o.sink = d->sinks ? d->sinks[h] : -INFINITY;
@@ -54,9 +68,9 @@ attn_key_range attni_block_keys(const attn_sdpa_desc *d, const head_offsets *o,
     return r;
 }
 
-int64_t attni_block_rows(const attn_sdpa_desc *d, int64_t i0)
+int64_t attni_block_rows(const head_offsets *o, int64_t i0)
 {
-    const int64_t left = d->q_len - i0;
+    const int64_t left = o->rows - i0;
     return left < ATTN_MATERIALIZED_ROWS ? left : ATTN_MATERIALIZED_ROWS;
 }
 

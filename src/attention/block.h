@@ -8,12 +8,16 @@
 #include "plan/desc.h"
 #include "plan/kv_source.h"
 
-/* Element offsets of one (batch, query head) pair in every tensor. Gradient
- * tensors share the layout of what they differentiate. */
+/* Element offsets of one (batch, query head) pair in every tensor, and the
+ * pair's row counts (its own when packed). Gradient tensors share the
+ * layout of what they differentiate. */
 typedef struct head_offsets {
     int64_t q, k, v, out, keep, bias;
     int64_t valid;          /* keys this batch may see at most: L */
     int64_t rows;           /* query rows of this batch: Tq */
+    int64_t lse;            /* of query row 0 in lse (B, Hq, Tq) or
+                               (Hq, total_q), and in (B, Hq, Tq)-shaped
+                               scratch: unique per row */
     float slope;            /* ALiBi slope, 0 without ALiBi */
     float sink;             /* sink logit, -INFINITY without a sink */
 } head_offsets;
@@ -39,8 +43,8 @@ attn_key_range attni_row_keys(const attn_sdpa_desc *d, const head_offsets *o,
 attn_key_range attni_block_keys(const attn_sdpa_desc *d, const head_offsets *o,
                                int64_t i0, int64_t i1);
 
-/* Rows in the query block starting at i0. */
-int64_t attni_block_rows(const attn_sdpa_desc *d, int64_t i0);
+/* Rows in the materialised query block starting at i0. */
+int64_t attni_block_rows(const head_offsets *o, int64_t i0);
 
 /* BLAS wants ld >= columns even when a single row makes it irrelevant. */
 int attni_blas_ld(int64_t stride, int64_t rows, int64_t cols);

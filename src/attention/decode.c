@@ -20,6 +20,7 @@
 #include "api/merge_row.h"
 #include "attention/block.h"
 #include "plan/kv_source.h"
+#include "plan/packed.h"
 #include "plan/parallel.h"
 
 /* Chunking: the shape's, never the thread count's. */
@@ -56,7 +57,8 @@ static dec_layout layout_of(const sdpa_plan *p)
 
 int attni_decode_applies(const sdpa_plan *p)
 {
-    return p->d.algo == ATTN_ALGO_AUTO && p->d.q_len <= ATTN_DECODE_MAX_Q &&
+    return p->d.algo == ATTN_ALGO_AUTO && !attni_packed(&p->d) &&
+           p->d.q_len <= ATTN_DECODE_MAX_Q &&
            p->group * p->d.q_len <= ATTN_DECODE_MAX_ROWS;
 }
 

@@ -22,6 +22,7 @@
 
 #include "plan/parallel.h"
 #include "attention/block.h"
+#include "plan/packed.h"
 
 
 /* Tasks wanted for parallelism whatever the machine: a constant, so that
@@ -46,7 +47,7 @@ static attn_status layout_of(const sdpa_plan *p, int blas_threads,
 {
     const attn_sdpa_desc *d = &p->d;
     L->blocks = attni_tiles_backward(d, blas_threads);
-    L->key_blocks = (d->kv_len + L->blocks.k - 1) / L->blocks.k;
+    L->key_blocks = (p->max_keys + L->blocks.k - 1) / L->blocks.k;
     size_t t;
     if (!attni_mul_size((size_t)L->blocks.q, (size_t)L->blocks.k, &t) ||
         !attni_mul_size(t, sizeof(float), &t))
@@ -105,19 +106,19 @@ static void rowsum_task(const void *arg, int64_t bh, int thread)
     const bwd_ctx *c = arg;
     const attn_sdpa_desc *d = &c->p->d;
     const head_offsets o = attni_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
-    for (int64_t i = 0; i < d->q_len; ++i) {
+    for (int64_t i = 0; i < o.rows; ++i) {
         const float *x = c->out + o.out + i * d->out_strides.row;
         const float *y = c->dout + o.out + i * d->out_strides.row;
         double sum = 0.0;
         for (int64_t j = 0; j < d->v_head_dim; ++j)
             sum += (double)x[j] * y[j];
-        c->D[bh * d->q_len + i] = (float)sum;
+        c->D[o.lse + i] = (float)sum;
     }
 }
 
 /* One (query block, key tile) of one query head: the five products. G
  * receives the softcap's derivative, when it is on. */
-static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
+static void tile_grads(const bwd_ctx *c, const head_offsets *o,
                        int64_t i0, int64_t m, int64_t j0, int64_t n,
                        float *dq_blk, int ld_dq, float *P, float *dS, float *G)
 {
@@ -136,8 +137,8 @@ static void tile_grads(const bwd_ctx *c, const head_offsets *o, int64_t bh,
                      ld, G);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n,
                 (int)Dv, 1.0f, do_blk, ldo, v_tile, ldv, 0.0f, dS, (int)ld);
-    c->p->kernels->softmax_grad(P, dS, m, n, ld, c->lse + bh * d->q_len + i0,
-                                c->D + bh * d->q_len + i0);
+    c->p->kernels->softmax_grad(P, dS, m, n, ld, c->lse + o->lse + i0,
+                                c->D + o->lse + i0);
 
     if (c->dbias)
         for (int64_t r = 0; r < m; ++r) {
@@ -178,13 +179,14 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
 
     for (int64_t kb = kb0; kb < kb1; ++kb) {
         const int64_t j0 = kb * bk;
-        const int64_t n = d->kv_len - j0 < bk ? d->kv_len - j0 : bk;
         for (int64_t h = hk * c->p->group; h < (hk + 1) * c->p->group; ++h) {
             const head_offsets o = attni_head_offsets(c->p, b, h);
-            const int64_t bh = b * d->q_heads + h;
-            const float *bh_lse = c->lse + bh * d->q_len;
-            for (int64_t i0 = 0; i0 < d->q_len; i0 += bq) {
-                const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
+            if (j0 >= o.valid && j0 > 0)
+                break; /* past a packed sequence's keys: the same for every head */
+            const int64_t n = o.valid - j0 < bk ? o.valid - j0 : bk;
+            const float *bh_lse = c->lse + o.lse;
+            for (int64_t i0 = 0; i0 < o.rows; i0 += bq) {
+                const int64_t m = o.rows - i0 < bq ? o.rows - i0 : bq;
                 int64_t r0 = 0, len;
                 for (; (len = attni_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
                     const int64_t i = i0 + r0;
@@ -202,10 +204,10 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
                         ld_dq = attni_blas_ld(d->q_strides.row, len, d->head_dim);
                     } else if (c->dq) {
                         dq = c->partials + (size_t)chunk * (L->partial_bytes / sizeof(float)) +
-                             (bh * d->q_len + i) * d->head_dim;
+                             (o.lse + i) * d->head_dim;
                     }
-                    tile_grads(c, &o, bh, i, len, js, je - js, dq, ld_dq, P,
-                               dS, G);
+                    tile_grads(c, &o, i, len, js, je - js, dq, ld_dq, P, dS,
+                               G);
                 }
             }
         }
@@ -221,13 +223,13 @@ static void reduce_task(const void *arg, int64_t bh, int thread)
     const attn_sdpa_desc *d = &c->p->d;
     const head_offsets o = attni_head_offsets(c->p, bh / d->q_heads, bh % d->q_heads);
     const size_t stride = c->L.partial_bytes / sizeof(float);
-    for (int64_t i = 0; i < d->q_len; ++i) {
+    for (int64_t i = 0; i < o.rows; ++i) {
         float *dst = c->dq + o.q + i * d->q_strides.row;
         for (int64_t j = 0; j < d->head_dim; ++j) {
             float sum = 0.0f;
             for (int64_t ch = 0; ch < c->L.chunks; ++ch)
                 sum += c->partials[(size_t)ch * stride +
-                                   (size_t)((bh * d->q_len + i) * d->head_dim + j)];
+                                   (size_t)((o.lse + i) * d->head_dim + j)];
             dst[j] += sum;
         }
     }
@@ -256,16 +258,17 @@ void attni_fused_backward(const sdpa_plan *p, int threads, const float *q,
     }
     c.tiles = w;
 
+    const int64_t nb = attni_tensor_batch(d);
     /* The gradient of a broadcast input (a stride 0, or rows that overlap)
      * is shared by tasks: then one thread does it all, in task order, which
      * is also the order of any other thread count. */
     if ((dbias && !attni_layout_is_injective(d->batch, d->q_heads, d->q_len,
                                             d->kv_len, d->bias_strides)) ||
-        (dq && !attni_layout_is_injective(d->batch, d->q_heads, d->q_len,
+        (dq && !attni_layout_is_injective(nb, d->q_heads, d->q_len,
                                          d->head_dim, d->q_strides)) ||
-        (dk && !attni_layout_is_injective(d->batch, d->kv_heads, d->kv_len,
+        (dk && !attni_layout_is_injective(nb, d->kv_heads, d->kv_len,
                                          d->head_dim, d->k_strides)) ||
-        (dv && !attni_layout_is_injective(d->batch, d->kv_heads, d->kv_len,
+        (dv && !attni_layout_is_injective(nb, d->kv_heads, d->kv_len,
                                          d->v_head_dim, d->v_strides)))
         threads = 1;
     const int64_t bh = d->batch * d->q_heads;

@@ -201,9 +201,11 @@ static void forward_task(const void *arg, int64_t task, int thread)
     /* Last query block first: under a causal mask it is the costliest, and
      * handing out the large tasks first evens out the threads' ends. */
     const int64_t i0 = (c->q_blocks - 1 - task % c->q_blocks) * bq;
-    const int64_t m = d->q_len - i0 < bq ? d->q_len - i0 : bq;
     fwd_pair pr;
     pr.o = attni_head_offsets(c->p, b, h);
+    if (i0 >= pr.o.rows)
+        return; /* past a packed sequence's end */
+    const int64_t m = pr.o.rows - i0 < bq ? pr.o.rows - i0 : bq;
     pr.k = attni_kv_source(d, c->k, d->k_strides, b, h / c->p->group);
     pr.v = attni_kv_source(d, c->v, d->v_strides, b, h / c->p->group);
     const head_offsets o = pr.o;
@@ -241,7 +243,7 @@ static void forward_task(const void *arg, int64_t task, int thread)
     if (c->weights)
         write_weights(c, &pr, &s, bh, i0, m, keys, lse);
     if (c->lse)
-        memcpy(c->lse + bh * d->q_len + i0, lse, (size_t)m * sizeof *lse);
+        memcpy(c->lse + o.lse + i0, lse, (size_t)m * sizeof *lse);
 }
 
 void attni_fused_forward(const sdpa_plan *p, int threads, const float *q,
@@ -251,7 +253,7 @@ void attni_fused_forward(const sdpa_plan *p, int threads, const float *q,
     fwd_ctx c;
     c.p = p;
     c.blocks = attni_tiles_forward(&p->d, p->blas_threads);
-    c.q_blocks = (p->d.q_len + c.blocks.q - 1) / c.blocks.q;
+    c.q_blocks = (p->max_rows + c.blocks.q - 1) / c.blocks.q;
     c.q = q;
     c.k = k;
     c.v = v;

@@ -116,9 +116,9 @@ void attni_materialized_backward(const sdpa_plan *p, const float *q,
     for (int64_t b = 0; b < d->batch; ++b)
         for (int64_t h = 0; h < d->q_heads; ++h) {
             const head_offsets o = attni_head_offsets(p, b, h);
-            const float *bh_lse = lse + (b * d->q_heads + h) * d->q_len;
-            for (int64_t i0 = 0; i0 < d->q_len; i0 += ATTN_MATERIALIZED_ROWS) {
-                const int64_t m = attni_block_rows(d, i0);
+            const float *bh_lse = lse + o.lse;
+            for (int64_t i0 = 0; i0 < o.rows; i0 += ATTN_MATERIALIZED_ROWS) {
+                const int64_t m = attni_block_rows(&o, i0);
                 int64_t r0 = 0, len;
                 for (; (len = attni_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
                     const int64_t i = i0 + r0;

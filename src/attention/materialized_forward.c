@@ -78,7 +78,9 @@ static void materialized_task(const void *arg, int64_t task, int thread)
     const int64_t i0 = (task % c->q_blocks) * ATTN_MATERIALIZED_ROWS;
     const int64_t b = bh / d->q_heads, h = bh % d->q_heads;
     const head_offsets o = attni_head_offsets(c->p, b, h);
-    const int64_t m = attni_block_rows(d, i0);
+    if (i0 >= o.rows)
+        return; /* past a packed sequence's end */
+    const int64_t m = attni_block_rows(&o, i0);
     const attn_key_range keys = attni_block_keys(d, &o, i0, i0 + m - 1);
     const int64_t kb = keys.begin, n = keys.end - keys.begin;
     /* Column 0 of S is key kb. K, then V, widened into kv_buf when they
@@ -100,7 +102,7 @@ static void materialized_task(const void *arg, int64_t task, int thread)
     attend_block(d, &o, vt, c->out, i0, m, kb, n, S, ld, c->weights != NULL,
                  row_lse);
     if (c->lse)
-        memcpy(c->lse + bh * d->q_len + i0, row_lse, (size_t)m * sizeof *c->lse);
+        memcpy(c->lse + o.lse + i0, row_lse, (size_t)m * sizeof *c->lse);
 }
 
 void attni_materialized_forward(const sdpa_plan *p, int threads,
@@ -109,7 +111,7 @@ void attni_materialized_forward(const sdpa_plan *p, int threads,
                                 void *workspace)
 {
     const materialized_ctx c = {
-        p, (p->d.q_len + ATTN_MATERIALIZED_ROWS - 1) / ATTN_MATERIALIZED_ROWS,
+        p, (p->max_rows + ATTN_MATERIALIZED_ROWS - 1) / ATTN_MATERIALIZED_ROWS,
         q, k, v, out, weights, lse, workspace};
     attni_parallel_for(p->d.batch * p->d.q_heads * c.q_blocks, threads,
                        materialized_task, &c);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "plan/kv_source.h"
+#include "plan/packed.h"
 #include "plan/layout.h"
 #include "plan/parallel.h"
 
@@ -131,6 +132,45 @@ static attn_status check_variant_values(const attn_sdpa_desc *d)
     return ATTN_OK;
 }
 
+/* Packed batches: both offset arrays, never decreasing, inside the
+ * tensors; none of the fields indexed by (B, Tq, Tk). Sets the longest
+ * sequences' row counts. */
+static attn_status check_seqlens(sdpa_plan *p)
+{
+    attn_sdpa_desc *d = &p->d;
+    p->max_rows = d->q_len;
+    p->max_keys = d->kv_len;
+    if (d->cu_seqlens_q == NULL && d->cu_seqlens_k == NULL)
+        return ATTN_OK;
+    if (d->cu_seqlens_q == NULL || d->cu_seqlens_k == NULL ||
+        (d->seqlens_type != ATTN_INDEX_INT32 &&
+         d->seqlens_type != ATTN_INDEX_INT64))
+        return ATTN_ERR_BAD_SEQLENS;
+    if (d->kv_lens || d->keep_mask || d->bias || d->block_table)
+        return ATTN_ERR_BAD_ARGUMENT;
+    const void *cu[2] = {d->cu_seqlens_q, d->cu_seqlens_k};
+    const int64_t total[2] = {d->q_len, d->kv_len};
+    int64_t longest[2] = {0, 0};
+    for (int t = 0; t < 2; ++t) {
+        if (attni_seq_offset(d, cu[t], 0) < 0 ||
+            attni_seq_offset(d, cu[t], d->batch) > total[t])
+            return ATTN_ERR_BAD_SEQLENS;
+        for (int64_t b = 0; b < d->batch; ++b) {
+            const int64_t n = attni_seq_offset(d, cu[t], b + 1) -
+                              attni_seq_offset(d, cu[t], b);
+            if (n < 0)
+                return ATTN_ERR_BAD_SEQLENS;
+            longest[t] = n > longest[t] ? n : longest[t];
+        }
+    }
+    p->max_rows = longest[0];
+    p->max_keys = longest[1];
+    /* the batch strides are not used: row offsets say where sequences are */
+    d->q_strides.batch = d->k_strides.batch = 0;
+    d->v_strides.batch = d->out_strides.batch = 0;
+    return ATTN_OK;
+}
+
 static attn_status check_strides(const attn_sdpa_desc *d)
 {
     attn_status s;
@@ -157,14 +197,15 @@ static attn_status compute_spans(sdpa_plan *p)
 {
     const attn_sdpa_desc *d = &p->d;
     const size_t elem = attni_dtype_size(d->kv_dtype);
+    const int64_t nb = attni_tensor_batch(d);
     attn_status s;
-    if ((s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->head_dim,
+    if ((s = attni_span_bytes(nb, d->q_heads, d->q_len, d->head_dim,
                         d->q_strides, sizeof(float), &p->q_bytes)) ||
         (s = attni_span_bytes(attni_kv_tensors(d), d->kv_heads, attni_kv_tensor_rows(d),
                         d->head_dim, d->k_strides, elem, &p->k_bytes)) ||
         (s = attni_span_bytes(attni_kv_tensors(d), d->kv_heads, attni_kv_tensor_rows(d),
                         d->v_head_dim, d->v_strides, elem, &p->v_bytes)) ||
-        (s = attni_span_bytes(d->batch, d->q_heads, d->q_len, d->v_head_dim,
+        (s = attni_span_bytes(nb, d->q_heads, d->q_len, d->v_head_dim,
                         d->out_strides, sizeof(float), &p->out_bytes)))
         return s;
     if (d->keep_mask &&
@@ -185,14 +226,20 @@ static attn_status compute_spans(sdpa_plan *p)
     if (d->sinks && !attni_mul_size((size_t)d->q_heads, sizeof(float),
                                     &p->sinks_bytes))
         return ATTN_ERR_SIZE_OVERFLOW;
+    if (attni_packed(d) &&
+        !attni_mul_size((size_t)d->batch + 1,
+                        d->seqlens_type == ATTN_INDEX_INT64 ? 8 : 4,
+                        &p->seqlens_bytes))
+        return ATTN_ERR_SIZE_OVERFLOW;
     if (d->block_table &&
         (!attni_mul_size((size_t)d->batch, (size_t)d->max_pages, &p->block_table_bytes) ||
          !attni_mul_size(p->block_table_bytes, sizeof(int32_t), &p->block_table_bytes) ||
          p->block_table_bytes > PTRDIFF_MAX))
         return ATTN_ERR_SIZE_OVERFLOW;
 
+    /* lse: (B, Hq, Tq), or (Hq, total_q) when packed */
     attn_strides dense = attni_contiguous_strides(d->q_heads, d->q_len, 1);
-    if (attni_span_bytes(d->batch, d->q_heads, d->q_len, 1, dense, sizeof(float),
+    if (attni_span_bytes(nb, d->q_heads, d->q_len, 1, dense, sizeof(float),
                    &p->lse_bytes))
         return ATTN_ERR_SIZE_OVERFLOW; /* smaller than out: cannot happen */
     dense = attni_contiguous_strides(d->q_heads, d->q_len, d->kv_len);
@@ -270,9 +317,10 @@ attn_status attni_sdpa_plan_make(const attn_sdpa_desc *desc, sdpa_plan *plan)
     memset(plan, 0, sizeof *plan);
     attn_sdpa_desc *d = &plan->d;
     if ((s = load_desc(desc, d)) || (s = check_shape(d)) ||
-        (s = check_strides(d)) || (s = compute_spans(plan)))
+        (s = check_seqlens(plan)) || (s = check_strides(d)) ||
+        (s = compute_spans(plan)))
         return s;
-    if (!attni_layout_is_injective(d->batch, d->q_heads, d->q_len,
+    if (!attni_layout_is_injective(attni_tensor_batch(d), d->q_heads, d->q_len,
                                   d->v_head_dim, d->out_strides))
         return ATTN_ERR_BAD_STRIDE;
     if ((s = check_blas_limits(d)) || (s = check_kv_lens(d)) ||
@@ -305,4 +353,6 @@ void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const void *k,
     ranges[6] = attni_range_of(p->d.block_table, p->block_table_bytes);
     ranges[7] = attni_range_of(p->d.alibi_slopes, p->alibi_bytes);
     ranges[8] = attni_range_of(p->d.sinks, p->sinks_bytes);
+    ranges[9] = attni_range_of(p->d.cu_seqlens_q, p->seqlens_bytes);
+    ranges[10] = attni_range_of(p->d.cu_seqlens_k, p->seqlens_bytes);
 }

@@ -29,7 +29,9 @@ typedef struct sdpa_plan {
     size_t kv_buf_bytes;    /* unless kv_direct: one widened (Tk, max(d, dv))
                                float tile of the materialised path */
     size_t block_table_bytes;
-    size_t alibi_bytes, sinks_bytes;
+    size_t alibi_bytes, sinks_bytes, seqlens_bytes;
+    int64_t max_rows;       /* Tq, or the longest packed sequence's */
+    int64_t max_keys;       /* Tk, or the longest packed sequence's */
     /* Process state, read once per call (never again inside it, so that
      * the tiles a call sizes are the tiles it uses): */
     int threads;            /* resolved from num_threads */
@@ -41,9 +43,9 @@ typedef struct sdpa_plan {
 attn_status attni_sdpa_bias_bytes(const attn_sdpa_desc *d, size_t *bytes);
 
 /* The ranges of the inputs every attention call reads: q, k, v, then
- * keep_mask, bias, kv_lens, block_table, alibi_slopes and sinks (empty
- * when unset). */
-#define ATTN_SDPA_INPUTS 9
+ * keep_mask, bias, kv_lens, block_table, alibi_slopes, sinks and the two
+ * cu_seqlens (empty when unset). */
+#define ATTN_SDPA_INPUTS 11
 void attni_sdpa_input_ranges(const sdpa_plan *p, const float *q, const void *k,
                             const void *v, attn_range ranges[ATTN_SDPA_INPUTS]);
 

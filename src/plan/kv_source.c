@@ -1,8 +1,10 @@
 #include "plan/kv_source.h"
 
+#include "plan/packed.h"
+
 int64_t attni_kv_tensors(const attn_sdpa_desc *d)
 {
-    return d->block_table ? d->num_pages : d->batch;
+    return d->block_table ? d->num_pages : attni_tensor_batch(d);
 }
 
 int64_t attni_kv_tensor_rows(const attn_sdpa_desc *d)
@@ -29,6 +31,8 @@ kv_source attni_kv_source(const attn_sdpa_desc *d, const void *base,
     if (d->block_table) {
         s.pages = d->block_table + b * d->max_pages;
         s.page_size = d->page_size;
+    } else if (attni_packed(d)) {
+        s.base += attni_seq_offset(d, d->cu_seqlens_k, b) * s.row_bytes;
     } else {
         s.base += b * s.page_bytes;
     }
