@@ -461,6 +461,11 @@ void gr_mha_forward(const gr_mha *m, const attn_mha_options *masks,
         d.keep_mask = masks->keep_mask;
         d.keep_strides = masks->keep_strides;
         d.bias_strides = masks->bias_strides;
+        d.window_left = masks->window_left;
+        d.window_right = masks->window_right;
+        d.alibi_slopes = masks->alibi_slopes;
+        d.alibi_batch_stride = masks->alibi_batch_stride;
+        d.softcap = masks->softcap;
         if (masks->bias) {
             const size_t n = (size_t)at(d.bias_strides, B - 1, H - 1, Tq - 1,
                                         Tk);
@@ -475,6 +480,7 @@ void gr_mha_forward(const gr_mha *m, const attn_mha_options *masks,
     p.v = V;
     p.bias = bias;
     p.scale = 1.0 / sqrt((double)dh); /* exact, not d.scale's float */
+    p.sinks = m->sinks;
     gr_sdpa_forward(&p, O, weights, NULL);
     /* Concatenate the heads: A[b, i, h dh + c] = O[b, h, i, c]. */
     for (int64_t b = 0; b < B; ++b)

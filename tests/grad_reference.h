@@ -97,13 +97,14 @@ typedef struct gr_mha {
     double *bq, *bk, *bv; /* (E) each, or NULL */
     double *wo;     /* (E, E) */
     double *bo;     /* (E) or NULL */
+    double *sinks;  /* (H) or NULL */
 } gr_mha;
 
 /*
  * The layer forward of mha.h in double: the three projections, per-head
  * attention through gr_sdpa_forward on (B, T, H, E/H) views of the
- * projections with scale 1/sqrt(E/H) and the call's masks (NULL: none;
- * only the mask fields of the options are read),
+ * projections with scale 1/sqrt(E/H), the call's masks and variants
+ * (NULL: none; only those fields of the options are read) and the sinks,
  * heads concatenated, the output projection. out (B, Tq, E); weights
  * (B, H, Tq, Tk) contiguous or NULL.
  */

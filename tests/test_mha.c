@@ -42,7 +42,10 @@ typedef struct mha_case {
     int self;                   /* one buffer as query, key and value */
     attn_causal causal;
     int lens, keep, mbias;
+    int variants;               /* sinks parameter, window, ALiBi, softcap */
 } mha_case;
+
+static const float alibi[4] = {0.5f, 0.25f, 0.125f, 0.0625f};
 
 typedef struct mha_run {
     mha_case c;
@@ -114,6 +117,8 @@ static void bind_ref(mha_run *m)
             m->ref.wo = d;
         } else if (strcmp(n, "out_proj.bias") == 0) {
             m->ref.bo = d;
+        } else if (strcmp(n, "sinks") == 0) {
+            m->ref.sinks = d;
         } else {
             fail_msg("unexpected parameter %s", n);
         }
@@ -132,8 +137,10 @@ static void run_setup(mha_run *m, const mha_case *c, uint64_t seed)
     m->kdim = c->kdim ? c->kdim : c->E;
     m->vdim = c->vdim ? c->vdim : c->E;
     tu_rng r = tu_rng_make(seed);
-    TU_CHECK_STATUS(attn_mha_create(c->E, c->H, c->kdim, c->vdim, c->bias,
-                                    seed, &m->layer),
+    const unsigned flags = (c->bias ? ATTN_MHA_BIAS : 0u) |
+                           (c->variants ? ATTN_MHA_SINKS : 0u);
+    TU_CHECK_STATUS(attn_mha_create_flags(c->E, c->H, c->kdim, c->vdim, flags,
+                                          seed, &m->layer),
                     ATTN_OK);
     TU_CHECK_STATUS(attn_mha_params(m->layer, &m->params, &m->np), ATTN_OK);
     assert_true(m->np <= N_OF(m->pd));
@@ -192,8 +199,15 @@ static void run_setup(mha_run *m, const mha_case *c, uint64_t seed)
         if (c->mbias == M_FULL)
             k->bias_strides = tu_contig(H, Tq, Tk);
     }
+    if (c->variants) {
+        assert_true(c->H <= (int64_t)N_OF(alibi));
+        k->window_left = 2;
+        k->window_right = 0;
+        k->alibi_slopes = alibi;
+        k->softcap = 0.9f;
+    }
     m->has_masks = c->causal != ATTN_CAUSAL_NONE || c->lens != L_NONE ||
-                   c->keep != M_NONE || c->mbias != M_NONE;
+                   c->keep != M_NONE || c->mbias != M_NONE || c->variants;
     TU_CHECK_STATUS(attn_mha_state_create(m->layer, B, Tq, Tk, &m->st),
                     ATTN_OK);
 }
@@ -536,6 +550,26 @@ static void test_gradients_self(void **state)
     /* Shared buffer, no mask, no bias parameters, E/H = 2. */
     c = self_case(8, 4, 0);
     check_gradients(&c, 502);
+}
+
+/* The variants through the layer: the "sinks" parameter (gpt-oss), a
+ * window, ALiBi and the softcap; forward against the double reference,
+ * every gradient (d sinks too) against finite differences. */
+static void test_variants(void **state)
+{
+    (void)state;
+    mha_case c = self_case(12, 3, 1);
+    c.variants = 1;
+    check_forward(&c, 700);
+    check_gradients(&c, 701);
+    c.lens = L_ZERO; /* rows that see nothing: lse = sink, zeros */
+    check_forward(&c, 702);
+    check_gradients(&c, 703);
+    c = cross_case(0);
+    c.variants = 1;
+    c.causal = ATTN_CAUSAL_BOTTOM_RIGHT;
+    check_forward(&c, 704);
+    check_gradients(&c, 705);
 }
 
 static void test_gradients_cross(void **state)
@@ -1297,6 +1331,7 @@ int main(void)
         cmocka_unit_test(test_forward_cross),
         cmocka_unit_test(test_gradients_self),
         cmocka_unit_test(test_gradients_cross),
+        cmocka_unit_test(test_variants),
         cmocka_unit_test(test_gradients_fully_masked),
         cmocka_unit_test(test_accumulate_and_zero_grad),
         cmocka_unit_test(test_param_names),

@@ -286,7 +286,7 @@ static void test_layer_survives_blas_thread_changes(void **state)
         pd[t] = gr_to_double(params[t].data, attn_param_numel(&params[t]));
     const int64_t ee = LE * LE;
     const gr_mha ref = {LE, LH, LE, LE, pd[0], pd[0] + ee, pd[0] + 2 * ee,
-                        pd[1], pd[1] + LE, pd[1] + 2 * LE, pd[2], pd[3]};
+                        pd[1], pd[1] + LE, pd[1] + 2 * LE, pd[2], pd[3], NULL};
     double *xd = gr_to_double(x, n), *out_ref = tu_malloc(n, sizeof *out_ref);
     gr_mha_forward(&ref, NULL, 1, T, T, xd, xd, xd, out_ref, NULL);
 

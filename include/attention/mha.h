@@ -20,6 +20,7 @@
  *     with bias:          in_proj_bias (3E)        bq, bk, bv
  *     always:             out_proj.weight (E, E)
  *     with bias:          out_proj.bias (E)
+ *     with sinks:         sinks (H)           (gpt-oss's name)
  *
  * Initialisation, as PyTorch's _reset_parameters: the input projections
  * Xavier/Glorot uniform (in_proj_weight as one (3E, E) matrix, bound
@@ -76,6 +77,14 @@ typedef struct attn_mha_options {
      * as the state's workspace has room for (see attn_mha_state_create). */
     int num_threads;            /* init: 0 */
     attn_algo algo;             /* init: ATTN_ALGO_AUTO */
+    /* Appended with the variants; as attn_sdpa_desc's ("Variants" in
+     * <attention/sdpa.h>). The layer's sinks are a parameter instead
+     * (ATTN_MHA_SINKS). */
+    int64_t window_left;        /* init: -1 */
+    int64_t window_right;       /* init: -1 */
+    const float *alibi_slopes;  /* (B, H) or (H) or NULL; init: NULL */
+    int64_t alibi_batch_stride; /* init: 0, one (H) array */
+    float softcap;              /* init: 0, off */
 } attn_mha_options;
 
 /*
@@ -99,6 +108,21 @@ ATTN_EXPORT attn_status attn_mha_options_init_sized(attn_mha_options *options,
 ATTN_EXPORT attn_status attn_mha_create(int64_t embed_dim, int64_t num_heads,
                                         int64_t kdim, int64_t vdim, int bias,
                                         uint64_t seed, attn_mha **layer);
+
+/* attn_mha_create_flags's flags. */
+enum {
+    ATTN_MHA_BIAS = 1,  /* the projections' biases (attn_mha_create's bias) */
+    /* A learnable attention sink per head (gpt-oss): the parameter "sinks"
+     * (H), initialised to 0, the last in the list; see "sinks" in
+     * <attention/sdpa.h>. */
+    ATTN_MHA_SINKS = 2
+};
+
+/* attn_mha_create with flags; unknown bits give ATTN_ERR_BAD_ARGUMENT. */
+ATTN_EXPORT attn_status attn_mha_create_flags(int64_t embed_dim,
+                                              int64_t num_heads, int64_t kdim,
+                                              int64_t vdim, unsigned flags,
+                                              uint64_t seed, attn_mha **layer);
 
 ATTN_EXPORT void attn_mha_destroy(attn_mha *layer); /* NULL is fine */
 

@@ -37,4 +37,9 @@ void attni_sdpa_backward_run(const sdpa_plan *p, int threads, const float *q,
                             float *dk, float *dv, float *dbias,
                             void *workspace);
 
+/* attn_sdpa_sinks_backward on checked arguments: dsinks (Hq) +=. */
+void attni_sinks_backward_run(const sdpa_plan *p, const float *out,
+                              const float *lse, const float *dout,
+                              float *dsinks);
+
 #endif /* ATTN_SRC_SDPA_RUN_H */

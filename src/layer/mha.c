@@ -55,7 +55,8 @@ static void init_params(attn_mha *m, uint64_t seed, int packed)
 }
 
 /* Number of parameter floats, or 0 on overflow. */
-static size_t param_floats(int64_t E, int64_t kdim, int64_t vdim, int bias)
+static size_t param_floats(int64_t E, int64_t H, int64_t kdim, int64_t vdim,
+                           unsigned flags)
 {
     size_t ee, ek, ev, n;
     if (!attni_mul_size((size_t)E, (size_t)E, &ee) ||
@@ -63,7 +64,8 @@ static size_t param_floats(int64_t E, int64_t kdim, int64_t vdim, int bias)
         !attni_mul_size((size_t)E, (size_t)vdim, &ev) ||
         !attni_add_size(ee, ek, &n) || !attni_add_size(n, ev, &n) ||
         !attni_add_size(n, ee, &n) ||
-        !attni_add_size(n, bias ? 4 * (size_t)E : 0, &n))
+        !attni_add_size(n, flags & ATTN_MHA_BIAS ? 4 * (size_t)E : 0, &n) ||
+        !attni_add_size(n, flags & ATTN_MHA_SINKS ? (size_t)H : 0, &n))
         return 0;
     /* Twice that (gradients) in bytes must fit too. */
     if (n > SIZE_MAX / 2 / sizeof(float))
@@ -75,8 +77,18 @@ attn_status attn_mha_create(int64_t embed_dim, int64_t num_heads,
                             int64_t kdim, int64_t vdim, int bias,
                             uint64_t seed, attn_mha **layer)
 {
+    return attn_mha_create_flags(embed_dim, num_heads, kdim, vdim,
+                                 bias ? ATTN_MHA_BIAS : 0u, seed, layer);
+}
+
+attn_status attn_mha_create_flags(int64_t embed_dim, int64_t num_heads,
+                                  int64_t kdim, int64_t vdim, unsigned flags,
+                                  uint64_t seed, attn_mha **layer)
+{
     if (layer == NULL)
         return ATTN_ERR_NULL_POINTER;
+    if (flags & ~(unsigned)(ATTN_MHA_BIAS | ATTN_MHA_SINKS))
+        return ATTN_ERR_BAD_ARGUMENT;
     if (kdim == 0)
         kdim = embed_dim;
     if (vdim == 0)
@@ -87,7 +99,7 @@ attn_status attn_mha_create(int64_t embed_dim, int64_t num_heads,
         return ATTN_ERR_HEAD_MISMATCH;
     if (embed_dim > INT32_MAX || kdim > INT32_MAX || vdim > INT32_MAX)
         return ATTN_ERR_SIZE_OVERFLOW;
-    const size_t total = param_floats(embed_dim, kdim, vdim, bias);
+    const size_t total = param_floats(embed_dim, num_heads, kdim, vdim, flags);
     if (total == 0)
         return ATTN_ERR_SIZE_OVERFLOW;
 
@@ -104,7 +116,7 @@ attn_status attn_mha_create(int64_t embed_dim, int64_t num_heads,
     m->num_heads = num_heads;
     m->kdim = kdim;
     m->vdim = vdim;
-    m->bias = bias != 0;
+    m->bias = (flags & ATTN_MHA_BIAS) != 0;
 
     const int64_t E = embed_dim;
     const int packed = kdim == E && vdim == E;
@@ -126,6 +138,8 @@ attn_status attn_mha_create(int64_t embed_dim, int64_t num_heads,
     m->w.wo = add_param(m, "out_proj.weight", E, E, &off, total);
     if (m->bias)
         m->w.bo = add_param(m, "out_proj.bias", E, 0, &off, total);
+    if (flags & ATTN_MHA_SINKS) /* zeros, from calloc */
+        m->w.sinks = add_param(m, "sinks", num_heads, 0, &off, total);
 
     m->g.wq = grad_of(m->w.wq, total);
     m->g.wk = grad_of(m->w.wk, total);
@@ -135,6 +149,7 @@ attn_status attn_mha_create(int64_t embed_dim, int64_t num_heads,
     m->g.bv = grad_of(m->w.bv, total);
     m->g.wo = grad_of(m->w.wo, total);
     m->g.bo = grad_of(m->w.bo, total);
+    m->g.sinks = grad_of(m->w.sinks, total);
 
     init_params(m, seed, packed);
     *layer = m;

@@ -41,7 +41,7 @@ static attn_status io_sizes(const attn_mha_state *st, io_bytes *b)
 /* What no layer call may write through: the layer's parameters and
  * gradients, the state's buffers and the call's masks. */
 enum { R_PARAMS, R_GRADS, R_STATE, R_WORKSPACE, R_HEAD_WEIGHTS, R_KEEP,
-       R_BIAS, R_KV_LENS, R_COUNT };
+       R_BIAS, R_KV_LENS, R_ALIBI, R_COUNT };
 
 static void protected_ranges(const attn_mha *m, const attn_mha_state *st,
                              const sdpa_plan *p, attn_range r[R_COUNT])
@@ -57,14 +57,15 @@ static void protected_ranges(const attn_mha *m, const attn_mha_state *st,
     r[R_KEEP] = masks[3];
     r[R_BIAS] = masks[4];
     r[R_KV_LENS] = masks[5];
+    r[R_ALIBI] = masks[7];
 }
 
-/* The plan of a call with these (loaded) options. */
-static attn_status plan_call(const attn_mha_state *st,
+/* The plan of a call of this layer with these (loaded) options. */
+static attn_status plan_call(const attn_mha *m, const attn_mha_state *st,
                              const attn_mha_options *o, sdpa_plan *p)
 {
     attn_sdpa_desc d;
-    attn_status s = attni_mha_desc(st, o, &d);
+    attn_status s = attni_mha_desc(st, o, m->w.sinks, &d);
     return s ? s : attni_sdpa_plan_make(&d, p);
 }
 
@@ -103,7 +104,7 @@ attn_status attn_mha_forward(const attn_mha *layer, attn_mha_state *state,
     size_t weights_bytes;
     attn_status s;
     if ((s = attni_mha_options_load(options, st->kv_len, &o)) ||
-        (s = plan_call(st, &o, &p)) || (s = io_sizes(st, &io)))
+        (s = plan_call(layer, st, &o, &p)) || (s = io_sizes(st, &io)))
         return s;
     const int64_t B = st->batch, E = st->embed_dim, H = st->num_heads;
     const size_t per_head = (size_t)(B * st->q_len) * (size_t)st->kv_len;
@@ -166,7 +167,7 @@ attn_status attn_mha_backward(attn_mha *layer, attn_mha_state *state,
     sdpa_plan p;
     io_bytes io;
     attn_status s;
-    if ((s = plan_call(st, &st->options, &p)) || (s = io_sizes(st, &io)))
+    if ((s = plan_call(layer, st, &st->options, &p)) || (s = io_sizes(st, &io)))
         return s;
     /* The input gradients may share one buffer (self-attention), but none
      * may overlap what the backward reads or the layer's own tensors; and
@@ -181,11 +182,11 @@ attn_status attn_mha_backward(attn_mha *layer, attn_mha_state *state,
                      dv = attni_range_of(dvalue, io.value);
     const attn_range read[] = {guarded[0], guarded[1], guarded[2], guarded[3],
                                guarded[4 + R_KEEP], guarded[4 + R_BIAS],
-                               guarded[4 + R_KV_LENS]};
+                               guarded[4 + R_KV_LENS], guarded[4 + R_ALIBI]};
     if (attni_outputs_alias(&dq, 1, guarded, 4 + R_COUNT) ||
         attni_outputs_alias(&dk, 1, guarded, 4 + R_COUNT) ||
         attni_outputs_alias(&dv, 1, guarded, 4 + R_COUNT) ||
-        attni_outputs_alias(&guarded[4 + R_GRADS], 1, read, 7))
+        attni_outputs_alias(&guarded[4 + R_GRADS], 1, read, 8))
         return ATTN_ERR_ALIASING;
     int threads;
     if ((s = attni_sdpa_backward_check(&p, st->q, st->k, st->v, st->attn,
@@ -210,6 +211,8 @@ attn_status attn_mha_backward(attn_mha *layer, attn_mha_state *state,
     attni_sdpa_backward_run(&p, threads, st->q, st->k, st->v, st->attn, st->lse,
                            st->dattn, st->dq, st->dk, st->dv, NULL,
                            st->workspace);
+    if (g->sinks)
+        attni_sinks_backward_run(&p, st->attn, st->lse, st->dattn, g->sinks);
     attni_linear_backward_run(query, m->w.wq, st->dq, dquery, g->wq, g->bq,
                              rows_q, E, E);
     attni_linear_backward_run(key, m->w.wk, st->dk, dkey, g->wk, g->bk, rows_k,

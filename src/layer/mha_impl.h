@@ -10,6 +10,7 @@ typedef struct mha_tensors {
     float *bq, *bk, *bv;    /* (E) each, or NULL */
     float *wo;              /* (E, E) */
     float *bo;              /* (E) or NULL */
+    float *sinks;           /* (H) or NULL */
 } mha_tensors;
 
 struct attn_mha {
@@ -18,7 +19,7 @@ struct attn_mha {
     float *storage;         /* every parameter, then every gradient */
     size_t total;           /* floats of the parameters (and of the gradients) */
     mha_tensors w, g;
-    attn_param params[6];
+    attn_param params[7];
     size_t param_count;
 };
 
@@ -45,9 +46,10 @@ attn_status attni_mha_options_load(const attn_mha_options *user, int64_t kv_len,
                                   attn_mha_options *options);
 
 /* The attention descriptor of a layer call: (B, T, H, dh) strides into the
- * (B, T, E) projections, scale 1/sqrt(dh), the call's (loaded) options. */
+ * (B, T, E) projections, scale 1/sqrt(dh), the call's (loaded) options
+ * and the layer's sinks (H) (or NULL). */
 attn_status attni_mha_desc(const attn_mha_state *state,
                           const attn_mha_options *options,
-                          attn_sdpa_desc *desc);
+                          const float *sinks, attn_sdpa_desc *desc);
 
 #endif /* ATTN_SRC_MHA_IMPL_H */

@@ -3,8 +3,10 @@
 
 #include "layer/mha_impl.h"
 
+#include <stddef.h>
+
 /* The size of the first released struct; see DESC_V1_SIZE in desc.c. */
-#define OPTIONS_V1_SIZE sizeof(attn_mha_options)
+#define OPTIONS_V1_SIZE offsetof(attn_mha_options, window_left)
 
 static void set_defaults(attn_mha_options *o, int64_t kv_len)
 {
@@ -14,6 +16,8 @@ static void set_defaults(attn_mha_options *o, int64_t kv_len)
     o->keep_strides.row = kv_len;
     o->bias_strides.row = kv_len;
     o->algo = ATTN_ALGO_AUTO;
+    o->window_left = -1;
+    o->window_right = -1;
 }
 
 attn_status attn_mha_options_init_sized(attn_mha_options *options,
@@ -40,5 +44,6 @@ attn_status attni_mha_options_load(const attn_mha_options *user, int64_t kv_len,
     if (user->struct_size < OPTIONS_V1_SIZE || user->struct_size > sizeof *o)
         return ATTN_ERR_BAD_DESC;
     memcpy(o, user, user->struct_size);
+    o->struct_size = sizeof *o; /* past the caller's struct: the defaults */
     return ATTN_OK;
 }

@@ -9,7 +9,8 @@
 #include "layer/mha_impl.h"
 
 attn_status attni_mha_desc(const attn_mha_state *st,
-                          const attn_mha_options *o, attn_sdpa_desc *d)
+                          const attn_mha_options *o, const float *sinks,
+                          attn_sdpa_desc *d)
 {
     const int64_t E = st->embed_dim, H = st->num_heads, dh = E / H;
     attn_status s = attn_sdpa_desc_init(d, st->batch, H, H, st->q_len,
@@ -30,12 +31,19 @@ attn_status attni_mha_desc(const attn_mha_state *st,
     d->bias_strides = o->bias_strides;
     d->num_threads = o->num_threads;
     d->algo = o->algo;
+    d->window_left = o->window_left;
+    d->window_right = o->window_right;
+    d->alibi_slopes = o->alibi_slopes;
+    d->alibi_batch_stride = o->alibi_batch_stride;
+    d->softcap = o->softcap;
+    d->sinks = sinks;
     return ATTN_OK;
 }
 
 /* Workspace bytes for every call the state can meet: either algorithm,
- * forward or backward, whatever the BLAS's threading (the size queries
- * answer for both tile choices). */
+ * forward or backward, with or without the softcap (its backward keeps one
+ * more tile), whatever the BLAS's threading (the size queries answer for
+ * both tile choices). */
 static attn_status workspace_bytes(const attn_mha_state *st, size_t *bytes)
 {
     static const attn_algo algos[] = {ATTN_ALGO_FUSED, ATTN_ALGO_MATERIALIZED};
@@ -43,11 +51,12 @@ static attn_status workspace_bytes(const attn_mha_state *st, size_t *bytes)
     attn_sdpa_desc d;
     attn_status s;
     *bytes = 0;
-    for (size_t a = 0; a < sizeof algos / sizeof algos[0]; ++a) {
+    for (size_t a = 0; a < 2 * sizeof algos / sizeof algos[0]; ++a) {
         size_t fwd, bwd;
         attni_mha_options_load(NULL, st->kv_len, &o);
-        o.algo = algos[a];
-        if ((s = attni_mha_desc(st, &o, &d)) ||
+        o.algo = algos[a / 2];
+        o.softcap = a % 2 ? 1.0f : 0.0f;
+        if ((s = attni_mha_desc(st, &o, NULL, &d)) ||
             (s = attn_sdpa_workspace_size(&d, &fwd)) ||
             (s = attn_sdpa_backward_workspace_size(&d, &bwd)))
             return s;
