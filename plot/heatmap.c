@@ -151,10 +151,10 @@ static void lay_out(canvas *c, const plot_heatmap *h, layout *L)
 
     /* Tick labels: every stride-th row and column, as many as fit. */
     L->y_tick_w = widest_tick(c, h->y_ticks, h->rows);
-    L->y_stride = scale_stride(1.3 * TICK / L->cell);
+    L->y_stride = scale_stride(2.0 * TICK / L->cell);
     const double x_w = widest_tick(c, h->x_ticks, h->cols);
     const size_t across = scale_stride((x_w + 8.0) / L->cell);
-    const size_t upright = scale_stride(1.3 * TICK / L->cell);
+    const size_t upright = scale_stride(2.0 * TICK / L->cell);
     L->x_vertical = upright < across;
     L->x_stride = L->x_vertical ? upright : across;
     L->x_tick_h = L->x_vertical ? x_w + 6.0 : CANVAS_LINE * TICK;

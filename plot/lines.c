@@ -17,8 +17,10 @@ enum { MAX_AXES = 8, MAX_SERIES = 6, MAX_TICKS = 16 };
 #define TICK 12.0
 #define NOTE 12.0
 #define TICK_LEN 4.0
-#define PLOT_W 320.0
+#define PLOT_W 320.0        /* one panel's plot area in a grid, px */
 #define PLOT_H 200.0
+#define ALONE_W 560.0       /* ... and alone */
+#define ALONE_H 320.0
 #define RIGHT_PAD 20.0
 #define SAMPLE 30.0         /* legend line sample, px */
 
@@ -38,6 +40,7 @@ typedef struct panel {
 } panel;
 
 typedef struct layout {
+    double plot_w, plot_h;
     double left, top_area, bottom_area, cell_w, cell_h, grid_top, note_y;
     double legend_y, legend_w;
     size_t rows;
@@ -161,12 +164,14 @@ static void lay_out(canvas *c, const plot_figure *f, layout *L)
     const size_t cols = (size_t)f->columns < f->n_axes ? (size_t)f->columns
                                                        : f->n_axes;
     L->rows = (f->n_axes + cols - 1) / cols;
+    L->plot_w = cols == 1 ? ALONE_W : PLOT_W;
+    L->plot_h = cols == 1 ? ALONE_H : PLOT_H;
     L->left = (y_labels ? 1.6 * LABEL : 0.0) + tick_w + TICK_LEN + 4.0;
     L->top_area = titles ? 1.8 * LABEL : 0.6 * LABEL;
     L->bottom_area = TICK_LEN + 2.0 + CANVAS_LINE * TICK +
                      (x_labels ? 1.8 * LABEL : 0.0);
-    L->cell_w = L->left + PLOT_W + RIGHT_PAD;
-    L->cell_h = L->top_area + PLOT_H + L->bottom_area;
+    L->cell_w = L->left + L->plot_w + RIGHT_PAD;
+    L->cell_h = L->top_area + L->plot_h + L->bottom_area;
     L->legend_y = MARGIN + (f->title ? 1.8 * TITLE : 0.0) + 0.6 * TICK;
     L->legend_w = legend_width(c, f);
     L->grid_top = L->legend_y + 1.4 * TICK;
@@ -209,16 +214,17 @@ typedef struct frame_xy {
     double x0, y0;          /* plot area's top left, px */
     const panel *p;
     const plot_axes *a;
+    const layout *L;
 } frame_xy;
 
 static double px(const frame_xy *F, double x)
 {
-    return F->x0 + (tx(F->a, x) - F->p->x_lo) / (F->p->x_hi - F->p->x_lo) * PLOT_W;
+    return F->x0 + (tx(F->a, x) - F->p->x_lo) / (F->p->x_hi - F->p->x_lo) * F->L->plot_w;
 }
 
 static double py(const frame_xy *F, double y)
 {
-    return F->y0 + PLOT_H - (y - F->p->y_lo) / (F->p->y_hi - F->p->y_lo) * PLOT_H;
+    return F->y0 + F->L->plot_h - (y - F->p->y_lo) / (F->p->y_hi - F->p->y_lo) * F->L->plot_h;
 }
 
 static void series(canvas *c, const frame_xy *F, size_t s)
@@ -267,7 +273,7 @@ static void one_panel(canvas *c, const layout *L, const plot_axes *a,
     cairo_t *cr = c->cr;
     panel p;
     ranges(a, &p);
-    const frame_xy F = {cx + L->left, cy + L->top_area, &p, a};
+    const frame_xy F = {cx + L->left, cy + L->top_area, &p, a, L};
     char buf[64];
     cairo_set_dash(cr, NULL, 0, 0.0);
     canvas_set(c, grid);
@@ -275,17 +281,17 @@ static void one_panel(canvas *c, const layout *L, const plot_axes *a,
     for (size_t i = 0; i < p.n_y; ++i) {
         const double y = floor(py(&F, p.y_t[i])) + 0.5;
         cairo_move_to(cr, F.x0, y);
-        cairo_line_to(cr, F.x0 + PLOT_W, y);
+        cairo_line_to(cr, F.x0 + L->plot_w, y);
     }
     for (size_t i = 0; i < p.n_x; ++i) {
         const double x = floor(px(&F, p.x_t[i])) + 0.5;
         cairo_move_to(cr, x, F.y0);
-        cairo_line_to(cr, x, F.y0 + PLOT_H);
+        cairo_line_to(cr, x, F.y0 + L->plot_h);
     }
     cairo_stroke(cr);
 
     cairo_save(cr);
-    cairo_rectangle(cr, F.x0, F.y0, PLOT_W, PLOT_H);
+    cairo_rectangle(cr, F.x0, F.y0, L->plot_w, L->plot_h);
     cairo_clip(cr);
     for (size_t s = 0; s < a->n_series; ++s)
         series(c, &F, s);
@@ -294,7 +300,7 @@ static void one_panel(canvas *c, const layout *L, const plot_axes *a,
     cairo_set_dash(cr, NULL, 0, 0.0);
     canvas_set(c, frame);
     cairo_set_line_width(cr, 1.0);
-    cairo_rectangle(cr, F.x0 - 0.5, F.y0 - 0.5, PLOT_W + 1.0, PLOT_H + 1.0);
+    cairo_rectangle(cr, F.x0 - 0.5, F.y0 - 0.5, L->plot_w + 1.0, L->plot_h + 1.0);
     for (size_t i = 0; i < p.n_y; ++i) {
         const double y = floor(py(&F, p.y_t[i])) + 0.5;
         cairo_move_to(cr, F.x0 - TICK_LEN, y);
@@ -302,8 +308,8 @@ static void one_panel(canvas *c, const layout *L, const plot_axes *a,
     }
     for (size_t i = 0; i < p.n_x; ++i) {
         const double x = floor(px(&F, p.x_t[i])) + 0.5;
-        cairo_move_to(cr, x, F.y0 + PLOT_H);
-        cairo_line_to(cr, x, F.y0 + PLOT_H + TICK_LEN);
+        cairo_move_to(cr, x, F.y0 + L->plot_h);
+        cairo_line_to(cr, x, F.y0 + L->plot_h + TICK_LEN);
     }
     cairo_stroke(cr);
     for (size_t i = 0; i < p.n_y; ++i) {
@@ -311,21 +317,21 @@ static void one_panel(canvas *c, const layout *L, const plot_axes *a,
         canvas_text(c, F.x0 - TICK_LEN - 3.0, py(&F, p.y_t[i]), buf, TICK,
                     TEXT_NORMAL, ALIGN_RIGHT, 0, ink);
     }
-    const double below = F.y0 + PLOT_H + TICK_LEN + 2.0;
+    const double below = F.y0 + L->plot_h + TICK_LEN + 2.0;
     for (size_t i = 0; i < p.n_x; ++i) {
         x_label_text(&p, i, buf, sizeof buf);
         canvas_text(c, px(&F, p.x_t[i]), below + 0.5 * CANVAS_LINE * TICK, buf,
                     TICK, TEXT_NORMAL, ALIGN_CENTRE, 0, ink);
     }
     if (a->title)
-        canvas_text(c, F.x0 + PLOT_W / 2, cy + 0.8 * LABEL, a->title, LABEL,
+        canvas_text(c, F.x0 + L->plot_w / 2, cy + 0.8 * LABEL, a->title, LABEL,
                     TEXT_BOLD, ALIGN_CENTRE, 0, ink);
     if (a->x_label)
-        canvas_text(c, F.x0 + PLOT_W / 2,
+        canvas_text(c, F.x0 + L->plot_w / 2,
                     below + CANVAS_LINE * TICK + 0.9 * LABEL, a->x_label, LABEL,
                     TEXT_NORMAL, ALIGN_CENTRE, 0, ink);
     if (a->y_label)
-        canvas_text(c, cx + 0.6 * LABEL, F.y0 + PLOT_H / 2, a->y_label, LABEL,
+        canvas_text(c, cx + 0.6 * LABEL, F.y0 + L->plot_h / 2, a->y_label, LABEL,
                     TEXT_NORMAL, ALIGN_CENTRE, 1, ink);
 }
 
