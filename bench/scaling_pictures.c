@@ -170,7 +170,7 @@ plot_status scaling_picture_sweep(const char *dir, const scaling_setup *s,
              "(10th percentile, then median). The mean hides it at first: "
              "unscaled rows not yet saturated sit on a few keys, where "
              "\u2016J\u2016_F is largest (0.5 at two keys of 1/2).\n"
-             "Scaled by 1/\u221ad_k, every one of these stays where it is at "
+             "Scaled by 1/\u221ad_k, each of them stays in a narrow band at "
              "every d_k.",
              s->batch * s->heads * s->q_len, s->kv_len, s->batch, s->heads,
              s->q_len, s->seed);
