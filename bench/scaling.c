@@ -160,6 +160,7 @@ int main(int argc, char **argv)
                       pictures, "sweep");
     }
     free(kept);
+    plot_release();
 
     if (csv != NULL) {
         FILE *f = fopen(csv, "w");

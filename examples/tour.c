@@ -344,5 +344,6 @@ int main(int argc, char **argv)
     trainable_qkv();
     masks();
     multi_head();
+    plot_release();
     return 0;
 }

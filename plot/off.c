@@ -18,3 +18,7 @@ plot_status plot_figure_save(const plot_figure *f, const char *stem,
     (void)formats;
     return PLOT_ERR_OFF;
 }
+
+void plot_release(void)
+{
+}

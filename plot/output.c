@@ -3,6 +3,7 @@
 #include "output.h"
 
 #include <cairo-svg.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,4 +177,11 @@ plot_status plot_render(const void *what, plot_size_fn size, plot_draw_fn draw,
     if (st == PLOT_OK && (formats & PLOT_SVG))
         st = write_svg(what, draw, w, h, title, stem);
     return st;
+}
+
+void plot_release(void)
+{
+    /* cairo first: its font faces hold fontconfig patterns. */
+    cairo_debug_reset_static_data();
+    FcFini();
 }

@@ -31,6 +31,12 @@ int plot_available(void);
  * on. Static; mentions the package and the CMake option. */
 const char *plot_off_message(void);
 
+/* Frees the font caches cairo and fontconfig keep for the whole process
+ * (they would show as leaks in valgrind and LeakSanitizer). Call it once,
+ * at the end, after the last picture and with no cairo object left; it
+ * does nothing when pictures are off. */
+void plot_release(void);
+
 /* Output formats of a save; OR them together. */
 enum { PLOT_PNG = 1, PLOT_SVG = 2, PLOT_BOTH = PLOT_PNG | PLOT_SVG };
 

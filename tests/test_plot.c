@@ -277,6 +277,7 @@ static int teardown(void **state)
 {
     (void)state;
     xmlCleanupParser();
+    plot_release();
     return 0;
 }
 
