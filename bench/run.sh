@@ -2,18 +2,25 @@
 # From a fresh Debian machine to the benchmark tables in one command:
 # installs the build dependencies, builds an optimised libattention and runs
 # every benchmark (a few minutes). Tables go to the terminal; CSV files and
-# heat maps to build/bench-results/.
+# the scaling experiment's pictures (PNG and SVG) to build/bench-results/,
+# the tour's pictures to build/bench-results/tour/.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/cmake/debian-deps.sh"
 
 build="$root/build"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release
+# Pictures on: cairo came with the packages above (ON also turns them back
+# on in a build directory first configured without it).
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DATTENTION_PICTURES=ON
 cmake --build "$build" -j"$(nproc)"
 
 results="$build/bench-results"
 mkdir -p "$results"
-"$build/bench/attention-bench-scaling" --csv "$results/scaling.csv" --png "$results"
+"$build/bench/attention-bench-scaling" --csv "$results/scaling.csv" --pictures "$results"
+echo
+# The notebooks' pictures, drawn by the tour next to its numbers.
+"$build/examples/attention-tour" --pictures "$results/tour" > "$results/tour.txt"
+echo "tour: numbers in $results/tour.txt, pictures in $results/tour/"
 echo
 
 # The speed benchmark runs as an application linking the library gets it:
@@ -23,4 +30,4 @@ echo
 echo
 "$build/bench/attention-bench-decode" --csv "$results/decode.csv"
 echo
-echo "CSV files and heat maps written to $results"
+echo "CSV files and pictures (PNG and SVG) written to $results"

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "plot.h"
+
 /* What every run shares: the shape apart from d_k, and the data seed. */
 typedef struct scaling_setup {
     int64_t batch, heads, q_len, kv_len;
@@ -45,14 +47,22 @@ void scaling_report(FILE *f, const scaling_setup *s,
 int scaling_csv(FILE *f, const scaling_setup *s, const scaling_run *runs,
                 size_t m);
 
-/* Colour = log10(weight) from HEATMAP_LOG10_MIN (darkest; also 0) to 0. */
-#define HEATMAP_LOG10_MIN (-5.0)
+/* The pictures (scaling_pictures.c), each DIR/<name>.png and .svg. */
 
-/* An RGB PNG: the two (rows, cols) matrices side by side, cell pixels an
- * entry, a colour bar with a tick per decade underneath, title and
- * description as tEXt. NULL, or a static message. */
-const char *heatmap_write(const char *path, const float *left,
-                          const float *right, size_t rows, size_t cols,
-                          size_t cell, const char *title, const char *desc);
+/* weights_dk<d_k>: head 0's weights (w[0] scaled, w[1] unscaled, each
+ * (Tq, Tk)) as two heat maps, colour on a log scale. */
+plot_status scaling_picture_weights(const char *dir, const scaling_setup *s,
+                                    int64_t d_k, const float *const w[2]);
+
+/* scores_dk<d_k>: the n scores of runs[0] (scaled) and runs[1] (unscaled)
+ * as two overlaid histograms. */
+plot_status scaling_picture_scores(const char *dir, const scaling_setup *s,
+                                   const scaling_run runs[2],
+                                   const float *const scores[2], size_t n);
+
+/* sweep: score std, saturated rows, normalised entropy and Jacobian norm
+ * against d_k (runs as in scaling_report), scaled and unscaled. */
+plot_status scaling_picture_sweep(const char *dir, const scaling_setup *s,
+                                  const scaling_run *runs, size_t n);
 
 #endif /* BENCH_SCALING_H */

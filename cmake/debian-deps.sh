@@ -7,8 +7,11 @@
 #   cmake/debian-deps.sh --aarch64     also the aarch64 cross toolchain, the
 #                                      arm64 libraries and qemu-user
 set -euo pipefail
+# cairo + DejaVu draw the benches' and examples' pictures (plot/); libpng
+# and libxml2 let test_plot read them back.
 packages=(build-essential cmake pkg-config libopenblas-dev libcmocka-dev libpng-dev
-          libjansson-dev libopenblas-openmp-dev)
+          libjansson-dev libopenblas-openmp-dev libcairo2-dev fonts-dejavu-core
+          libxml2-dev)
 if [ "${1:-}" = "--hardening" ]; then
     packages+=(clang libclang-rt-14-dev libomp-dev valgrind)
 elif [ "${1:-}" = "--aarch64" ]; then

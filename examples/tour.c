@@ -3,14 +3,21 @@
  * only: simple attention with one query, self-attention without weights,
  * scaled dot-product attention with its weights, why scaling matters,
  * trainable Q/K/V, causal and padding masks, multi-head split and concat.
- * Where a notebook's numbers are deterministic ("Cats love cozy windows")
- * the tour prints the same numbers; elsewhere it uses its own seeded data.
+ * Where a notebook's numbers are deterministic ("Cats love cozy windows",
+ * np.random.seed(42)) the tour uses the same numbers; elsewhere it uses its
+ * own seeded data. Next to the numbers it draws the notebooks' pictures
+ * (attention_plot: PNG and SVG) into --pictures DIR, tour-pictures/ by
+ * default.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <attention/attention.h>
+
+#include "np_random.h"
+#include "tour_pictures.h"
 
 /* ---- small helpers: seeded data, printing, error exit ------------------ */
 
@@ -52,6 +59,12 @@ static void print_matrix(const char *title, const float *x /* (rows, cols) */,
     }
 }
 
+static void picture(const char *name, const plot_heatmap *h)
+{
+    if (tour_picture(name, h) != 0)
+        exit(1);
+}
+
 /* One-batch, one-head descriptor: (T, d) inputs as in the notebooks. */
 static attn_sdpa_desc single_head(int tq, int tk, int d, int dv, float scale)
 {
@@ -78,11 +91,40 @@ static void simple_attention(void)
     printf("Sum of weights: %.4f (should be 1.0)\nOutput shape: (10,)\n", sum);
 }
 
-/* ---- 2. self-attention without weights: Cats love cozy windows --------- */
+/* ---- 2. the self-attention matrix of "I love machine learning" -------- */
+
+static void self_attention_matrix(void)
+{
+    printf("\n== 2. Self-attention matrix: \"I love machine learning\"\n");
+    /* The notebook: np.random.seed(42); vecs = np.random.randn(4, 10);
+     * each word's unscaled dot-product attention over all four. */
+    static const char *const words[4] = {"I", "love", "machine", "learning"};
+    float vecs[4 * 10], out[4 * 10], weights[16];
+    np_random r;
+    np_random_seed(&r, 42);
+    np_random_randn(&r, vecs, 4 * 10);
+    attn_sdpa_desc d = single_head(4, 4, 10, 10, 1.0f);
+    check(attn_sdpa_forward(&d, vecs, vecs, vecs, out, weights, NULL), "matrix");
+    print_matrix("Attention matrix (row = word, column = the word it attends to):",
+                 weights, 4, 4);
+    printf("Each row shows where that word 'pays attention'\n");
+    const plot_panel panel = {NULL, weights};
+    const plot_heatmap h = {
+        .title = "Self-Attention Matrix", .x_label = "Attending to...",
+        .y_label = "Word", .x_ticks = words, .y_ticks = words, .rows = 4,
+        .cols = 4, .panels = &panel, .n_panels = 1,
+        .bar_label = "Attention Weight", .lo = 0.0, .hi = 1.0, .values = 1,
+        .note = "np.random.seed(42) word vectors (4 \u00d7 10), unscaled "
+                "dot-product attention;\neach row sums to 1. Brighter = more "
+                "attention."};
+    picture("self_attention_matrix", &h);
+}
+
+/* ---- 3. self-attention without weights: Cats love cozy windows --------- */
 
 static void self_attention_cats(void)
 {
-    printf("\n== 2. Self-attention without trainable weights: \"Cats love cozy windows\"\n");
+    printf("\n== 3. Self-attention without trainable weights: \"Cats love cozy windows\"\n");
     const float inputs[4 * 3] = {0.10f, 0.20f, 0.30f, 0.40f, 0.50f, 0.60f,
                                  0.70f, 0.80f, 0.10f, 0.90f, 0.10f, 0.20f};
     float scores[4], weights[16], context[12];
@@ -94,13 +136,24 @@ static void self_attention_cats(void)
     print_matrix("Attention weights (softmax of inputs @ inputs.T):", weights, 4, 4);
     print_matrix("Context vector of \"love\":", context + 3, 1, 3);
     print_matrix("All context vectors (weights @ inputs):", context, 4, 3);
+    static const char *const words[4] = {"Cats", "love", "cozy", "windows"};
+    const plot_panel panel = {NULL, weights};
+    const plot_heatmap h = {
+        .title = "Self-attention weights: \"Cats love cozy windows\"",
+        .x_label = "key (the word attended to)", .y_label = "query",
+        .x_ticks = words, .y_ticks = words, .rows = 4, .cols = 4,
+        .panels = &panel, .n_panels = 1, .bar_label = "attention weight",
+        .values = 1,
+        .note = "softmax(inputs @ inputs.T), unscaled, 3-d word vectors; "
+                "each row sums to 1."};
+    picture("cats_weights", &h);
 }
 
-/* ---- 3. scaled dot-product attention with its weights ------------------ */
+/* ---- 4. scaled dot-product attention with its weights ------------------ */
 
 static void scaled_dot_product(void)
 {
-    printf("\n== 3. Scaled dot-product attention: softmax(Q K^T / sqrt(d_k)) V\n");
+    printf("\n== 4. Scaled dot-product attention: softmax(Q K^T / sqrt(d_k)) V\n");
     float emb[4 * 8], out[4 * 8], weights[16];
     randn(emb, 32);
     attn_sdpa_desc d = single_head(4, 4, 8, 8, 1.0f / sqrtf(8.0f));
@@ -114,11 +167,11 @@ static void scaled_dot_product(void)
     printf("\n");
 }
 
-/* ---- 4. why scaling matters -------------------------------------------- */
+/* ---- 5. why scaling matters -------------------------------------------- */
 
 static void scaling(void)
 {
-    printf("\n== 4. Why scaling matters (d_k = 64; attention-bench-scaling measures it properly)\n");
+    printf("\n== 5. Why scaling matters (d_k = 64; attention-bench-scaling measures it properly)\n");
     float q[3 * 64], k[3 * 64], scores[9];
     randn(q, 3 * 64);
     randn(k, 3 * 64);
@@ -136,11 +189,11 @@ static void scaling(void)
     }
 }
 
-/* ---- 5. trainable Q/K/V projections ------------------------------------ */
+/* ---- 6. trainable Q/K/V projections ------------------------------------ */
 
 static void trainable_qkv(void)
 {
-    printf("\n== 5. Trainable Wq, Wk, Wv: \"Your journey starts with one step\"\n");
+    printf("\n== 6. Trainable Wq, Wk, Wv: \"Your journey starts with one step\"\n");
     enum { T = 6, D_IN = 3, D_OUT = 2 };
     float x[T * D_IN], wq[D_OUT * D_IN], wk[D_OUT * D_IN], wv[D_OUT * D_IN];
     float q[T * D_OUT], k[T * D_OUT], v[T * D_OUT], context[T * D_OUT], weights[T * T];
@@ -162,11 +215,11 @@ static void trainable_qkv(void)
     print_matrix("Context vectors:", context, T, D_OUT);
 }
 
-/* ---- 6. causal and padding masks --------------------------------------- */
+/* ---- 7. causal and padding masks --------------------------------------- */
 
 static void masks(void)
 {
-    printf("\n== 6. Masks: causal (torch.tril) and padding\n");
+    printf("\n== 7. Masks: causal (torch.tril) and padding\n");
     enum { T = 8, C = 32, HS = 16 };
     float x[T * C], wk[HS * C], wq[HS * C], k[T * HS], q[T * HS];
     float out[T * C], wei[T * T];
@@ -184,6 +237,16 @@ static void masks(void)
     check(attn_sdpa_forward(&d, q, k, x, out, wei, NULL), "causal");
     printf("out shape: (%d, %d)\n", T, C);
     print_matrix("wei (each token sees itself and the past):", wei, T, T);
+    const plot_panel panel = {"causal (torch.tril): query i sees keys j \u2264 i", wei};
+    const plot_heatmap h = {
+        .title = "Causal self-attention weights (one head, T = 8)",
+        .x_label = "key position", .y_label = "query position", .rows = T,
+        .cols = T, .panels = &panel, .n_panels = 1,
+        .bar_label = "attention weight", .lo = 0.0, .hi = 1.0, .values = 1,
+        .note = "Above the diagonal the keys are in the future: masked, weight "
+                "exactly 0.\nRow 0 can only see itself (weight 1); later rows "
+                "share their weight over the past."};
+    picture("causal_weights", &h);
 
     /* Padding: batch 1 has only 5 real keys; its 3 padded ones get 0. */
     int64_t lens[2] = {T, 5};
@@ -197,15 +260,15 @@ static void masks(void)
                  weib + T * T, 1, T);
 }
 
-/* ---- 7. multi-head: split, concat, and the full layer ------------------ */
+/* ---- 8. multi-head: split, concat, and the full layer ------------------ */
 
 static void multi_head(void)
 {
-    printf("\n== 7. Multi-head attention\n");
+    printf("\n== 8. Multi-head attention\n");
     enum { B = 1, T = 3, E = 12, H = 3 };
     printf("Model dimension: %d\nNumber of heads: %d\nDimension per head: %d\n", E, H, E / H);
     float x[B * T * E], heads[B * T * E], back[B * T * E], out[B * T * E];
-    float weights[B * T * T];
+    float weights[B * T * T], per_head[B * H * T * T];
     randn(x, B * T * E);
     check(attn_split_heads(x, heads, B, T, E, H), "split");
     check(attn_concat_heads(heads, back, B, T, E, H), "concat");
@@ -225,19 +288,62 @@ static void multi_head(void)
     printf("Each head learns to attend to different patterns; the layer's output:\n");
     print_matrix("  out[0] (first token):", out, 1, E);
     print_matrix("  weights averaged over heads:", weights, T, T);
+    /* The same call, weights per head (B, H, T, T) instead of averaged. */
+    check(attn_mha_forward(layer, state, NULL, x, x, x, out, per_head, 0), "mha");
+    char titles[H + 1][32];
+    plot_panel panels[H + 1];
+    for (int h = 0; h < H; ++h) {
+        snprintf(titles[h], sizeof titles[h], "head %d", h);
+        panels[h] = (plot_panel){titles[h], per_head + h * T * T};
+    }
+    panels[H] = (plot_panel){"mean over heads", weights};
+    static const char *const tokens[T] = {"token 0", "token 1", "token 2"};
+    const plot_heatmap hm = {
+        .title = "Multi-head attention: the weights of each head",
+        .x_label = "key", .y_label = "query", .x_ticks = tokens,
+        .y_ticks = tokens, .rows = T, .cols = T, .panels = panels,
+        .n_panels = H + 1, .bar_label = "attention weight", .lo = 0.0,
+        .hi = 1.0, .values = 1,
+        .note = "nn.MultiheadAttention(12, 3) at its initialisation (seed 1337), "
+                "on 3 random tokens:\neach head has its own Wq, Wk slice and "
+                "so its own pattern; the layer returns their mean."};
+    picture("multi_head_weights", &hm);
     attn_mha_state_destroy(state);
     attn_mha_destroy(layer);
 }
 
-int main(void)
+static const char usage[] =
+    "usage: attention-tour [--pictures DIR | --no-pictures]\n\n"
+    "Walks through the attention notebooks, printing their numbers and "
+    "drawing\ntheir pictures as PNG and SVG:\n"
+    "  --pictures DIR  where the pictures go (created if missing; default "
+    "tour-pictures)\n"
+    "  --no-pictures   numbers only\n";
+
+int main(int argc, char **argv)
 {
+    const char *dir = "tour-pictures";
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--pictures") == 0 && i + 1 < argc && argv[i + 1][0]) {
+            dir = argv[++i];
+        } else if (strcmp(argv[i], "--no-pictures") == 0) {
+            dir = NULL;
+        } else {
+            fputs(usage, strcmp(argv[i], "--help") == 0 ? stdout : stderr);
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        }
+    }
     printf("libattention %s: a tour of the attention notebooks\n", attn_version_string());
+    if (tour_pictures_init(dir) != 0)
+        return 1;
     simple_attention();
+    self_attention_matrix();
     self_attention_cats();
     scaled_dot_product();
     scaling();
     trainable_qkv();
     masks();
     multi_head();
+    plot_release();
     return 0;
 }

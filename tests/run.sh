@@ -22,6 +22,9 @@ elif [ $# -gt 0 ]; then
     echo "usage: tests/run.sh [--sanitize | --clang]" >&2; exit 2
 fi
 [ "${CI:-}" = true ] && flags+=(-DATTENTION_WERROR=ON)
+# cairo came with the packages above: pictures on, even in a build
+# directory first configured without it.
+flags+=(-DATTENTION_PICTURES=ON)
 
 cmake -S "$root" -B "$build" "${flags[@]}"
 cmake --build "$build" -j"$(nproc)"
