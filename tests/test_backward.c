@@ -465,8 +465,10 @@ static void bw_check(const bw *x)
     for (int64_t b = 0; b < c->B; ++b)
         for (int64_t h = 0; h < c->Hq; ++h)
             for (int64_t i = 0; i < c->Tq; ++i) {
-                if (x->r_lse[(b * c->Hq + h) * c->Tq + i] != -INFINITY)
-                    continue;
+                const double dead = d->sinks ? (double)d->sinks[h] : -INFINITY;
+                const double l = x->r_lse[(b * c->Hq + h) * c->Tq + i];
+                if (l != -INFINITY && l != dead)
+                    continue; /* the row saw a key */
                 for (int64_t e = 0; e < c->d; ++e)
                     if (x->dq[tu_at(d->q_strides, b, h, i, e)] != 0.0f)
                         fail_msg("%s: fully masked row (%lld,%lld,%lld): dq"

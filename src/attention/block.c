@@ -74,14 +74,15 @@ int64_t attni_block_rows(const head_offsets *o, int64_t i0)
     return left < ATTN_MATERIALIZED_ROWS ? left : ATTN_MATERIALIZED_ROWS;
 }
 
-int64_t attni_live_rows(const float *lse, int64_t m, int64_t *start)
+int64_t attni_live_rows(const float *lse, int64_t m, float dead,
+                        int64_t *start)
 {
     int64_t r = *start;
-    while (r < m && lse[r] == -INFINITY)
+    while (r < m && (lse[r] == -INFINITY || lse[r] == dead))
         ++r;
     *start = r;
     int64_t end = r;
-    while (end < m && lse[end] != -INFINITY)
+    while (end < m && lse[end] != -INFINITY && lse[end] != dead)
         ++end;
     return end - r;
 }

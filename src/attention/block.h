@@ -89,13 +89,16 @@ kv_tile attni_kv_tile(const sdpa_plan *p, const kv_source *s, int64_t j0,
                       int64_t n, int64_t cols, float *buf /* (n, cols) */);
 
 /*
- * The next run of rows that saw a key (lse > -INFINITY) at or after *start
- * among m: moves *start to its first row and returns its length (0 when
+ * The next run of rows that saw a key at or after *start among m: rows
+ * whose lse is neither -INFINITY nor `dead`, the head's sink (the lse of
+ * a row that saw nothing, or whose every weight underflows to 0 beside
+ * the sink). Moves *start to its first row and returns its length (0 when
  * none is left). The backward runs its products over such runs only, so a
  * fully masked row takes part in none of them and NaN in its q or dout
  * row, or in a key it cannot see, never reaches any gradient.
  */
-int64_t attni_live_rows(const float *lse /* (m) */, int64_t m, int64_t *start);
+int64_t attni_live_rows(const float *lse /* (m) */, int64_t m, float dead,
+                        int64_t *start);
 
 /* The online softmax's rescaling of an unnormalised output: O[r] *=
  * alpha[r], and a row that saw nothing before (old_max -INFINITY) restarts

@@ -188,7 +188,7 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
             for (int64_t i0 = 0; i0 < o.rows; i0 += bq) {
                 const int64_t m = o.rows - i0 < bq ? o.rows - i0 : bq;
                 int64_t r0 = 0, len;
-                for (; (len = attni_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
+                for (; (len = attni_live_rows(bh_lse + i0, m, o.sink, &r0)) > 0; r0 += len) {
                     const int64_t i = i0 + r0;
                     /* Keys outside the run's range are invisible to it. */
                     const attn_key_range keys =

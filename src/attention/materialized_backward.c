@@ -120,7 +120,7 @@ void attni_materialized_backward(const sdpa_plan *p, const float *q,
             for (int64_t i0 = 0; i0 < o.rows; i0 += ATTN_MATERIALIZED_ROWS) {
                 const int64_t m = attni_block_rows(&o, i0);
                 int64_t r0 = 0, len;
-                for (; (len = attni_live_rows(bh_lse + i0, m, &r0)) > 0; r0 += len) {
+                for (; (len = attni_live_rows(bh_lse + i0, m, o.sink, &r0)) > 0; r0 += len) {
                     const int64_t i = i0 + r0;
                     const attn_key_range keys =
                         attni_block_keys(d, &o, i, i + len - 1);

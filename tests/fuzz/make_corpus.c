@@ -61,6 +61,10 @@ enum { F16 = 1, BF16 = 2, PAGED = 4, POOL_BTHD = 1 << 3, POOL_PADDED = 2 << 3,
        POOL_ALIASED = 3 << 3, UNUSED_PAST = 1 << 5, UNUSED_MIN = 2 << 5,
        UNUSED_ANY = 3 << 5 };
 
+/* Byte +0 of the variants. */
+enum { VAR_WINDOW = 1, VAR_ALIBI = 2, VAR_ALIBI_BATCH = 4, VAR_SOFTCAP = 8,
+       VAR_SINKS = 16 };
+
 static void sdpa_bytes(const sdpa_seed *s, const unsigned char *kv,
                        unsigned kv_n, unsigned probe, unsigned detail,
                        unsigned char b[128], size_t *n)
@@ -161,6 +165,20 @@ static const cache_seed cache_seeds[] = {
      * same memory), GQA */
     {{"paged-large-aliased", 2, 4, 1, 2, 64, 33, 16, 0, 2, 1, KV | LSE, 0, T3 | RERUN_FUSED, 0, 0, 0, 0, 50, 64, {0}},
      14, {F16 | PAGED | POOL_ALIASED | UNUSED_PAST, 16, 5, 1, 1, 2, 3, 0, 9, 5, 4, 3, 2, 1}},
+    /* The variants (fp32 tensors, then the variant bytes of sdpa_case.h:
+     * code, window_left + 1, window_right + 1, softcap, 8 slopes, 4 sinks).
+     * A bottom-right window of 3/0 with kv_lens, GQA and the backward: */
+    {{"variants-window", 2, 2, 0, 5, 12, 8, 6, 0, 2, 0, KV | W | LSE | BWD, 0, T2 | RERUN_FUSED, 0, 0, 0, 0, 12, 3, {0}},
+     17, {0, VAR_WINDOW, 4, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 128, 128, 128, 128}},
+    /* ALiBi per batch, a softcap of 2.625 and sinks (one of them -inf),
+     * with keep_mask and bias: */
+    {{"variants-alibi-softcap-sinks", 2, 2, 1, 6, 9, 5, 4, 0, 0, 0, KEEP | BIAS | W | LSE | BWD, 0, T3 | RERUN_MAT, 1, 170, 2, 30, 0, 0, {0}},
+     17, {0, VAR_ALIBI | VAR_ALIBI_BATCH | VAR_SOFTCAP | VAR_SINKS, 0, 0, 20, 16, 32, 48, 8, 4, 64, 2, 1, 140, 255, 100, 128}},
+    /* large (d 17): everything at once, MQA, top-left causal, a window
+     * of 9/2, kv_lens 21, and special values */
+    {{"variants-everything-large", 1, 2, 0, 20, 25, 17, 9, 0, 1, 1, KV | LSE | BWD | SPECIAL, 0, T2 | RERUN_FUSED, 0, 0, 0, 0, 21, 0,
+      {2, SQ, 30, HUGE_CODE, SK, 7, NAN_CODE}},
+     17, {0, VAR_WINDOW | VAR_ALIBI | VAR_SOFTCAP | VAR_SINKS, 10, 3, 40, 32, 16, 8, 4, 2, 1, 64, 128, 120, 150, 90, 200}},
 };
 
 static void sdpa_corpus(void)

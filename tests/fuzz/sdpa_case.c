@@ -157,6 +157,38 @@ static void decode_cache(sdpa_case *c, fuzz_input *in, unsigned pad)
     c->vp = fz_shape_of(num_pages, d->kv_heads, ps, d->v_head_dim, l->v_strides);
 }
 
+/* The variants (byte layout in sdpa_case.h), on both descriptors. */
+static void decode_variants(sdpa_case *c, fuzz_input *in)
+{
+    attn_sdpa_desc *d = &c->d;
+    const unsigned code = fi_u8(in);
+    const unsigned wl = fi_u8(in), wr = fi_u8(in), cap = fi_u8(in);
+    if (code & 1) {
+        d->window_left = (int64_t)(wl % (unsigned)(d->kv_len + 2)) - 1;
+        d->window_right = (int64_t)(wr % (unsigned)(d->kv_len + 2)) - 1;
+    }
+    for (int64_t e = 0; e < SDPA_MAX_B * SDPA_MAX_H; ++e)
+        c->slopes[e] = (float)fi_u8(in) / 64.0f;
+    for (int64_t h = 0; h < SDPA_MAX_H; ++h) {
+        const unsigned s = fi_u8(in);
+        c->sinks[h] = s == 255 ? -INFINITY : ((float)s - 128.0f) / 16.0f;
+    }
+    if (code & 2) {
+        d->alibi_slopes = c->slopes;
+        d->alibi_batch_stride = code & 4 ? d->q_heads : 0;
+    }
+    if (code & 8)
+        d->softcap = 0.125f * (float)(1 + cap % 64);
+    if (code & 16)
+        d->sinks = c->sinks;
+    c->lib.window_left = d->window_left;
+    c->lib.window_right = d->window_right;
+    c->lib.alibi_slopes = d->alibi_slopes;
+    c->lib.alibi_batch_stride = d->alibi_batch_stride;
+    c->lib.softcap = d->softcap;
+    c->lib.sinks = d->sinks;
+}
+
 void sdpa_case_decode(sdpa_case *c, const uint8_t *data, size_t size)
 {
     fuzz_input in;
@@ -248,6 +280,7 @@ void sdpa_case_decode(sdpa_case *c, const uint8_t *data, size_t size)
     }
     inject_specials(c, &in);
     decode_cache(c, &in, pad);
+    decode_variants(c, &in);
     sdpa_case_finish(c);
 }
 

@@ -47,6 +47,14 @@
  *   +4 the table, B x max_pages bytes: an entry a batch uses is its byte
  *      mod num_pages (pages may repeat), any other one a value that would
  *      be a bad page if it were read
+ * then the variants (sdpa.h "Variants"; an input that ends before them has
+ * none):
+ *   +0 bit 0 window, bit 1 ALiBi (bit 2: per batch), bit 3 softcap,
+ *      bit 4 sinks
+ *   +1, +2 window_left, window_right: n % (Tk + 2) - 1
+ *   +3 softcap 0.125 (1 + n % 64)
+ *   +4 the slopes, B x Hq bytes (n / 64), then Hq sinks ((n - 128) / 16,
+ *      255: -INFINITY)
  * K and V are rounded to the storage type (the reference and the checks
  * see the stored values); paged K and V are dense (B, Hkv, Tk, last)
  * tensors whose used rows fill the pages, a row that lands on a page row
@@ -129,6 +137,8 @@ typedef struct sdpa_case {
     size_t table_n;
     void *kx0, *vx0;         /* copies, to check that nothing writes them */
     int32_t *table0;
+    float slopes[SDPA_MAX_B * SDPA_MAX_H]; /* (B, Hq) ALiBi slopes */
+    float sinks[SDPA_MAX_H];
 } sdpa_case;
 
 /* Decodes and allocates; every input decodes to some valid case. */
