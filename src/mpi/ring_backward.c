@@ -117,8 +117,8 @@ static attn_status bwd_check_pointers(const attni_ring_plan *p, const float *q,
 /* One step's shares: every query sub-chunk against the block from `src`,
  * dQ into dqp, dK/dV into dst (a packed block). */
 static attn_status bwd_step(attni_ring_plan *p, bwd_bufs *b, int want_dq,
-                            const float *blk, float *dst, int src,
-                            MPI_Request *reqs, int nreq)
+                            const float *blk, float *dst, int src, int nkv,
+                            int nrecv)
 {
     const attn_ring_desc *d = &p->d;
     const int64_t dd = d->head_dim, dv = d->v_head_dim;
@@ -135,19 +135,33 @@ static attn_status bwd_step(attni_ring_plan *p, bwd_bufs *b, int want_dq,
             if (d->kv_lens != NULL) {
                 if (attni_ring_chunk_lens(p, gb * p->ck, b->lens) == 0)
                     continue;
-                p->pair.kv_lens = b->lens;
             }
             p->pair.causal = vis == ATTNI_RING_DIAG ? ATTN_CAUSAL_TOP_LEFT
                                                     : ATTN_CAUSAL_NONE;
-            attn_status s = attn_sdpa_backward_ws(
-                &p->pair, b->qp + a * p->rows * dd, blk + c * kb,
-                blk + p->k_floats + c * vb, b->op + a * p->rows * dv,
-                b->lp + a * p->rows, b->dop + a * p->rows * dv,
-                want_dq ? b->dqp + a * p->rows * dd : NULL, dst + c * kb,
-                dst + p->k_floats + c * vb, NULL, b->ws, p->ws_bytes);
+            attn_status s = ATTN_OK;
+            for (int64_t i = 0; i < d->batch && s == ATTN_OK; ++i) {
+                if (d->kv_lens != NULL) {
+                    if (b->lens[i] == 0)
+                        continue; /* nothing visible: nothing to add */
+                    p->pair.kv_lens = b->lens + i;
+                }
+                for (int64_t g = 0; g < d->kv_heads && s == ATTN_OK; ++g) {
+                    /* (batch i, kv head g) and its group of query heads */
+                    const int64_t kvrow = (i * d->kv_heads + g) * p->ck;
+                    const int64_t qrow = a * p->rows + (i * d->q_heads + g * p->group) * p->cq;
+                    s = attn_sdpa_backward_ws(
+                        &p->pair, b->qp + qrow * dd, blk + c * kb + kvrow * dd,
+                        blk + p->k_floats + c * vb + kvrow * dv, b->op + qrow * dv,
+                        b->lp + qrow, b->dop + qrow * dv,
+                        want_dq ? b->dqp + qrow * dd : NULL, dst + c * kb + kvrow * dd,
+                        dst + p->k_floats + c * vb + kvrow * dv, NULL, b->ws, p->ws_bytes);
+                    /* the next K/V block and this one's accumulator */
+                    attni_ring_progress(b->kv_reqs, nkv);
+                    attni_ring_progress(b->drecv_reqs, nrecv);
+                }
+            }
             if (s != ATTN_OK)
                 return s;
-            attni_ring_progress(reqs, nreq);
         }
     }
     return ATTN_OK;
@@ -204,7 +218,7 @@ static attn_status bwd_ring(attni_ring_plan *p, bwd_bufs *b, MPI_Comm comm,
         if (cs == ATTN_OK && comp == ATTN_OK) {
             if (step > 0)
                 memset(b->z, 0, (size_t)n * sizeof(float));
-            comp = bwd_step(p, b, want_dq, cur, dst, src, b->kv_reqs, nkv);
+            comp = bwd_step(p, b, want_dq, cur, dst, src, nkv, nrecv);
         }
         double t1 = MPI_Wtime();
         if (cs == ATTN_OK)

@@ -120,10 +120,10 @@ attn_status attni_ring_plan_make(const attn_ring_desc *desc, int world,
         (uint64_t)plan->block_floats > SIZE_MAX / sizeof(float) / 2)
         return ATTN_ERR_SIZE_OVERFLOW;
 
+    plan->group = d->q_heads / d->kv_heads; /* the core checked it divides */
     attn_sdpa_desc *p = &plan->pair;
-    if ((s = attn_sdpa_desc_init(p, d->batch, d->q_heads, d->kv_heads,
-                                 plan->cq, plan->ck, d->head_dim,
-                                 d->v_head_dim)) != ATTN_OK)
+    if ((s = attn_sdpa_desc_init(p, 1, plan->group, 1, plan->cq, plan->ck,
+                                 d->head_dim, d->v_head_dim)) != ATTN_OK)
         return s;
     p->scale = d->scale;
     /* The forward reads the caller's Q in place; the backward packs Q (its

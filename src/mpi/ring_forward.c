@@ -117,18 +117,30 @@ static attn_status fwd_step(attni_ring_plan *p, fwd_bufs *b, const float *q,
             if (d->kv_lens != NULL) {
                 if (attni_ring_chunk_lens(p, gb * p->ck, b->lens) == 0)
                     continue; /* every key of the chunk is padding */
-                p->pair.kv_lens = b->lens;
             }
             p->pair.causal = vis == ATTNI_RING_DIAG ? ATTN_CAUSAL_TOP_LEFT
                                                     : ATTN_CAUSAL_NONE;
             ++parts;
-            attn_status s = attn_sdpa_forward_ws(
-                &p->pair, q + a * p->cq * d->q_strides.row, blk + c * kb,
-                blk + p->k_floats + c * vb, acc_o + parts * slot_out, NULL,
-                acc_l + parts * p->rows, b->ws, p->ws_bytes);
+            attn_status s = ATTN_OK;
+            for (int64_t i = 0; i < d->batch && s == ATTN_OK; ++i)
+                for (int64_t g = 0; g < d->kv_heads && s == ATTN_OK; ++g) {
+                    /* (batch i, kv head g) and its group of query heads */
+                    const int64_t qh = g * p->group, kvrow = (i * d->kv_heads + g) * p->ck;
+                    const int64_t orow = (i * d->q_heads + qh) * p->cq;
+                    if (d->kv_lens != NULL)
+                        p->pair.kv_lens = b->lens + i;
+                    s = attn_sdpa_forward_ws(
+                        &p->pair,
+                        q + i * d->q_strides.batch + qh * d->q_strides.head +
+                            a * p->cq * d->q_strides.row,
+                        blk + c * kb + kvrow * d->head_dim,
+                        blk + p->k_floats + c * vb + kvrow * dv,
+                        acc_o + parts * slot_out + orow * dv, NULL,
+                        acc_l + parts * p->rows + orow, b->ws, p->ws_bytes);
+                    attni_ring_progress(b->reqs, (int)nreq);
+                }
             if (s != ATTN_OK)
                 return s;
-            attni_ring_progress(b->reqs, (int)nreq);
         }
         if (parts == 0)
             continue;

@@ -93,7 +93,13 @@ typedef struct attni_ring_plan {
     int64_t rows;           /* B * Hq * cq: query rows of one sub-chunk */
     int64_t block_floats;   /* one packed K/V block: B*Hkv*kv_len*(d + dv) */
     int64_t k_floats;       /* its K part */
-    attn_sdpa_desc pair;    /* one (query sub-chunk, key sub-chunk) call */
+    int64_t group;          /* query heads per kv head */
+    /* One core call: a (query sub-chunk, key sub-chunk) pair of ONE batch
+     * entry and kv head (its group of query heads). The pairs are cut this
+     * fine so that the ring can let MPI move data (MPI_Testall) between
+     * calls: without a progress thread a transfer advances only inside MPI
+     * calls. Heads are independent, so the cut changes no result. */
+    attn_sdpa_desc pair;
     size_t ws_bytes;        /* the core's workspace for `pair` */
 } attni_ring_plan;
 
