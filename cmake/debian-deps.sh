@@ -8,7 +8,8 @@
 #                                      arm64 libraries and qemu-user
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev libcmocka-dev libpng-dev
-          libjansson-dev libopenblas-openmp-dev)
+          libjansson-dev libopenblas-openmp-dev
+          libopenmpi-dev openmpi-bin) # MPI: libattention_mpi (ring attention)
 if [ "${1:-}" = "--hardening" ]; then
     packages+=(clang libclang-rt-14-dev libomp-dev valgrind)
 elif [ "${1:-}" = "--aarch64" ]; then
