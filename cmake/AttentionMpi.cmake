@@ -13,9 +13,11 @@ set(ATTENTION_MPI AUTO CACHE STRING
 set_property(CACHE ATTENTION_MPI PROPERTY STRINGS AUTO ON OFF)
 
 set(ATTENTION_MPI_ENABLED OFF)
-if(ATTENTION_MPI STREQUAL "AUTO" AND CMAKE_CROSSCOMPILING)
+if(NOT ATTENTION_MPI)
+  message(STATUS "libattention_mpi: off (ATTENTION_MPI=OFF)")
+elseif(ATTENTION_MPI STREQUAL "AUTO" AND CMAKE_CROSSCOMPILING)
   message(STATUS "libattention_mpi: off (cross-compiling; set ATTENTION_MPI=ON with a target MPI)")
-elseif(ATTENTION_MPI)  # ON, or AUTO natively
+else()  # ON, or AUTO natively
   if(ATTENTION_MPI STREQUAL "AUTO")
     find_package(MPI QUIET COMPONENTS C)
   else()
