@@ -177,11 +177,17 @@ int main(int argc, char **argv)
            attn_ring_forward_ex(&d, MPI_COMM_WORLD, q, k, v, out, lse, &st),
            ATTN_ERR_BAD_DESC);
 
+    /* The root's global tensor holds P shards. */
+    float *global = malloc(sizeof(float) * N * (size_t)g_world);
+    for (int i = 0; global && i < N * g_world; ++i)
+        global[i] = 0.5f;
     reset_outputs();
     expect("scatter with root out of range on the last rank",
            attn_ring_scatter(MPI_COMM_WORLD, g_rank == last ? g_world : 0,
-                             ATTN_RING_CONTIGUOUS, B, H, T, D, q, out),
+                             ATTN_RING_CONTIGUOUS, B, H, T, D, global, out),
            ATTN_ERR_BAD_ARGUMENT);
+    free(global);
+
     if (g_world > 1) {
         /* The root's global tensor (P times a shard) must stay untouched. */
         float *global = malloc(sizeof(float) * N * (size_t)g_world);
