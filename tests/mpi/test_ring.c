@@ -204,6 +204,17 @@ static int run_case(const ring_case *c, uint64_t seed)
         fail = 1;
     }
     const int identical = !any_failed(!same_bits(&r1, &r2, nq, nk, nv, no, nl));
+    /* Gradients are added: a second backward into r2's gradients (equal to
+     * r1's, bit for bit) doubles them exactly. */
+    int doubled = attn_ring_backward(&rd, MPI_COMM_WORLD, q, k, v, r1.out, r1.lse, dout,
+                                     r2.dq, r2.dk, r2.dv) == ATTN_OK;
+    for (size_t i = 0; i < nq && doubled; ++i)
+        doubled = r2.dq[i] == 2.0f * r1.dq[i] || (isnan(r2.dq[i]) && isnan(r1.dq[i]));
+    for (size_t i = 0; i < nk && doubled; ++i)
+        doubled = r2.dk[i] == 2.0f * r1.dk[i] || (isnan(r2.dk[i]) && isnan(r1.dk[i]));
+    for (size_t i = 0; i < nv && doubled; ++i)
+        doubled = r2.dv[i] == 2.0f * r1.dv[i] || (isnan(r2.dv[i]) && isnan(r1.dv[i]));
+    doubled = !any_failed(!doubled);
 
     float *OUT = gather(c, r1.out, os, c->Hq, c->lq, c->dv, &fail);
     float *LSE = gather(c, r1.lse, tu_contig(c->Hq, c->lq, 1), c->Hq, c->lq, 1, &fail);
@@ -239,15 +250,16 @@ static int run_case(const ring_case *c, uint64_t seed)
                        e[1] <= ATTN_TEST_RING_FWD_TOL && e[2] <= ATTN_TEST_RING_BWD_TOL &&
                        e[3] <= ATTN_TEST_RING_BWD_TOL && e[4] <= ATTN_TEST_RING_BWD_TOL;
         printf("%s P=%d %-26s out %.1e lse %.1e dq %.1e dk %.1e dv %.1e"
-               " | 1 process: out %.1e dq %.1e dk %.1e dv %.1e | %s\n",
-               ok && identical ? "ok  " : "FAIL", P, c->name, e[0], e[1], e[2], e[3],
+               " | 1 process: out %.1e dq %.1e dk %.1e dv %.1e | %s, %s\n",
+               ok && identical && doubled ? "ok  " : "FAIL", P, c->name, e[0], e[1], e[2], e[3],
                e[4], e1[0], e1[2], e1[3], e1[4],
-               identical ? "bit-identical rerun" : "RERUN DIFFERS");
+               identical ? "bit-identical rerun" : "RERUN DIFFERS",
+               doubled ? "+= ok" : "+= WRONG");
         fail = !ok;
         free(rout); free(rlse); free(rdq); free(rdk); free(rdv);
         free(sout); free(slse); free(sdq); free(sdk); free(sdv);
     }
-    fail |= !identical;
+    fail |= !identical || !doubled;
     free(OUT); free(LSE); free(DQ); free(DK); free(DV);
     free_run(&r1);
     free_run(&r2);
