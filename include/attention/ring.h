@@ -212,7 +212,10 @@ ATTN_MPI_EXPORT attn_status attn_ring_forward(
     float *out,           /* (B, Hq,  Tq, dv) local, strided */
     float *lse);          /* (B, Hq,  Tq) contiguous, or NULL */
 
-/* attn_ring_forward with timings (stats may be NULL). */
+/* attn_ring_forward with timings (stats may be NULL; else its struct_size
+ * must be sizeof(attn_ring_stats), ATTN_ERR_BAD_DESC, and step_capacity
+ * >= 0, ATTN_ERR_BAD_ARGUMENT). stats are written once the ranks have
+ * agreed (total_seconds only on success); they are not results. */
 ATTN_MPI_EXPORT attn_status attn_ring_forward_ex(
     const attn_ring_desc *desc, MPI_Comm comm,
     const float *q,       /* (B, Hq,  Tq, d)  local, strided */
@@ -244,7 +247,8 @@ ATTN_MPI_EXPORT attn_status attn_ring_backward(
     float *dk,            /* (B, Hkv, Tk, d)  strided like k, += ; or NULL */
     float *dv);           /* (B, Hkv, Tk, dv) strided like v, += ; or NULL */
 
-/* attn_ring_backward with timings (stats may be NULL). */
+/* attn_ring_backward with timings (stats as attn_ring_forward_ex's; the
+ * final hop of the accumulators counts as the last step's wait). */
 ATTN_MPI_EXPORT attn_status attn_ring_backward_ex(
     const attn_ring_desc *desc, MPI_Comm comm,
     const float *q, const float *k, const float *v, const float *out,
