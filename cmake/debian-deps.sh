@@ -8,8 +8,7 @@
 #                                      arm64 libraries and qemu-user
 set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev libcmocka-dev libpng-dev
-          libjansson-dev libopenblas-openmp-dev
-          libopenmpi-dev openmpi-bin) # MPI: libattention_mpi (ring attention)
+          libjansson-dev libopenblas-openmp-dev)
 if [ "${1:-}" = "--hardening" ]; then
     packages+=(clang libclang-rt-14-dev libomp-dev valgrind)
 elif [ "${1:-}" = "--aarch64" ]; then
@@ -19,6 +18,8 @@ elif [ "${1:-}" = "--aarch64" ]; then
 elif [ $# -gt 0 ]; then
     echo "usage: cmake/debian-deps.sh [--hardening | --aarch64]" >&2; exit 2
 fi
+# Open MPI: libattention_mpi (ring attention, ATTENTION_MPI) and its tests.
+packages+=(libopenmpi-dev openmpi-bin)
 
 missing=()
 for p in "${packages[@]}"; do
