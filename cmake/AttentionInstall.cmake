@@ -9,9 +9,14 @@ install(TARGETS attention_shared attention_static
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
   INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
+# <attention/ring.h> (it includes <mpi.h>) only with libattention_mpi.
+set(_attn_header_exclude "")
+if(NOT ATTENTION_MPI_ENABLED)
+  set(_attn_header_exclude PATTERN "ring.h" EXCLUDE)
+endif()
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/attention"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
-  FILES_MATCHING PATTERN "*.h")
+  FILES_MATCHING PATTERN "*.h" ${_attn_header_exclude})
 install(FILES
   "${PROJECT_BINARY_DIR}/include/attention/version.h"
   "${PROJECT_BINARY_DIR}/include/attention/export.h"
@@ -80,3 +85,42 @@ configure_file("${PROJECT_SOURCE_DIR}/cmake/attention.pc.in"
                "${PROJECT_BINARY_DIR}/attention.pc" @ONLY)
 install(FILES "${PROJECT_BINARY_DIR}/attention.pc"
   DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+
+# libattention_mpi (ATTENTION_MPI): its own export set, loaded by the
+# package config only when COMPONENTS mpi is asked for, after finding MPI;
+# consumers of the core alone never need MPI. attention-mpi.pc for
+# pkg-config (Requires: attention; MPI's flags as FindMPI found them).
+if(ATTENTION_MPI_ENABLED)
+  install(TARGETS attention_mpi_shared attention_mpi_static
+    EXPORT attention-mpi-targets
+    LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+    RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
+    INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+  install(FILES "${PROJECT_BINARY_DIR}/include/attention/export_mpi.h"
+    DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/attention")
+  install(EXPORT attention-mpi-targets
+    NAMESPACE attention::
+    DESTINATION "${ATTENTION_CMAKE_DIR}")
+
+  set(ATTENTION_MPI_PC_CFLAGS "")
+  foreach(dir IN LISTS MPI_C_INCLUDE_DIRS)
+    string(APPEND ATTENTION_MPI_PC_CFLAGS " -I${dir}")
+  endforeach()
+  set(ATTENTION_MPI_PC_LIBS "")
+  foreach(lib IN LISTS MPI_C_LIBRARIES)
+    if(lib MATCHES "^(.*)/lib([^/]+)\\.(so|a|dylib)[.0-9]*$")
+      string(APPEND ATTENTION_MPI_PC_LIBS " -L${CMAKE_MATCH_1} -l${CMAKE_MATCH_2}")
+    elseif(lib MATCHES "^-")
+      string(APPEND ATTENTION_MPI_PC_LIBS " ${lib}")
+    else()
+      string(APPEND ATTENTION_MPI_PC_LIBS " -l${lib}")
+    endif()
+  endforeach()
+  string(STRIP "${ATTENTION_MPI_PC_CFLAGS}" ATTENTION_MPI_PC_CFLAGS)
+  string(STRIP "${ATTENTION_MPI_PC_LIBS}" ATTENTION_MPI_PC_LIBS)
+  configure_file("${PROJECT_SOURCE_DIR}/cmake/attention-mpi.pc.in"
+                 "${PROJECT_BINARY_DIR}/attention-mpi.pc" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/attention-mpi.pc"
+    DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+endif()

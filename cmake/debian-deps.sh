@@ -21,6 +21,8 @@ elif [ "${1:-}" = "--aarch64" ]; then
 elif [ $# -gt 0 ]; then
     echo "usage: cmake/debian-deps.sh [--hardening | --aarch64]" >&2; exit 2
 fi
+# Open MPI: libattention_mpi (ring attention, ATTENTION_MPI) and its tests.
+packages+=(libopenmpi-dev openmpi-bin)
 
 missing=()
 for p in "${packages[@]}"; do

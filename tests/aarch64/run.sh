@@ -16,6 +16,7 @@ build="$root/build-aarch64"
 cmake -S "$root" -B "$build" \
     -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/aarch64-linux-gnu.cmake" \
     -DCMAKE_BUILD_TYPE=Release -DATTENTION_WERROR=ON -DATTENTION_INSTALL=OFF \
+    -DATTENTION_MPI=OFF \
     -DATTENTION_TEST_TIMEOUT=900
 cmake --build "$build" -j"$(nproc)"
 
