@@ -68,6 +68,31 @@ attn_key_range attni_block_keys(const attn_sdpa_desc *d, const head_offsets *o,
     return r;
 }
 
+/* The first row in [lo, hi) whose range ends past j (end_past) or begins
+ * at or after j (begin_from), else hi: both are monotone in the row. */
+static int64_t first_row(const attn_sdpa_desc *d, const head_offsets *o,
+                         int64_t lo, int64_t hi, int64_t j, int begin_from)
+{
+    while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        const attn_key_range r = attni_row_keys(d, o, mid);
+        if (begin_from ? r.begin >= j : r.end > j)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+attn_key_range attni_key_queries(const attn_sdpa_desc *d, const head_offsets *o,
+                                 int64_t j0, int64_t j1)
+{
+    attn_key_range q;
+    q.begin = first_row(d, o, 0, o->rows, j0, 0);
+    q.end = first_row(d, o, q.begin, o->rows, j1, 1);
+    return q;
+}
+
 int64_t attni_block_rows(const head_offsets *o, int64_t i0)
 {
     const int64_t left = o->rows - i0;

@@ -39,6 +39,12 @@ typedef struct attn_key_range {
 attn_key_range attni_row_keys(const attn_sdpa_desc *d, const head_offsets *o,
                               int64_t i);
 
+/* The query rows [begin, end) that may see some key of [j0, j1): an
+ * interval, since neither end of a row's range decreases with the row
+ * (the backward walks only these for a key tile). */
+attn_key_range attni_key_queries(const attn_sdpa_desc *d, const head_offsets *o,
+                                 int64_t j0, int64_t j1);
+
 /* The union of the ranges of rows i0 .. i1 (end >= begin). */
 attn_key_range attni_block_keys(const attn_sdpa_desc *d, const head_offsets *o,
                                int64_t i0, int64_t i1);

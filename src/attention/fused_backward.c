@@ -185,7 +185,9 @@ static void key_chunk_task(const void *arg, int64_t task, int thread)
                 break; /* past a packed sequence's keys: the same for every head */
             const int64_t n = o.valid - j0 < bk ? o.valid - j0 : bk;
             const float *bh_lse = c->lse + o.lse;
-            for (int64_t i0 = 0; i0 < o.rows; i0 += bq) {
+            /* only the query blocks that may see this key tile */
+            const attn_key_range rows = attni_key_queries(d, &o, j0, j0 + n);
+            for (int64_t i0 = rows.begin - rows.begin % bq; i0 < rows.end; i0 += bq) {
                 const int64_t m = o.rows - i0 < bq ? o.rows - i0 : bq;
                 int64_t r0 = 0, len;
                 for (; (len = attni_live_rows(bh_lse + i0, m, o.sink, &r0)) > 0; r0 += len) {
