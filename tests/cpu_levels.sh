@@ -22,7 +22,7 @@ echo "CPU levels here: ${levels[*]}"
 # Everything that runs the kernels: attention forward and backward on both
 # paths and thread counts, the layer, the kernels' own test, decoding and
 # K/V caches.
-suites='^test_(sdpa|masks|nonfinite|extremes|backward|mha|threads|kernels|state_change|decode|kv_cache|kv_append)'
+suites='^test_(sdpa|masks|nonfinite|extremes|backward|mha|threads|kernels|state_change|decode|kv_cache|kv_append|variants|packed)'
 for level in "${levels[@]:0:${#levels[@]}-1}"; do
     echo "=== ATTN_CPU_LEVEL=$level"
     ATTN_CPU_LEVEL=$level ctest --test-dir "$build" --output-on-failure \
