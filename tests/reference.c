@@ -13,13 +13,14 @@ int ref_visible(const attn_sdpa_desc *d, int64_t b, int64_t h, int64_t i,
     if (d->causal == ATTN_CAUSAL_TOP_LEFT && j > i)
         return 0;
     /* Bottom-right: the last query lines up with the last valid key. */
-    if (d->causal == ATTN_CAUSAL_BOTTOM_RIGHT && j > i + L - d->q_len)
+    const int64_t aligned = i + L - d->q_len + d->position_shift;
+    if (d->causal == ATTN_CAUSAL_BOTTOM_RIGHT && j > aligned)
         return 0;
     /* The window is measured from the same aligned key. */
-    const int64_t aligned = i + L - d->q_len;
-    if (d->window_left >= 0 && j < aligned - d->window_left)
+    /* as differences: a window may be as wide as INT64_MAX */
+    if (d->window_left >= 0 && aligned > j && aligned - j > d->window_left)
         return 0;
-    if (d->window_right >= 0 && j > aligned + d->window_right)
+    if (d->window_right >= 0 && j > aligned && j - aligned > d->window_right)
         return 0;
     if (d->keep_mask) {
         const attn_strides s = d->keep_strides;
@@ -37,7 +38,7 @@ double ref_modify_score(const attn_sdpa_desc *d, int64_t b, int64_t h,
     if (d->alibi_slopes) {
         const int64_t L = d->kv_lens ? d->kv_lens[b] : d->kv_len;
         const double slope = d->alibi_slopes[b * d->alibi_batch_stride + h];
-        s -= slope * fabs((double)(i + L - d->q_len - j));
+        s -= slope * fabs((double)(i + L - d->q_len + d->position_shift - j));
     }
     return s;
 }

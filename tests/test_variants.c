@@ -311,6 +311,73 @@ static void test_sink_rules(void **state)
     tu_problem_free(&p);
 }
 
+/* position_shift: a slice of a longer sequence keeps its alignment. Rows
+ * [100, 150) of a 200-token self-attention with a window of 20/0 and
+ * ALiBi, computed against keys [60, 170) only (off = 60, shift = 40 - 60),
+ * equal those rows of the whole call; the reference checks the slice on
+ * its own terms. A window of INT64_MAX is unbounded. */
+static void test_position_shift_slices(void **state)
+{
+    (void)state;
+    tu_rng rng = tu_rng_make(0x7a1a000a);
+    const int64_t T = 200, qs = 100, m = 50, ks = 60, n = 110;
+    tu_problem whole;
+    tu_problem_init(&whole, 1, 2, 1, T, T, 8, 4);
+    whole.d.window_left = 20;
+    whole.d.window_right = 0;
+    whole.d.alibi_slopes = slopes;
+    tu_problem_data(&whole, &rng);
+    tu_run(&whole, TU_ALLOC, 0, 1);
+
+    tu_problem part;
+    tu_problem_init(&part, 1, 2, 1, m, n, 8, 4);
+    part.d.window_left = 20;
+    part.d.window_right = 0;
+    part.d.alibi_slopes = slopes;
+    part.d.position_shift = (qs - ks) - (n - m);
+    tu_problem_data(&part, &rng);
+    for (int64_t h = 0; h < 2; ++h)
+        for (int64_t i = 0; i < m; ++i)
+            for (int64_t e = 0; e < 8; ++e)
+                part.q[tu_at(part.d.q_strides, 0, h, i, e)] =
+                    whole.q[tu_at(whole.d.q_strides, 0, h, qs + i, e)];
+    for (int64_t j = 0; j < n; ++j) {
+        for (int64_t e = 0; e < 8; ++e)
+            part.k[tu_at(part.d.k_strides, 0, 0, j, e)] =
+                whole.k[tu_at(whole.d.k_strides, 0, 0, ks + j, e)];
+        for (int64_t e = 0; e < 4; ++e)
+            part.v[tu_at(part.d.v_strides, 0, 0, j, e)] =
+                whole.v[tu_at(whole.d.v_strides, 0, 0, ks + j, e)];
+    }
+    tu_run_and_check(&part, "a slice with position_shift");
+    tu_run(&part, TU_ALLOC, 0, 1);
+    for (int64_t h = 0; h < 2; ++h)
+        for (int64_t i = 0; i < m; ++i) {
+            const float a = part.lse[h * m + i], b = whole.lse[h * T + qs + i];
+            if (!(fabsf(a - b) <= 1e-5f * (1.0f + fabsf(b))))
+                fail_msg("head %lld row %lld: slice lse %g, whole %g",
+                         (long long)h, (long long)i, (double)a, (double)b);
+            for (int64_t e = 0; e < 4; ++e) {
+                const float x = part.out[tu_at(part.d.out_strides, 0, h, i, e)];
+                const float y = whole.out[tu_at(whole.d.out_strides, 0, h, qs + i, e)];
+                if (!(fabsf(x - y) <= 1e-5f))
+                    fail_msg("head %lld row %lld: slice out %g, whole %g",
+                             (long long)h, (long long)i, (double)x, (double)y);
+            }
+        }
+    part.d.window_left = INT64_MAX;
+    part.d.window_right = INT64_MAX;
+    part.d.alibi_slopes = NULL; /* distances of 2^40 are not exact floats */
+    part.d.position_shift = -((int64_t)1 << 40);
+    tu_run_and_check(&part, "INT64_MAX windows");
+    part.d.position_shift -= 1;
+    size_t bytes;
+    TU_CHECK_STATUS(attn_sdpa_workspace_size(&part.d, &bytes),
+                    ATTN_ERR_BAD_WINDOW);
+    tu_problem_free(&part);
+    tu_problem_free(&whole);
+}
+
 /* Results do not depend on the thread count, for every variant. */
 static void test_threads_bit_identical(void **state)
 {
@@ -354,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_softcap_saturates),
         cmocka_unit_test(test_sink_rules),
         cmocka_unit_test(test_threads_bit_identical),
+        cmocka_unit_test(test_position_shift_slices),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

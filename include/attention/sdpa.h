@@ -69,7 +69,8 @@
  *              is proportional to the band, not to Tq x Tk.
  *   ALiBi      alibi_slopes: adds -slope[b, h] * |i + off - j| to the scaled
  *              score, slope[b, h] = alibi_slopes[b * alibi_batch_stride + h]
- *              (stride 0: one (Hq) array for every batch). Slopes must be
+ *              (stride 0: one (Hq) array for every batch; the distance is
+ *              a float, exact up to 2^24). Slopes must be
  *              finite and >= 0 (ATTN_ERR_BAD_ALIBI); attn_alibi_slopes
  *              (<attention/alibi.h>) fills the standard ones.
  *   softcap    c > 0: the scaled score becomes c * tanh(scale * q.k / c),
@@ -96,6 +97,15 @@
  * at >= 0 and end within the tensor (ATTN_ERR_BAD_SEQLENS). Packed calls
  * take no weights output, keep_mask, bias, kv_lens or block table, and
  * attn_sdpa_scores does not take them (ATTN_ERR_BAD_ARGUMENT).
+ *
+ * Slices of a longer sequence (position_shift, init 0): everything above
+ * that aligns query i with key i + off (bottom-right causal, the window,
+ * ALiBi) uses i + off + position_shift instead. A call over a slice of a
+ * sequence, queries from global position qs and keys from ks, keeps the
+ * whole sequence's alignment with position_shift = (qs + off_global) -
+ * (ks + off), e.g. qs - ks for self-attention without padding: sequence
+ * parallelism, or a query chunk against a part of the keys. |shift| must
+ * be at most 2^40 (ATTN_ERR_BAD_WINDOW).
  *
  * The score a softmax sees is then c tanh(scale q.k / c) + bias -
  * slope |i + off - j|, or -INFINITY where a mask hides the key. Every
@@ -285,6 +295,9 @@ typedef struct attn_sdpa_desc {
     const void *cu_seqlens_q;  /* (B + 1) row offsets into Q and out, or NULL */
     const void *cu_seqlens_k;  /* (B + 1) row offsets into K and V, or NULL */
     attn_index_type seqlens_type; /* init: ATTN_INDEX_INT32 */
+    /* Added to off = L - Tq wherever it aligns queries with keys (see
+     * "Variants"); init: 0. */
+    int64_t position_shift;
 } attn_sdpa_desc;
 
 /*

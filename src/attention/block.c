@@ -44,7 +44,7 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 attn_key_range attni_row_keys(const attn_sdpa_desc *d, const head_offsets *o,
                               int64_t i)
 {
-    const int64_t aligned = i + o->valid - o->rows; /* i + off */
+    const int64_t aligned = i + o->valid - o->rows + d->position_shift;
     attn_key_range r = {0, o->valid};
     if (d->causal == ATTN_CAUSAL_TOP_LEFT)
         r.end = min64(r.end, i + 1);
@@ -129,7 +129,8 @@ void attni_mask_scores(const sdpa_plan *p, const head_offsets *o, int64_t i,
         row[j] = -INFINITY;
     if (d->softcap > 0.0f || o->slope != 0.0f) {
         /* the distance i + off - j as a float, exact below 2^24 */
-        const float dist0 = (float)(i + o->valid - o->rows - (j0 + begin));
+        const float dist0 = (float)(i + o->valid - o->rows + d->position_shift -
+                                    (j0 + begin));
         p->kernels->modify_scores(row + begin, end - begin, d->softcap,
                                   o->slope, dist0, dcap ? dcap + begin : NULL);
         if (dcap) {

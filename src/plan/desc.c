@@ -82,7 +82,10 @@ static int fits_blas_int(int64_t x)
     return x <= INT_MAX;
 }
 
-static attn_status check_shape(const attn_sdpa_desc *d)
+/* position_shift's bound: far from int64 overflow in any key arithmetic. */
+#define MAX_SHIFT ((int64_t)1 << 40)
+
+static attn_status check_shape(attn_sdpa_desc *d)
 {
     if (d->batch <= 0 || d->q_heads <= 0 || d->kv_heads <= 0 ||
         d->q_len <= 0 || d->kv_len <= 0 || d->head_dim <= 0 ||
@@ -105,8 +108,20 @@ static attn_status check_shape(const attn_sdpa_desc *d)
     if (d->block_table &&
         (d->max_pages <= 0 || d->page_size <= 0 || d->num_pages <= 0))
         return ATTN_ERR_BAD_DIMENSION;
-    if (d->window_left < -1 || d->window_right < -1)
+    if (d->window_left < -1 || d->window_right < -1 ||
+        d->position_shift > MAX_SHIFT || d->position_shift < -MAX_SHIFT)
         return ATTN_ERR_BAD_WINDOW;
+    /* A window wider than any distance here hides nothing: unbounded, so
+     * that no bound arithmetic can overflow (larger shapes fail later). */
+    if (d->q_len <= MAX_SHIFT && d->kv_len <= MAX_SHIFT) {
+        const int64_t widest = d->q_len + d->kv_len +
+                               (d->position_shift < 0 ? -d->position_shift
+                                                      : d->position_shift);
+        if (d->window_left > widest)
+            d->window_left = -1;
+        if (d->window_right > widest)
+            d->window_right = -1;
+    }
     if (d->alibi_slopes && d->alibi_batch_stride < 0)
         return ATTN_ERR_BAD_ALIBI;
     if (!(d->softcap >= 0.0f) || isinf(d->softcap))
