@@ -63,7 +63,7 @@ enum { F16 = 1, BF16 = 2, PAGED = 4, POOL_BTHD = 1 << 3, POOL_PADDED = 2 << 3,
 
 /* Byte +0 of the variants. */
 enum { VAR_WINDOW = 1, VAR_ALIBI = 2, VAR_ALIBI_BATCH = 4, VAR_SOFTCAP = 8,
-       VAR_SINKS = 16 };
+       VAR_SINKS = 16, VAR_SHIFT_MINUS_2 = 6 << 5 };
 
 static void sdpa_bytes(const sdpa_seed *s, const unsigned char *kv,
                        unsigned kv_n, unsigned probe, unsigned detail,
@@ -175,10 +175,10 @@ static const cache_seed cache_seeds[] = {
     {{"variants-alibi-softcap-sinks", 2, 2, 1, 6, 9, 5, 4, 0, 0, 0, KEEP | BIAS | W | LSE | BWD, 0, T3 | RERUN_MAT, 1, 170, 2, 30, 0, 0, {0}},
      17, {0, VAR_ALIBI | VAR_ALIBI_BATCH | VAR_SOFTCAP | VAR_SINKS, 0, 0, 20, 16, 32, 48, 8, 4, 64, 2, 1, 140, 255, 100, 128}},
     /* large (d 17): everything at once, MQA, top-left causal, a window
-     * of 9/2, kv_lens 21, and special values */
+     * of 9/2, position_shift -2, kv_lens 21, and special values */
     {{"variants-everything-large", 1, 2, 0, 20, 25, 17, 9, 0, 1, 1, KV | LSE | BWD | SPECIAL, 0, T2 | RERUN_FUSED, 0, 0, 0, 0, 21, 0,
       {2, SQ, 30, HUGE_CODE, SK, 7, NAN_CODE}},
-     17, {0, VAR_WINDOW | VAR_ALIBI | VAR_SOFTCAP | VAR_SINKS, 10, 3, 40, 32, 16, 8, 4, 2, 1, 64, 128, 120, 150, 90, 200}},
+     17, {0, VAR_WINDOW | VAR_ALIBI | VAR_SOFTCAP | VAR_SINKS | VAR_SHIFT_MINUS_2, 10, 3, 40, 32, 16, 8, 4, 2, 1, 64, 128, 120, 150, 90, 200}},
 };
 
 static void sdpa_corpus(void)

@@ -181,12 +181,14 @@ static void decode_variants(sdpa_case *c, fuzz_input *in)
         d->softcap = 0.125f * (float)(1 + cap % 64);
     if (code & 16)
         d->sinks = c->sinks;
+    d->position_shift = (int64_t)(((code >> 5) + 4) % 8) - 4;
     c->lib.window_left = d->window_left;
     c->lib.window_right = d->window_right;
     c->lib.alibi_slopes = d->alibi_slopes;
     c->lib.alibi_batch_stride = d->alibi_batch_stride;
     c->lib.softcap = d->softcap;
     c->lib.sinks = d->sinks;
+    c->lib.position_shift = d->position_shift;
 }
 
 void sdpa_case_decode(sdpa_case *c, const uint8_t *data, size_t size)

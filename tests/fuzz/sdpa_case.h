@@ -50,7 +50,7 @@
  * then the variants (sdpa.h "Variants"; an input that ends before them has
  * none):
  *   +0 bit 0 window, bit 1 ALiBi (bit 2: per batch), bit 3 softcap,
- *      bit 4 sinks
+ *      bit 4 sinks, bits 5-7 n: position_shift (n + 4) % 8 - 4 (0 for 0)
  *   +1, +2 window_left, window_right: n % (Tk + 2) - 1
  *   +3 softcap 0.125 (1 + n % 64)
  *   +4 the slopes, B x Hq bytes (n / 64), then Hq sinks ((n - 128) / 16,
