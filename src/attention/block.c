@@ -52,8 +52,8 @@ attn_key_range attni_row_keys(const attn_sdpa_desc *d, const head_offsets *o,
         r.end = min64(r.end, aligned + 1);
     if (d->window_right >= 0)
         r.end = min64(r.end, aligned + d->window_right + 1);
-    if (d->window_left >= 0)
-        r.begin = max64(0, aligned - d->window_left);
+    if (d->window_left >= 0) /* within [0, L]: a shift may move it past */
+        r.begin = min64(max64(0, aligned - d->window_left), o->valid);
     r.end = max64(r.end, 0);
     return r;
 }

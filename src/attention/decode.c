@@ -249,7 +249,7 @@ static void chunk_task(const void *arg, int64_t task, int thread)
         const void **vahead = rows_ahead(&vs, j0, n, keys.end, rows[spare + 1]);
         scores(c, &s, b, hk, 0, M, j0, n, krows, kahead);
         memcpy(s.old_max, s.row_max, (size_t)M * sizeof *s.old_max);
-        c->p->kernels->softmax(s.S, M, n, bk, 0, s.row_max,
+        c->p->kernels->softmax(s.S, M, n, bk, d->alibi_slopes != NULL, s.row_max,
                                s.row_sum, s.alpha, s.has_nan, s.redo);
         for (int64_t r = 0; r < M; ++r)
             if (s.redo[r]) { /* a score rose too far for one pass: again */

@@ -173,8 +173,10 @@ static void tile_step(const fwd_ctx *c, const fwd_pair *pr,
     attni_score_tile(c->p, &pr->o, c->q, kt.rows, kt.ld, i0 + r0, m, j0, n, S, bk,
                      NULL);
     memcpy(old_max, row_max, (size_t)m * sizeof *old_max);
-    c->p->kernels->softmax(S, m, n, bk, 0, row_max, row_sum, alpha, has_nan,
-                           redo);
+    /* ALiBi's scores rise along the row by design: a row maximum pass costs
+     * less than rescoring the rows whose rise one pass cannot take. */
+    c->p->kernels->softmax(S, m, n, bk, pr->o.slope != 0.0f, row_max, row_sum,
+                           alpha, has_nan, redo);
     for (int64_t r = 0; r < m; ++r)
         if (redo[r]) { /* a score rose too far for one pass: again */
             float *row = S + r * bk;

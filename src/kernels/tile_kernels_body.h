@@ -304,7 +304,7 @@ static void tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
  * where 1 - tanh^2 = 4 / (e + 2 + 1/e) keeps its relative accuracy as
  * tanh saturates. |x| is clamped at 40 (tanh is 1 in float long before;
  * e^80 still fits). NaN stays NaN. */
-VEC_INLINE vf tanhv(vf x, vf *dt)
+VEC_INLINE vf tanhv(vf x, vf *dt, int want_dt)
 {
     const vf one = splat(1.0f);
     const vu sign = (vu)x & 0x80000000u;
@@ -312,7 +312,6 @@ VEC_INLINE vf tanhv(vf x, vf *dt)
     const vf a = select(ax > splat(40.0f), splat(40.0f), ax); /* NaN stays */
     const vf e = exp2v(a * splat(2.0f * LOG2E));
     const vf big = one - splat(2.0f) / (e + one);
-    const vf dbig = splat(4.0f) / (e + splat(2.0f) + one / e);
     const vf x2 = x * x;
     vf p = splat(-1382.0f / 155925.0f);
     p = p * x2 + splat(62.0f / 2835.0f);
@@ -321,17 +320,19 @@ VEC_INLINE vf tanhv(vf x, vf *dt)
     p = p * x2 + splat(-1.0f / 3.0f);
     const vf small = x + x * x2 * p;
     const vi is_small = ax < splat(0.25f);
-    *dt = select(is_small, one - small * small, dbig);
+    if (want_dt) /* two more divisions: the backward's only */
+        *dt = select(is_small, one - small * small,
+                     splat(4.0f) / (e + splat(2.0f) + one / e));
     return select(is_small, small, (vf)((vu)big | sign));
 }
 
 /* One vector of modified scores (see tile_modify_scores); lane holds
  * 0, 1, .. LANES - 1. */
 VEC_INLINE vf modify_vec(vf x, float cap, vf c, vf inv_c, float slope,
-                         vf sl, vf dist, vf *dt)
+                         vf sl, vf dist, vf *dt, int want_dt)
 {
     if (cap > 0.0f)
-        x = c * tanhv(x * inv_c, dt);
+        x = c * tanhv(x * inv_c, dt, want_dt);
     if (slope != 0.0f)
         x -= sl * (vf)((vu)dist & 0x7fffffffu);
     return x;
@@ -350,17 +351,23 @@ static void tile_modify_scores(float *row, int64_t n, float cap, float slope,
     const vf sl = splat(slope);
     vf dt = splat(0.0f);
     int64_t j = 0;
+    if (dcap) /* the backward's loop, with the derivative */
+        for (; j + LANES <= n; j += LANES) {
+            const vf dist = splat(dist0 - (float)j) - lane;
+            storeu(row + j, modify_vec(loadu(row + j), cap, c, inv_c, slope,
+                                       sl, dist, &dt, 1));
+            storeu(dcap + j, dt);
+        }
     for (; j + LANES <= n; j += LANES) {
         const vf dist = splat(dist0 - (float)j) - lane;
         storeu(row + j, modify_vec(loadu(row + j), cap, c, inv_c, slope, sl,
-                                   dist, &dt));
-        if (dcap)
-            storeu(dcap + j, dt);
+                                   dist, &dt, 0));
     }
     if (j < n) {
         const vf dist = splat(dist0 - (float)j) - lane;
         store_tail(row + j, modify_vec(load_tail_zero(row + j, n - j), cap, c,
-                                       inv_c, slope, sl, dist, &dt), n - j);
+                                       inv_c, slope, sl, dist, &dt, 1),
+                   n - j);
         if (dcap)
             store_tail(dcap + j, dt, n - j);
     }
