@@ -3,8 +3,10 @@
  * sgemm roof of the BLAS it runs on. In one run, on the same inputs: the
  * cblas_sgemm roof (large square and attention-tile products) at the start
  * and the end, the fused forward and forward + backward, full and causal,
- * at N threads and at 1, and the materialised reference path; then a
- * summary against the project's targets. --csv writes every measurement.
+ * at N threads and at 1, and the materialised reference path; the
+ * variants (sliding window, softcap, ALiBi, sinks, packed batches) each
+ * against a reference timed in turns with it; then a summary against the
+ * project's targets. --csv writes every measurement.
  */
 #define _POSIX_C_SOURCE 200809L /* sysconf */
 #include <errno.h>
@@ -28,10 +30,12 @@ static const char usage[] =
     "usage: " PROG " [--quick] [--threads N] [--csv FILE]\n\n"
     "GFLOP/s of libattention's forward and forward+backward (fused and "
     "materialised,\nfull and causal, N threads and 1) against the cblas_sgemm "
-    "roof of the same BLAS.\n\n"
-    "  --quick      B1 H8 T512 d64 and B4 H8 T1024 d64 and the roof, under a "
-    "minute\n               (default: the full grid, d 64 and 128 up to T4096, "
-    "and B1 H8 T16384\n               d64 fused; a few minutes on two cores)\n"
+    "roof of the same BLAS,\nand of the variants (window, softcap, ALiBi, "
+    "sinks, packed) against plain calls.\n\n"
+    "  --quick      B1 H8 T512 d64 and B4 H8 T1024 d64 and the roof, smaller "
+    "variants,\n               about a minute (default: the full grid, d 64 "
+    "and 128 up to T4096,\n               B1 H8 T16384 d64 fused and the "
+    "full variants; a few minutes on\n               two cores)\n"
     "  --threads N  the many-thread count (default: ATTN_NUM_THREADS, else "
     "every online core)\n"
     "  --csv FILE   write one row per measurement to FILE\n"
@@ -171,7 +175,8 @@ int main(int argc, char **argv)
         threads = online > 0 ? (int)(online < MAX_THREADS ? online : MAX_THREADS)
                              : 1;
     speed_run x = {
-        .threads = threads, .counts = threads > 1 ? 2 : 1, .shapes = shapes,
+        .quick = quick, .threads = threads, .counts = threads > 1 ? 2 : 1,
+        .shapes = shapes,
         .n_shapes = quick ? 2 : 6, .tile_d = tile_d, .n_tile_d = quick ? 1 : 2,
         .ref_max_t = 4096, .long_shape = quick ? NULL : &long_shape,
         .min_seconds = quick ? 0.3 : 1.0, .min_reps = 3,
@@ -198,6 +203,7 @@ int main(int argc, char **argv)
         attention(&x, (int)i);
     if (x.long_shape)
         attention(&x, -1);
+    speed_variants(&x);
     roofs(&x, 1);
     const speed_load end = speed_load_now();
 

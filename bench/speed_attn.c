@@ -8,11 +8,12 @@
 #include "rng.h"
 #include "speed.h"
 
-static void check(attn_status s, const char *call)
+void speed_check(int status, const char *call)
 {
-    if (s == ATTN_OK)
+    if (status == ATTN_OK)
         return;
-    fprintf(stderr, PROG ": %s: %s\n", call, attn_strerror(s));
+    fprintf(stderr, PROG ": %s: %s\n", call,
+            attn_strerror((attn_status)status));
     exit(1);
 }
 
@@ -47,13 +48,14 @@ static double rep(void *arg)
     float *out = dout + c->n, *dq = out + c->n, *dk = dq + c->n;
     float *dv = dk + c->n, *lse = dv + c->n;
     const double t0 = speed_now();
-    check(attn_sdpa_forward_ws(c->desc, q, k, v, out, NULL,
-                               c->pass == FWD ? NULL : lse, c->ws, c->bytes),
-          "attn_sdpa_forward_ws");
+    speed_check(attn_sdpa_forward_ws(c->desc, q, k, v, out, NULL,
+                                     c->pass == FWD ? NULL : lse, c->ws,
+                                     c->bytes),
+                "attn_sdpa_forward_ws");
     if (c->pass == FWDBWD)
-        check(attn_sdpa_backward_ws(c->desc, q, k, v, out, lse, dout, dq, dk,
-                                    dv, NULL, c->ws, c->bytes),
-              "attn_sdpa_backward_ws");
+        speed_check(attn_sdpa_backward_ws(c->desc, q, k, v, out, lse, dout,
+                                          dq, dk, dv, NULL, c->ws, c->bytes),
+                    "attn_sdpa_backward_ws");
     return speed_now() - t0;
 }
 
@@ -62,17 +64,19 @@ static double rep(void *arg)
 void speed_attn(const speed_run *x, float *m, speed_row *r)
 {
     attn_sdpa_desc desc;
-    check(attn_sdpa_desc_init(&desc, r->b, r->h, r->h, r->tq, r->tk, r->d, r->d),
-          "attn_sdpa_desc_init");
+    speed_check(attn_sdpa_desc_init(&desc, r->b, r->h, r->h, r->tq, r->tk,
+                                    r->d, r->d),
+                "attn_sdpa_desc_init");
     desc.causal = r->causal ? ATTN_CAUSAL_TOP_LEFT : ATTN_CAUSAL_NONE;
     desc.num_threads = r->threads;
     desc.algo = r->kind == FUSED ? ATTN_ALGO_FUSED : ATTN_ALGO_MATERIALIZED;
     /* One workspace serves both calls, which run one after the other. */
     size_t fwd = 0, bwd = 0;
-    check(attn_sdpa_workspace_size(&desc, &fwd), "attn_sdpa_workspace_size");
+    speed_check(attn_sdpa_workspace_size(&desc, &fwd),
+                "attn_sdpa_workspace_size");
     if (r->pass == FWDBWD)
-        check(attn_sdpa_backward_workspace_size(&desc, &bwd),
-              "attn_sdpa_backward_workspace_size");
+        speed_check(attn_sdpa_backward_workspace_size(&desc, &bwd),
+                    "attn_sdpa_backward_workspace_size");
     call c = {&desc, r->pass, m, (size_t)(r->b * r->h * r->tq * r->d), NULL,
               fwd > bwd ? fwd : bwd};
     c.ws = speed_alloc(c.bytes);

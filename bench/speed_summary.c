@@ -123,6 +123,8 @@ void speed_summary(FILE *f, const speed_run *x, int avx512)
     fprintf(f, "  fused over materialised GFLOP/s, %d thr:\n", x->threads);
     per_pass(f, x, VS_REF);
 
+    speed_variants_summary(f, x);
+
     /* How far the square roof moved: the noise floor under every ratio. */
     fprintf(f, "  square roof end over start (machine noise):");
     for (int i = 0; i < x->counts; ++i)

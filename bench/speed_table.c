@@ -192,20 +192,29 @@ void speed_tables(FILE *f, const speed_run *x)
     main_table(f, x);
     if (x->long_shape)
         long_table(f, x);
+    speed_variants_table(f, x);
 }
 
 int speed_csv(FILE *f, const speed_run *x)
 {
     fprintf(f, "kind,pass,B,H,Tq,Tk,d,causal,threads,gflops,roof_gflops,"
                "roof_ratio,extra_bytes,product,phase,seconds,reps,others_busy,"
-               "attempts\n");
-    for (const speed_row *r = x->rows; r < x->rows + x->n; ++r)
+               "attempts,vs_reference,paired,target\n");
+    for (const speed_row *r = x->rows; r < x->rows + x->n; ++r) {
         fprintf(f, "%s,%s,%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64
-                   ",%" PRId64 ",%d,%d,%.6g,%.6g,%.6g,%zu,%s,%s,%.6g,%d,%.3g,%d\n",
+                   ",%" PRId64 ",%d,%d,%.6g,%.6g,%.6g,%zu,%s,%s,%.6g,%d,%.3g,%d",
                 speed_kinds[r->kind], speed_passes[r->pass], r->b, r->h, r->tq,
                 r->tk, r->d, r->causal, r->threads, r->gflops,
                 speed_roof_at(x, r->threads == x->threads ? 0 : 1),
                 speed_ratio(x, r), r->extra_bytes, r->product, r->phase,
                 r->seconds, r->reps, r->others, r->attempts);
+        /* Variant rows: over their group's reference; empty elsewhere. */
+        if (r->variant == V_NONE)
+            fprintf(f, ",,,\n");
+        else if (r->target > 0.0)
+            fprintf(f, ",%.4g,%.4g,%.2f\n", r->vs_ref, r->paired, r->target);
+        else
+            fprintf(f, ",1,1,\n");
+    }
     return ferror(f) ? -1 : 0;
 }

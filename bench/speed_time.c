@@ -34,6 +34,54 @@ void speed_time(const speed_run *x, double (*rep)(void *), void *ctx,
     }
 }
 
+/* speed_time's rule for one call of a group after its warm-up t: the
+ * repeats it wants (0: the warm-up is the measurement). */
+static int wanted_reps(const speed_run *x, double t)
+{
+    return t > 4.0 * x->long_call ? 0 : t > x->long_call ? 1 : x->min_reps;
+}
+
+/* Whether a call of a group still wants repeats after those in total. */
+static int wants(const speed_run *x, int want, const speed_row *r,
+                 double total)
+{
+    return want > 0 && (r->reps < want || total < x->min_seconds);
+}
+
+int speed_time_group(const speed_run *x, size_t n, double (*rep)(void *),
+                     void *const ctx[], speed_row *const out[],
+                     double times[][SPEED_ROUNDS + 1])
+{
+    int want[MAX_MEMBERS];          /* (n) */
+    double total[MAX_MEMBERS];      /* (n) seconds of timed repeats */
+    for (size_t i = 0; i < n; ++i) {
+        for (int r = 0; r <= SPEED_ROUNDS; ++r)
+            times[i][r] = 0.0;
+        times[i][0] = out[i]->seconds = rep(ctx[i]);
+        out[i]->reps = 0;
+        want[i] = wanted_reps(x, times[i][0]);
+        total[i] = 0.0;
+    }
+    int round = 1;
+    for (; round <= SPEED_ROUNDS; ++round) {
+        int any = 0;
+        for (size_t i = 0; i < n; ++i)
+            any |= wants(x, want[i], out[i], total[i]);
+        if (!any)
+            break;
+        /* The reference runs in every round, to pair with the others. */
+        for (size_t i = 0; i < n; ++i) {
+            if (i > 0 && !wants(x, want[i], out[i], total[i]))
+                continue;
+            const double t = times[i][round] = rep(ctx[i]);
+            if (out[i]->reps++ == 0 || t < out[i]->seconds)
+                out[i]->seconds = t;
+            total[i] += t;
+        }
+    }
+    return round;
+}
+
 /* CPU seconds busy over all CPUs (/proc/stat's first line: user nice
  * system idle iowait irq softirq steal; idle and iowait are not busy,
  * steal is: a co-tenant took it) and this process's own (getrusage). */
