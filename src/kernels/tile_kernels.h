@@ -66,7 +66,7 @@ typedef struct attn_tile_kernels {
      * softcap x <- cap tanh(x / cap) when cap > 0 (dcap, when not NULL,
      * receives 1 - tanh^2 for the backward), then ALiBi's
      * x <- x - slope |dist0 - j| (dist0: the distance i + off - j of the
-     * first key). tanh to a few ulp (tile_kernels_body.h). */
+     * first key). tanh to about 1e-7 absolute (tile_kernels_body.h). */
     void (*modify_scores)(float *row /* (n) */, int64_t n, float cap,
                           float slope, float dist0, float *dcap /* (n) */);
 

@@ -299,11 +299,12 @@ static void tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
     }
 }
 
-/* tanh(x), and 1 - tanh(x)^2 in *dt: an odd Taylor polynomial below 1/4
- * (relative error < 3e-10 before rounding), 1 - 2 / (e^2|x| + 1) above,
- * where 1 - tanh^2 = 4 / (e + 2 + 1/e) keeps its relative accuracy as
- * tanh saturates. |x| is clamped at 40 (tanh is 1 in float long before;
- * e^80 still fits). NaN stays NaN. */
+/* tanh(x) = sign(x) (1 - 2 / (e + 1)), e = e^(2|x|): absolute error about
+ * 1e-7 (what the scores' rounding allows: the softmax sees absolute
+ * differences), no cancellation-prone branch. With want_dt, *dt = 1 -
+ * tanh^2 = 4 / (e + 2 + 1/e), which keeps its relative accuracy as tanh
+ * saturates. |x| is clamped at 40 (tanh is 1 in float long before; e^80
+ * still fits). NaN stays NaN. */
 VEC_INLINE vf tanhv(vf x, vf *dt, int want_dt)
 {
     const vf one = splat(1.0f);
@@ -311,66 +312,66 @@ VEC_INLINE vf tanhv(vf x, vf *dt, int want_dt)
     const vf ax = (vf)((vu)x & 0x7fffffffu);
     const vf a = select(ax > splat(40.0f), splat(40.0f), ax); /* NaN stays */
     const vf e = exp2v(a * splat(2.0f * LOG2E));
-    const vf big = one - splat(2.0f) / (e + one);
-    const vf x2 = x * x;
-    vf p = splat(-1382.0f / 155925.0f);
-    p = p * x2 + splat(62.0f / 2835.0f);
-    p = p * x2 + splat(-17.0f / 315.0f);
-    p = p * x2 + splat(2.0f / 15.0f);
-    p = p * x2 + splat(-1.0f / 3.0f);
-    const vf small = x + x * x2 * p;
-    const vi is_small = ax < splat(0.25f);
     if (want_dt) /* two more divisions: the backward's only */
-        *dt = select(is_small, one - small * small,
-                     splat(4.0f) / (e + splat(2.0f) + one / e));
-    return select(is_small, small, (vf)((vu)big | sign));
+        *dt = splat(4.0f) / (e + splat(2.0f) + one / e);
+    return (vf)((vu)(one - splat(2.0f) / (e + one)) | sign);
 }
 
-/* One vector of modified scores (see tile_modify_scores); lane holds
- * 0, 1, .. LANES - 1. */
-VEC_INLINE vf modify_vec(vf x, float cap, vf c, vf inv_c, float slope,
-                         vf sl, vf dist, vf *dt, int want_dt)
+/* row <- cap tanh(row / cap), and dcap <- 1 - tanh^2 when want_dt. */
+VEC_INLINE void softcap_row(float *row, int64_t n, float cap, float *dcap,
+                            int want_dt)
 {
-    if (cap > 0.0f)
-        x = c * tanhv(x * inv_c, dt, want_dt);
-    if (slope != 0.0f)
-        x -= sl * (vf)((vu)dist & 0x7fffffffu);
-    return x;
+    const vf c = splat(cap), inv_c = splat(1.0f / cap);
+    vf dt = splat(0.0f);
+    int64_t j = 0;
+    for (; j + LANES <= n; j += LANES) {
+        storeu(row + j, c * tanhv(loadu(row + j) * inv_c, &dt, want_dt));
+        if (want_dt)
+            storeu(dcap + j, dt);
+    }
+    if (j < n) {
+        store_tail(row + j,
+                   c * tanhv(load_tail_zero(row + j, n - j) * inv_c, &dt,
+                             want_dt),
+                   n - j);
+        if (want_dt)
+            store_tail(dcap + j, dt, n - j);
+    }
 }
 
-/* The score modifiers of one row's visible keys, in place: x <- c tanh(x / c)
- * when c > 0 (dcap, if not NULL, <- 1 - tanh^2), then ALiBi's
- * x <- x - slope |dist0 - j|. */
-static void tile_modify_scores(float *row, int64_t n, float cap, float slope,
-                               float dist0, float *dcap)
+/* ALiBi's row[j] -= slope |dist0 - j|, the distance as a float. */
+static void alibi_row(float *row, int64_t n, float slope, float dist0)
 {
     vf lane;
     for (int i = 0; i < LANES; ++i)
         lane[i] = (float)i;
-    const vf c = splat(cap), inv_c = splat(cap > 0.0f ? 1.0f / cap : 0.0f);
     const vf sl = splat(slope);
-    vf dt = splat(0.0f);
     int64_t j = 0;
-    if (dcap) /* the backward's loop, with the derivative */
-        for (; j + LANES <= n; j += LANES) {
-            const vf dist = splat(dist0 - (float)j) - lane;
-            storeu(row + j, modify_vec(loadu(row + j), cap, c, inv_c, slope,
-                                       sl, dist, &dt, 1));
-            storeu(dcap + j, dt);
-        }
     for (; j + LANES <= n; j += LANES) {
         const vf dist = splat(dist0 - (float)j) - lane;
-        storeu(row + j, modify_vec(loadu(row + j), cap, c, inv_c, slope, sl,
-                                   dist, &dt, 0));
+        storeu(row + j, loadu(row + j) - sl * (vf)((vu)dist & 0x7fffffffu));
     }
     if (j < n) {
         const vf dist = splat(dist0 - (float)j) - lane;
-        store_tail(row + j, modify_vec(load_tail_zero(row + j, n - j), cap, c,
-                                       inv_c, slope, sl, dist, &dt, 1),
+        store_tail(row + j,
+                   load_tail_zero(row + j, n - j) -
+                       sl * (vf)((vu)dist & 0x7fffffffu),
                    n - j);
-        if (dcap)
-            store_tail(dcap + j, dt, n - j);
     }
+}
+
+/* The score modifiers of one row's visible keys, in place: the softcap
+ * (dcap, if not NULL, <- 1 - tanh^2), then ALiBi. One loop each, so that
+ * each keeps its constants in registers. */
+static void tile_modify_scores(float *row, int64_t n, float cap, float slope,
+                               float dist0, float *dcap)
+{
+    if (cap > 0.0f && dcap)
+        softcap_row(row, n, cap, dcap, 1);
+    else if (cap > 0.0f)
+        softcap_row(row, n, cap, NULL, 0);
+    if (slope != 0.0f)
+        alibi_row(row, n, slope, dist0);
 }
 
 /* The decoding kernels work on 8 lanes: a 16-lane accumulator that must
