@@ -108,13 +108,16 @@ static void test_grid(void **state)
                                        {17, 65}, {65, 17},  {64, 300},
                                        {300, 300}};
     tu_rng rng = tu_rng_make(0x7a1a0002);
+    const size_t last = sizeof sizes / sizeof sizes[0] - 1;
     for (size_t v = 0; v < N_VARIANTS; ++v)
-        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; ++s) {
+        for (size_t s = 0; s <= last; ++s) {
             const int64_t Tq = sizes[s][0], Tk = sizes[s][1];
-            check_variant(&variants[v], 2, 4, 2, Tq, Tk, ATTN_CAUSAL_NONE, 0,
-                          &rng);
             check_variant(&variants[v], 3, 4, 1, Tq, Tk,
                           ATTN_CAUSAL_BOTTOM_RIGHT, 1, &rng);
+            if (s == last)
+                continue; /* the largest once: the suite runs 5 times */
+            check_variant(&variants[v], 2, 4, 2, Tq, Tk, ATTN_CAUSAL_NONE, 0,
+                          &rng);
             check_variant(&variants[v], 1, 2, 2, Tq, Tk, ATTN_CAUSAL_TOP_LEFT,
                           0, &rng);
         }
