@@ -148,6 +148,17 @@ typedef struct attn_ring_desc {
 
     int num_threads;           /* the core's threads per rank; 0: its default */
     attn_algo algo;            /* the core's algorithm; init ATTN_ALGO_AUTO */
+
+    /* Appended with the variants ("Masks and variants across ranks"
+     * above): the core's fields of the same names (<attention/sdpa.h>
+     * "Variants") over the GLOBAL sequence, the same values on every
+     * rank. */
+    int64_t window_left;       /* keys before the aligned one; init: -1 (all) */
+    int64_t window_right;      /* keys after it; init: -1 (all) */
+    const float *alibi_slopes; /* (B, Hq) or (Hq) or NULL; init: NULL */
+    int64_t alibi_batch_stride; /* between batches' slopes; init: 0 */
+    float softcap;             /* c > 0 caps the scores; init: 0 (off) */
+    const float *sinks;        /* (Hq) sink logits, or NULL; init: NULL */
 } attn_ring_desc;
 
 /*
@@ -254,6 +265,26 @@ ATTN_MPI_EXPORT attn_status attn_ring_backward_ex(
     const float *q, const float *k, const float *v, const float *out,
     const float *lse, const float *dout, float *dq, float *dk, float *dv,
     attn_ring_stats *stats);
+
+/*
+ * The gradient of the sink logits (desc->sinks) over the whole sequence,
+ * ADDED (+=) into dsinks (Hq) on every rank:
+ *     dsinks[h] += -sum over b and every global row i of
+ *                  e^(sink[h] - lse[b, h, i]) * rowsum(dout * out)[b, h, i]
+ * Each rank takes its rows' share with attn_sdpa_sinks_backward (no K or
+ * V needed); the shares are gathered and summed in rank order, in double,
+ * so every rank gets the same bits, the same between runs with the same P.
+ * out and lse are this rank's rows of attn_ring_forward's results with the
+ * same descriptor; dout has out's strides. Statuses as attn_ring_backward,
+ * plus ATTN_ERR_BAD_ARGUMENT when desc->sinks is NULL and ATTN_ERR_ALIASING
+ * when dsinks overlaps an input or the sinks. Collective.
+ */
+ATTN_MPI_EXPORT attn_status attn_ring_sinks_backward(
+    const attn_ring_desc *desc, MPI_Comm comm,
+    const float *out,     /* (B, Hq, Tq, dv) local, from the ring forward */
+    const float *lse,     /* (B, Hq, Tq)     local, from the ring forward */
+    const float *dout,    /* (B, Hq, Tq, dv) local, strided like out */
+    float *dsinks);       /* (Hq) += , the same on every rank */
 
 /* ---- layouts (local helpers: no communication) --------------------------- */
 
