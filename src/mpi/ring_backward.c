@@ -5,7 +5,9 @@
  * pair's share of the gradients: dQ accumulates locally, and each K/V block
  * travels round the ring again followed by its dK/dV accumulator, to which
  * every rank adds its share; after P steps the accumulator reaches its home
- * rank. rowsum(dO * O) uses the global O: correct.
+ * rank. rowsum(dO * O) uses the global O: correct. With sinks, the global
+ * lse includes them, and the pair calls get the sinks as well: the core
+ * uses them only to skip rows that saw nothing (lse == sink).
  *
  * Overlap: the next K/V block and the accumulator of the block in hand
  * arrive while this step's shares are computed into a zeroed buffer z; the

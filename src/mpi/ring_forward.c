@@ -5,7 +5,9 @@
  * before the compute). Per query sub-chunk, the step's partials (one per
  * visible key sub-chunk, in sub-chunk order) are merged with the running
  * result by attn_merge_partials: the order is fixed, so the result is
- * bit-identical between runs with the same P.
+ * bit-identical between runs with the same P. Which pairs are computed and
+ * how each keeps the global alignment: ring_band.c. Sinks join each row
+ * once, after the last step (ring_sinks.c).
  */
 #include "ring_internal.h"
 
