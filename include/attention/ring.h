@@ -40,21 +40,48 @@
  *
  * What is supported across ranks: no mask; ATTN_CAUSAL_TOP_LEFT (query i
  * sees keys j <= i, positions global; needs q_len == kv_len, i.e.
- * self-attention over one sharded sequence); kv_lens (key padding: batch b
- * sees global keys j < kv_lens[b]); grouped-query and multi-query heads;
- * strided Q, K, V, out; cross-attention (q_len != kv_len, both sharded by the
- * same layout) without a causal mask.
+ * self-attention over one sharded sequence); ATTN_CAUSAL_BOTTOM_RIGHT
+ * (query i sees keys j <= i + L - T, T = P * q_len the global query count,
+ * L the batch entry's global valid length; any q_len and kv_len); kv_lens
+ * (key padding: batch b sees global keys j < kv_lens[b]); grouped-query
+ * and multi-query heads; strided Q, K, V, out; cross-attention (q_len !=
+ * kv_len, both sharded by the same layout) without a mask or with
+ * bottom-right causal; and the core's variants over the global sequence:
+ * sliding windows (window_left, window_right), ALiBi, softcap and sinks.
  *
- * Not supported across ranks yet (ATTN_ERR_BAD_ARGUMENT): ATTN_CAUSAL_
- * BOTTOM_RIGHT and sliding windows, which need the queries' global
- * position offset inside the core call (the core has no such field yet);
- * keep_mask, bias, fp16/bf16 and paged K/V are not in attn_ring_desc at all.
- * A query row whose every key is hidden gets zeros and lse = -INFINITY, as
- * in the core.
+ * Masks and variants across ranks. Each core call is one (query chunk, key
+ * chunk) pair; bottom-right causal, the window and ALiBi align query i
+ * with global key i + L - T, and the call keeps that alignment through the
+ * core's position_shift: for query rows from global row qs and key rows
+ * from ks, with len = min(max(L - ks, 0), key chunk) valid keys in the
+ * call, shift = (qs + L - T) - (ks + len - query chunk). A pair whose key
+ * chunk no query of the query chunk may see (outside every query's window,
+ * past the causal diagonal, or wholly padding) is not computed, so a
+ * window's compute scales with its band (the K/V blocks still travel the
+ * whole ring: P - 1 hops per block whatever the window). The softcap is
+ * elementwise and applies per pair as it is. A sink counts once per row:
+ * the pair calls run without sinks, and after the exact merge of all keys
+ * each row takes its sink once (lse = log(e^L + e^sink), out scaled by
+ * e^(L - lse)), so out and lse equal the core's over the whole sequence;
+ * the backward's pair calls get that global lse (and the sinks, which the
+ * core uses only to tell rows that saw nothing, lse == sink, which take
+ * part in no product, so NaN in their dout reaches no gradient), and the
+ * sinks' own gradient is attn_ring_sinks_backward. The window, softcap,
+ * slope and sink values must be the same on every rank (checked).
+ *
+ * Not supported across ranks (no field in attn_ring_desc): keep_mask,
+ * bias, fp16/bf16 and paged K/V, and packed variable-length batches
+ * (cu_seqlens): a rank's chunk is a fixed row range, which in a packed
+ * tensor would hold pieces of several sequences, each needing its own
+ * alignment, while the core takes one position_shift per call (pad to
+ * (B, T) with kv_lens instead). Query-side padding has no field either.
+ * A query row whose every key is hidden gets zeros and lse = -INFINITY
+ * (the sink with sinks), as in the core.
  *
  * Collective calls: every call taking an MPI_Comm must be made by every rank
  * of it, with the same shape (batch, heads, lengths, head dimensions, causal,
- * layout and kv_lens values; strides and pointers may differ). Arguments are
+ * layout, kv_lens values, window, softcap, ALiBi slope and sink values;
+ * strides and pointers may differ). Arguments are
  * checked on each rank first (the same checks as the core, including the
  * core's own descriptor check through its workspace-size query), then the
  * ranks agree with one MPI_Allreduce before any data moves: if any rank
@@ -113,7 +140,9 @@ typedef enum attn_ring_layout {
  * attn_ring_desc_init, then change what you need. Fields are only ever
  * appended; struct_size tells the library which ones the caller knows.
  * Lengths are the rank's LOCAL row counts (every rank the same); the global
- * sequence has P * q_len query rows and P * kv_len key rows.
+ * sequence has P * q_len query rows and P * kv_len key rows. A caller of
+ * the first release (struct_size ending after algo) gets the appended
+ * fields' init values.
  */
 typedef struct attn_ring_desc {
     size_t struct_size;     /* set by attn_ring_desc_init; do not touch */
@@ -135,9 +164,9 @@ typedef struct attn_ring_desc {
     attn_strides v_strides;    /* over (B, Hkv, Tk, dv) */
     attn_strides out_strides;  /* over (B, Hq,  Tq, dv) */
 
-    /* ATTN_CAUSAL_NONE (init) or ATTN_CAUSAL_TOP_LEFT over global positions
-     * (needs q_len == kv_len). ATTN_CAUSAL_BOTTOM_RIGHT:
-     * ATTN_ERR_BAD_ARGUMENT (not supported across ranks yet). */
+    /* ATTN_CAUSAL_NONE (init), ATTN_CAUSAL_TOP_LEFT over global positions
+     * (needs q_len == kv_len) or ATTN_CAUSAL_BOTTOM_RIGHT (global: the
+     * last query of the sequence lines up with its last valid key). */
     attn_causal causal;
 
     attn_ring_layout layout;   /* init: ATTN_RING_CONTIGUOUS */
@@ -148,6 +177,17 @@ typedef struct attn_ring_desc {
 
     int num_threads;           /* the core's threads per rank; 0: its default */
     attn_algo algo;            /* the core's algorithm; init ATTN_ALGO_AUTO */
+
+    /* Appended with the variants ("Masks and variants across ranks"
+     * above): the core's fields of the same names (<attention/sdpa.h>
+     * "Variants") over the GLOBAL sequence, the same values on every
+     * rank. */
+    int64_t window_left;       /* keys before the aligned one; init: -1 (all) */
+    int64_t window_right;      /* keys after it; init: -1 (all) */
+    const float *alibi_slopes; /* (B, Hq) or (Hq) or NULL; init: NULL */
+    int64_t alibi_batch_stride; /* between batches' slopes; init: 0 */
+    float softcap;             /* c > 0 caps the scores; init: 0 (off) */
+    const float *sinks;        /* (Hq) sink logits, or NULL; init: NULL */
 } attn_ring_desc;
 
 /*
@@ -198,11 +238,14 @@ typedef struct attn_ring_stats {
  * _HEAD_MISMATCH, _BAD_SCALE, _BAD_STRIDE, _SIZE_OVERFLOW, ...),
  * ATTN_ERR_NULL_POINTER, ATTN_ERR_BAD_DESC, ATTN_ERR_BAD_CAUSAL,
  * ATTN_ERR_BAD_KV_LEN (kv_lens[b] outside [0, P * kv_len]),
- * ATTN_ERR_BAD_DIMENSION (zigzag with an odd local length),
+ * ATTN_ERR_BAD_WINDOW, _BAD_ALIBI, _BAD_SOFTCAP, _BAD_SINK (the core's
+ * checks of the variants), ATTN_ERR_SIZE_OVERFLOW (a global length above
+ * 2^38), ATTN_ERR_BAD_DIMENSION (zigzag with an odd local length),
  * ATTN_ERR_ALIASING (out or lse overlapping an input or each other),
- * ATTN_ERR_BAD_ARGUMENT (unsupported mask, q_len != kv_len with causal,
- * shapes differing between ranks, MPI not initialised), ATTN_ERR_OUT_OF_
- * MEMORY, ATTN_ERR_IO (an MPI call failed). Collective; see above.
+ * ATTN_ERR_BAD_ARGUMENT (q_len != kv_len with top-left causal, shapes or
+ * variant values differing between ranks, MPI not initialised),
+ * ATTN_ERR_OUT_OF_MEMORY, ATTN_ERR_IO (an MPI call failed). Collective;
+ * see above.
  */
 ATTN_MPI_EXPORT attn_status attn_ring_forward(
     const attn_ring_desc *desc, MPI_Comm comm,
@@ -254,6 +297,26 @@ ATTN_MPI_EXPORT attn_status attn_ring_backward_ex(
     const float *q, const float *k, const float *v, const float *out,
     const float *lse, const float *dout, float *dq, float *dk, float *dv,
     attn_ring_stats *stats);
+
+/*
+ * The gradient of the sink logits (desc->sinks) over the whole sequence,
+ * ADDED (+=) into dsinks (Hq) on every rank:
+ *     dsinks[h] += -sum over b and every global row i of
+ *                  e^(sink[h] - lse[b, h, i]) * rowsum(dout * out)[b, h, i]
+ * Each rank takes its rows' share with attn_sdpa_sinks_backward (no K or
+ * V needed); the shares are gathered and summed in rank order, in double,
+ * so every rank gets the same bits, the same between runs with the same P.
+ * out and lse are this rank's rows of attn_ring_forward's results with the
+ * same descriptor; dout has out's strides. Statuses as attn_ring_backward,
+ * plus ATTN_ERR_BAD_ARGUMENT when desc->sinks is NULL and ATTN_ERR_ALIASING
+ * when dsinks overlaps an input or the sinks. Collective.
+ */
+ATTN_MPI_EXPORT attn_status attn_ring_sinks_backward(
+    const attn_ring_desc *desc, MPI_Comm comm,
+    const float *out,     /* (B, Hq, Tq, dv) local, from the ring forward */
+    const float *lse,     /* (B, Hq, Tq)     local, from the ring forward */
+    const float *dout,    /* (B, Hq, Tq, dv) local, strided like out */
+    float *dsinks);       /* (Hq) += , the same on every rank */
 
 /* ---- layouts (local helpers: no communication) --------------------------- */
 

@@ -5,7 +5,9 @@
  * pair's share of the gradients: dQ accumulates locally, and each K/V block
  * travels round the ring again followed by its dK/dV accumulator, to which
  * every rank adds its share; after P steps the accumulator reaches its home
- * rank. rowsum(dO * O) uses the global O: correct.
+ * rank. rowsum(dO * O) uses the global O: correct. With sinks, the global
+ * lse includes them, and the pair calls get the sinks as well: the core
+ * uses them only to skip rows that saw nothing (lse == sink).
  *
  * Overlap: the next K/V block and the accumulator of the block in hand
  * arrive while this step's shares are computed into a zeroed buffer z; the
@@ -128,28 +130,18 @@ static attn_status bwd_step(attni_ring_plan *p, bwd_bufs *b, int want_dq,
         const int64_t ga = attni_ring_chunk(d->layout, p->world, p->rank, a);
         for (int c = 0; c < p->nsub; ++c) {
             const int64_t gb = attni_ring_chunk(d->layout, p->world, src, c);
-            const attni_ring_vis vis = attni_ring_visibility(p, ga, gb);
-            if (vis == ATTNI_RING_SKIP)
-                continue;
-            p->pair.kv_lens = NULL;
-            if (d->kv_lens != NULL) {
-                if (attni_ring_chunk_lens(p, gb * p->ck, b->lens) == 0)
-                    continue;
-            }
-            p->pair.causal = vis == ATTNI_RING_DIAG ? ATTN_CAUSAL_TOP_LEFT
-                                                    : ATTN_CAUSAL_NONE;
-            attn_status s = ATTN_OK;
-            for (int64_t i = 0; i < d->batch && s == ATTN_OK; ++i) {
-                if (d->kv_lens != NULL) {
-                    if (b->lens[i] == 0)
-                        continue; /* nothing visible: nothing to add */
-                    p->pair.kv_lens = b->lens + i;
-                }
-                for (int64_t g = 0; g < d->kv_heads && s == ATTN_OK; ++g) {
-                    /* (batch i, kv head g) and its group of query heads */
+            for (int64_t i = 0; i < d->batch; ++i) {
+                attni_ring_pair pc;
+                attni_ring_pair_of(p, ga, gb, i, &pc);
+                if (!pc.visible)
+                    continue; /* nothing visible: nothing to add */
+                for (int64_t g = 0; g < d->kv_heads; ++g) {
+                    /* (batch i, kv head g) and its group of query heads;
+                     * the sinks only mark the rows that saw nothing */
                     const int64_t kvrow = (i * d->kv_heads + g) * p->ck;
                     const int64_t qrow = a * p->rows + (i * d->q_heads + g * p->group) * p->cq;
-                    s = attn_sdpa_backward_ws(
+                    attni_ring_pair_desc(p, i, g, &pc, 1, b->lens);
+                    attn_status s = attn_sdpa_backward_ws(
                         &p->pair, b->qp + qrow * dd, blk + c * kb + kvrow * dd,
                         blk + p->k_floats + c * vb + kvrow * dv, b->op + qrow * dv,
                         b->lp + qrow, b->dop + qrow * dv,
@@ -158,10 +150,10 @@ static attn_status bwd_step(attni_ring_plan *p, bwd_bufs *b, int want_dq,
                     /* the next K/V block and this one's accumulator */
                     attni_ring_progress(b->kv_reqs, nkv);
                     attni_ring_progress(b->drecv_reqs, nrecv);
+                    if (s != ATTN_OK)
+                        return s;
                 }
             }
-            if (s != ATTN_OK)
-                return s;
         }
     }
     return ATTN_OK;

@@ -44,7 +44,7 @@ attn_status attni_ring_agree(MPI_Comm comm, int rank, attn_status local,
                              const int64_t *shape, int n)
 {
     /* One MIN reduction over [key, shape, -shape]: min(-x) = -max(x). */
-    int64_t in[1 + 2 * 16], out[1 + 2 * 16];
+    int64_t in[1 + 2 * 24], out[1 + 2 * 24];
     in[0] = local == ATTN_OK ? RING_KEY_OK
                              : ((int64_t)rank << RING_KEY_SHIFT) | (int64_t)local;
     for (int i = 0; i < n; ++i) {
@@ -75,6 +75,24 @@ int64_t attni_ring_hash(const int64_t *x, int64_t n)
     return (int64_t)(h >> 1);
 }
 
+int64_t attni_ring_hash_floats(const float *x, int64_t n0, int64_t stride0,
+                               int64_t n)
+{
+    if (x == NULL)
+        return 0;
+    /* The values' bits (a NaN's payload too: the core rejects those). */
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t a = 0; a < n0; ++a)
+        for (int64_t i = 0; i < n; ++i) {
+            union { float f; uint32_t u; } v = {x[a * stride0 + i]};
+            for (int k = 0; k < 4; ++k) {
+                h ^= (v.u >> (8 * k)) & 0xffu;
+                h *= 1099511628211ull;
+            }
+        }
+    return (int64_t)(h >> 1) | 1; /* nonzero: present */
+}
+
 int attni_ring_shape(const attn_ring_desc *d, int64_t *shape)
 {
     union { float f; uint32_t u; } scale = {d->scale};
@@ -91,6 +109,14 @@ int attni_ring_shape(const attn_ring_desc *d, int64_t *shape)
     shape[n++] = (int64_t)d->layout;
     shape[n++] = d->kv_lens != NULL;
     shape[n++] = d->kv_lens != NULL ? attni_ring_hash(d->kv_lens, d->batch) : 0;
+    union { float f; uint32_t u; } cap = {d->softcap};
+    shape[n++] = d->window_left;
+    shape[n++] = d->window_right;
+    shape[n++] = (int64_t)cap.u;
+    shape[n++] = d->alibi_slopes != NULL ? d->alibi_batch_stride : -1;
+    shape[n++] = attni_ring_hash_floats(d->alibi_slopes, d->batch,
+                                        d->alibi_batch_stride, d->q_heads);
+    shape[n++] = attni_ring_hash_floats(d->sinks, 1, 0, d->q_heads);
     return n;
 }
 

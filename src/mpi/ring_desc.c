@@ -4,12 +4,27 @@
 #include "ring_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <attention/sdpa_backward.h>
 
-/* The first released descriptor ends after algo. */
-#define RING_DESC_V1_SIZE sizeof(attn_ring_desc)
+/* The first released descriptor ends after algo: its size (with its tail
+ * padding) is the offset of the first appended field, an int64_t. */
+#define RING_DESC_V1_SIZE offsetof(attn_ring_desc, window_left)
+
+/* Global lengths beyond this are refused (ATTN_ERR_SIZE_OVERFLOW): every
+ * position, offset and core position_shift stays far inside int64 and
+ * within the core's |shift| <= 2^40. */
+#define RING_MAX_GLOBAL ((int64_t)1 << 38)
+
+void attni_ring_desc_tail_defaults(attn_ring_desc *d, size_t known)
+{
+    if (known <= offsetof(attn_ring_desc, window_left))
+        d->window_left = -1;
+    if (known <= offsetof(attn_ring_desc, window_right))
+        d->window_right = -1;
+}
 
 attn_status attn_ring_desc_init_sized(attn_ring_desc *desc, size_t desc_size,
                                       int64_t batch, int64_t q_heads,
@@ -41,9 +56,14 @@ attn_status attn_ring_desc_init_sized(attn_ring_desc *desc, size_t desc_size,
     d.kv_lens = NULL;
     d.num_threads = 0;
     d.algo = ATTN_ALGO_AUTO;
-    /* A caller from a newer header keeps its extra fields zero. */
+    d.window_left = -1;
+    d.window_right = -1;
+    /* A caller from a newer header keeps its extra fields zero; one from
+     * an older header gets the fields it knows. */
+    const size_t n = desc_size < sizeof d ? desc_size : sizeof d;
+    d.struct_size = n;
     memset(desc, 0, desc_size);
-    memcpy(desc, &d, sizeof d);
+    memcpy(desc, &d, n);
     return ATTN_OK;
 }
 
@@ -59,8 +79,6 @@ static attn_status core_size(const attn_sdpa_desc *desc, int backward,
  * core checks shapes, scale, strides, threads and algorithm on it. */
 static attn_status check_local(const attn_ring_desc *d, int backward)
 {
-    if (d->causal == ATTN_CAUSAL_BOTTOM_RIGHT)
-        return ATTN_ERR_BAD_ARGUMENT; /* needs a query offset (ring.h) */
     attn_sdpa_desc ld;
     attn_status s = attn_sdpa_desc_init(&ld, d->batch, d->q_heads, d->kv_heads,
                                         d->q_len, d->kv_len, d->head_dim,
@@ -77,8 +95,42 @@ static attn_status check_local(const attn_ring_desc *d, int backward)
     ld.causal = d->causal;
     ld.num_threads = d->num_threads;
     ld.algo = d->algo;
+    /* The variants' values (window >= -1, slopes, softcap, sinks) are
+     * checked by the core on the whole shard: the same heads and batch. */
+    ld.window_left = d->window_left;
+    ld.window_right = d->window_right;
+    ld.alibi_slopes = d->alibi_slopes;
+    ld.alibi_batch_stride = d->alibi_batch_stride;
+    ld.softcap = d->softcap;
+    ld.sinks = d->sinks;
     size_t bytes;
     return core_size(&ld, backward, &bytes);
+}
+
+/* The core's workspace for the pair calls: the largest over the masks
+ * they use (the variants set; kv length and shift do not change it). */
+static attn_status pair_workspace(attni_ring_plan *plan, int backward)
+{
+    const attn_ring_desc *d = &plan->d;
+    attn_sdpa_desc *p = &plan->pair;
+    const attn_causal masks[2] = {ATTN_CAUSAL_NONE, d->causal};
+    size_t most = 0;
+    p->alibi_slopes = d->alibi_slopes;
+    p->sinks = backward ? d->sinks : NULL;
+    for (int m = 0; m < 2; ++m) {
+        size_t bytes = 0;
+        p->causal = masks[m];
+        attn_status s = core_size(p, backward, &bytes);
+        if (s != ATTN_OK)
+            return s;
+        if (bytes > most)
+            most = bytes;
+    }
+    p->causal = ATTN_CAUSAL_NONE;
+    p->alibi_slopes = NULL;
+    p->sinks = NULL;
+    plan->ws_bytes = most;
+    return ATTN_OK;
 }
 
 attn_status attni_ring_plan_make(const attn_ring_desc *desc, int world,
@@ -91,6 +143,8 @@ attn_status attni_ring_plan_make(const attn_ring_desc *desc, int world,
         return ATTN_ERR_BAD_DESC;
     memset(plan, 0, sizeof *plan);
     memcpy(&plan->d, desc, desc->struct_size);
+    attni_ring_desc_tail_defaults(&plan->d, desc->struct_size);
+    plan->d.struct_size = sizeof plan->d;
     const attn_ring_desc *d = &plan->d;
     attn_status s = check_local(d, backward);
     if (s != ATTN_OK)
@@ -98,12 +152,22 @@ attn_status attni_ring_plan_make(const attn_ring_desc *desc, int world,
     if ((s = attni_ring_check_layout(d->layout, world, rank, d->q_len)) ||
         (s = attni_ring_check_layout(d->layout, world, rank, d->kv_len)))
         return s;
-    if (d->causal != ATTN_CAUSAL_NONE && d->q_len != d->kv_len)
-        return ATTN_ERR_BAD_ARGUMENT; /* causal needs one sharded sequence */
+    /* Top-left causal is applied chunk against chunk (the diagonal pairs
+     * are the same rows): one sharded sequence. Bottom-right aligns
+     * through position_shift and takes any lengths. */
+    if (d->causal == ATTN_CAUSAL_TOP_LEFT && d->q_len != d->kv_len)
+        return ATTN_ERR_BAD_ARGUMENT;
+    if (attni_ring_mul(world, d->q_len, &plan->tq) ||
+        attni_ring_mul(world, d->kv_len, &plan->tk) ||
+        plan->tq > RING_MAX_GLOBAL || plan->tk > RING_MAX_GLOBAL)
+        return ATTN_ERR_SIZE_OVERFLOW;
     if (d->kv_lens != NULL)
         for (int64_t b = 0; b < d->batch; ++b)
-            if (d->kv_lens[b] < 0 || d->kv_lens[b] > (int64_t)world * d->kv_len)
+            if (d->kv_lens[b] < 0 || d->kv_lens[b] > plan->tk)
                 return ATTN_ERR_BAD_KV_LEN;
+    /* The core has checked window >= -1; wider than any distance is all. */
+    plan->wl = d->window_left > plan->tq + plan->tk ? -1 : d->window_left;
+    plan->wr = d->window_right > plan->tq + plan->tk ? -1 : d->window_right;
 
     plan->world = world;
     plan->rank = rank;
@@ -135,39 +199,10 @@ attn_status attni_ring_plan_make(const attn_ring_desc *desc, int world,
     p->out_strides = attni_ring_contig(d->q_heads, plan->cq, d->v_head_dim);
     p->num_threads = d->num_threads;
     p->algo = d->algo;
-    /* Pair calls are unmasked or top-left causal; room for both. */
-    size_t a = 0, b = 0;
-    p->causal = ATTN_CAUSAL_NONE;
-    if ((s = core_size(p, backward, &a)) != ATTN_OK)
-        return s;
-    if (d->causal == ATTN_CAUSAL_TOP_LEFT) {
-        p->causal = ATTN_CAUSAL_TOP_LEFT;
-        if ((s = core_size(p, backward, &b)) != ATTN_OK)
-            return s;
-        p->causal = ATTN_CAUSAL_NONE;
-    }
-    plan->ws_bytes = a > b ? a : b;
-    return ATTN_OK;
-}
-
-int64_t attni_ring_chunk_lens(const attni_ring_plan *p, int64_t start,
-                              int64_t *lens)
-{
-    int64_t most = 0;
-    for (int64_t b = 0; b < p->d.batch; ++b) {
-        int64_t n = p->d.kv_lens[b] - start;
-        n = n < 0 ? 0 : n > p->ck ? p->ck : n;
-        lens[b] = n;
-        if (n > most)
-            most = n;
-    }
-    return most;
-}
-
-attni_ring_vis attni_ring_visibility(const attni_ring_plan *p, int64_t ga,
-                                     int64_t gb)
-{
-    if (p->d.causal != ATTN_CAUSAL_TOP_LEFT)
-        return ATTNI_RING_FULL;
-    return gb < ga ? ATTNI_RING_FULL : gb == ga ? ATTNI_RING_DIAG : ATTNI_RING_SKIP;
+    /* The window as the caller gave it: within a pair the core treats
+     * one wider than the pair's distances as unbounded, as plan->wl. */
+    p->window_left = d->window_left;
+    p->window_right = d->window_right;
+    p->softcap = d->softcap;
+    return pair_workspace(plan, backward);
 }

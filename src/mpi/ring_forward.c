@@ -5,7 +5,9 @@
  * before the compute). Per query sub-chunk, the step's partials (one per
  * visible key sub-chunk, in sub-chunk order) are merged with the running
  * result by attn_merge_partials: the order is fixed, so the result is
- * bit-identical between runs with the same P.
+ * bit-identical between runs with the same P. Which pairs are computed and
+ * how each keeps the global alignment: ring_band.c. Sinks join each row
+ * once, after the last step (ring_sinks.c).
  */
 #include "ring_internal.h"
 
@@ -95,14 +97,68 @@ static attn_status fwd_check_pointers(const attni_ring_plan *p, const float *q,
     return ATTN_OK;
 }
 
+/* Rows of batch entry i in a slot that saw nothing this step: zeros and
+ * lse -INFINITY (the merge then takes nothing from them). */
+static void slot_empty(const attni_ring_plan *p, int64_t i, float *o, float *l)
+{
+    const int64_t n = p->d.q_heads * p->cq, at = i * n;
+    memset(o + at * p->d.v_head_dim, 0, (size_t)(n * p->d.v_head_dim) * sizeof(float));
+    for (int64_t r = 0; r < n; ++r)
+        l[at + r] = -INFINITY;
+}
+
+/* Key sub-chunk gb against query sub-chunk ga, every batch entry and kv
+ * head, into one slot; returns 0 (and computes nothing) when no entry
+ * has a visible key. */
+static attn_status fwd_pair(attni_ring_plan *p, fwd_bufs *b, const float *q,
+                            const float *blk, int a, int c, int64_t ga,
+                            int64_t gb, float *slot_o, float *slot_l,
+                            int64_t nreq, int *computed)
+{
+    const attn_ring_desc *d = &p->d;
+    const int64_t dv = d->v_head_dim;
+    const int64_t kb = d->batch * d->kv_heads * p->ck * d->head_dim;
+    const int64_t vb = d->batch * d->kv_heads * p->ck * dv;
+    attni_ring_pair pc;
+    *computed = 0;
+    for (int64_t i = 0; i < d->batch && !*computed; ++i) {
+        attni_ring_pair_of(p, ga, gb, i, &pc);
+        *computed = pc.visible;
+    }
+    if (!*computed)
+        return ATTN_OK;
+    for (int64_t i = 0; i < d->batch; ++i) {
+        attni_ring_pair_of(p, ga, gb, i, &pc);
+        if (!pc.visible) {
+            slot_empty(p, i, slot_o, slot_l);
+            continue;
+        }
+        for (int64_t g = 0; g < d->kv_heads; ++g) {
+            /* (batch i, kv head g) and its group of query heads */
+            const int64_t qh = g * p->group, kvrow = (i * d->kv_heads + g) * p->ck;
+            const int64_t orow = (i * d->q_heads + qh) * p->cq;
+            attni_ring_pair_desc(p, i, g, &pc, 0, b->lens);
+            attn_status s = attn_sdpa_forward_ws(
+                &p->pair,
+                q + i * d->q_strides.batch + qh * d->q_strides.head +
+                    a * p->cq * d->q_strides.row,
+                blk + c * kb + kvrow * d->head_dim,
+                blk + p->k_floats + c * vb + kvrow * dv,
+                slot_o + orow * dv, NULL, slot_l + orow, b->ws, p->ws_bytes);
+            attni_ring_progress(b->reqs, (int)nreq);
+            if (s != ATTN_OK)
+                return s;
+        }
+    }
+    return ATTN_OK;
+}
+
 /* One step's compute: every query sub-chunk against the block from `src`. */
 static attn_status fwd_step(attni_ring_plan *p, fwd_bufs *b, const float *q,
                             const float *blk, int src, int64_t nreq)
 {
     const attn_ring_desc *d = &p->d;
     const int64_t dv = d->v_head_dim, slot_out = p->rows * dv;
-    const int64_t kb = d->batch * d->kv_heads * p->ck * d->head_dim;
-    const int64_t vb = d->batch * d->kv_heads * p->ck * dv;
     for (int a = 0; a < p->nsub; ++a) {
         float *acc_o = b->acc_out + (int64_t)a * (1 + p->nsub) * slot_out;
         float *acc_l = b->acc_lse + (int64_t)a * (1 + p->nsub) * p->rows;
@@ -110,37 +166,13 @@ static attn_status fwd_step(attni_ring_plan *p, fwd_bufs *b, const float *q,
         int parts = 0;
         for (int c = 0; c < p->nsub; ++c) {
             const int64_t gb = attni_ring_chunk(d->layout, p->world, src, c);
-            const attni_ring_vis vis = attni_ring_visibility(p, ga, gb);
-            if (vis == ATTNI_RING_SKIP)
-                continue;
-            p->pair.kv_lens = NULL;
-            if (d->kv_lens != NULL) {
-                if (attni_ring_chunk_lens(p, gb * p->ck, b->lens) == 0)
-                    continue; /* every key of the chunk is padding */
-            }
-            p->pair.causal = vis == ATTNI_RING_DIAG ? ATTN_CAUSAL_TOP_LEFT
-                                                    : ATTN_CAUSAL_NONE;
-            ++parts;
-            attn_status s = ATTN_OK;
-            for (int64_t i = 0; i < d->batch && s == ATTN_OK; ++i)
-                for (int64_t g = 0; g < d->kv_heads && s == ATTN_OK; ++g) {
-                    /* (batch i, kv head g) and its group of query heads */
-                    const int64_t qh = g * p->group, kvrow = (i * d->kv_heads + g) * p->ck;
-                    const int64_t orow = (i * d->q_heads + qh) * p->cq;
-                    if (d->kv_lens != NULL)
-                        p->pair.kv_lens = b->lens + i;
-                    s = attn_sdpa_forward_ws(
-                        &p->pair,
-                        q + i * d->q_strides.batch + qh * d->q_strides.head +
-                            a * p->cq * d->q_strides.row,
-                        blk + c * kb + kvrow * d->head_dim,
-                        blk + p->k_floats + c * vb + kvrow * dv,
-                        acc_o + parts * slot_out + orow * dv, NULL,
-                        acc_l + parts * p->rows + orow, b->ws, p->ws_bytes);
-                    attni_ring_progress(b->reqs, (int)nreq);
-                }
+            int computed = 0;
+            attn_status s = fwd_pair(p, b, q, blk, a, c, ga, gb,
+                                     acc_o + (parts + 1) * slot_out,
+                                     acc_l + (parts + 1) * p->rows, nreq, &computed);
             if (s != ATTN_OK)
                 return s;
+            parts += computed;
         }
         if (parts == 0)
             continue;
@@ -201,6 +233,13 @@ static attn_status fwd_ring(attni_ring_plan *p, fwd_bufs *b, MPI_Comm comm,
         attni_ring_stats_step(stats, step, t1 - t0, MPI_Wtime() - t1);
     }
     attni_ring_abandon(b->reqs, &nreq);
+    /* The sinks join once per row, after every key has been merged. */
+    if (comm_s == ATTN_OK && comp_s == ATTN_OK)
+        for (int a = 0; a < p->nsub; ++a) {
+            const int64_t at = (int64_t)a * (1 + p->nsub);
+            attni_ring_join_sinks(p, b->acc_out + at * p->rows * d->v_head_dim,
+                                  b->acc_lse + at * p->rows);
+        }
     return comm_s != ATTN_OK ? comm_s : comp_s;
 }
 

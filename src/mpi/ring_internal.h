@@ -94,6 +94,9 @@ typedef struct attni_ring_plan {
     int64_t block_floats;   /* one packed K/V block: B*Hkv*kv_len*(d + dv) */
     int64_t k_floats;       /* its K part */
     int64_t group;          /* query heads per kv head */
+    int64_t tq, tk;         /* global lengths: world * q_len, world * kv_len */
+    int64_t wl, wr;         /* the window, -1 where unbounded (also where
+                             * wider than tq + tk: no distance reaches it) */
     /* One core call: a (query sub-chunk, key sub-chunk) pair of ONE batch
      * entry and kv head (its group of query heads). The pairs are cut this
      * fine so that the ring can let MPI move data (MPI_Testall) between
@@ -114,19 +117,43 @@ attn_status attni_ring_plan_make(const attn_ring_desc *desc, int world,
                                  int rank, int backward,
                                  attni_ring_plan *plan);
 
-/* Key lengths of key sub-chunk starting at global row `start` (kv_lens
- * clamped to [0, ck]) into lens (B); returns the largest. */
-int64_t attni_ring_chunk_lens(const attni_ring_plan *p, int64_t start,
-                              int64_t *lens);
+/* The defaults of every field past the first released descriptor (the
+ * window's -1; the others are zero). */
+void attni_ring_desc_tail_defaults(attn_ring_desc *d, size_t known);
 
-/* How query chunk ga sees key chunk gb. */
-typedef enum attni_ring_vis {
-    ATTNI_RING_SKIP = 0,     /* no key visible: no call */
-    ATTNI_RING_FULL = 1,     /* every key (before kv_lens) visible */
-    ATTNI_RING_DIAG = 2      /* the same chunk: top-left causal */
-} attni_ring_vis;
-attni_ring_vis attni_ring_visibility(const attni_ring_plan *p, int64_t ga,
-                                     int64_t gb);
+/* ---- pairs of chunks (ring_band.c) ---------------------------------------- */
+
+/*
+ * One core call: query sub-chunk ga (global rows ga * cq ...) of batch
+ * entry b against key sub-chunk gb (global rows gb * ck ...).
+ */
+typedef struct attni_ring_pair {
+    int visible;        /* 0: no query of ga may see a key of gb: no call */
+    attn_causal causal; /* the core call's mask */
+    int64_t len;        /* the core's kv_lens: valid keys of gb, 1..ck */
+    int64_t shift;      /* the core's position_shift (global alignment) */
+} attni_ring_pair;
+
+void attni_ring_pair_of(const attni_ring_plan *p, int64_t ga, int64_t gb,
+                        int64_t b, attni_ring_pair *pair);
+
+/* Sets p->pair for batch entry b, kv head g and the pair pc (mask, kv
+ * length, shift, the group's ALiBi slopes and, when with_sinks, its
+ * sinks); lens is where the kv length is kept (one int64). */
+void attni_ring_pair_desc(attni_ring_plan *p, int64_t b, int64_t g,
+                          const attni_ring_pair *pc, int with_sinks,
+                          int64_t *lens);
+
+/* ---- sinks (ring_sinks.c) ------------------------------------------------- */
+
+/* Joins each row's sink to its merged result once, in double: lse =
+ * log(e^L + e^sink), out *= e^(L - lse) (the exact merge with a part of
+ * zeros whose log-sum-exp is the sink). A row with L = -INFINITY gets
+ * zeros and lse = sink, as in the core. acc_out (rows, dv) and acc_lse
+ * (rows), rows packed as (B, Hq, cq); nothing to do without sinks. */
+void attni_ring_join_sinks(const attni_ring_plan *p,
+                           float *acc_out,  /* (B, Hq, cq, dv) packed */
+                           float *acc_lse); /* (B, Hq, cq) */
 
 /* ---- communication (ring_comm.c) ------------------------------------------ */
 
@@ -144,7 +171,7 @@ void attni_ring_comm_end(MPI_Comm *dup);
  * The collective agreement: every rank passes its local status and n
  * shape values (ignored when status != ATTN_OK); every rank gets back the
  * status of the lowest failing rank, ATTN_ERR_BAD_ARGUMENT when the ranks'
- * shape values differ, ATTN_ERR_IO when the reduction itself fails. n <= 16.
+ * shape values differ, ATTN_ERR_IO when the reduction itself fails. n <= 24.
  */
 attn_status attni_ring_agree(MPI_Comm comm, int rank, attn_status local,
                              const int64_t *shape, int n);
@@ -157,7 +184,7 @@ static inline attn_status attni_ring_mpi(int rc)
 
 /* Values attni_ring_shape writes (fixed, so that every rank reduces the
  * same count even when its descriptor is unusable). */
-#define ATTNI_RING_SHAPE_N 12
+#define ATTNI_RING_SHAPE_N 18
 
 /* Checks a caller's stats struct (NULL is fine): ATTN_ERR_BAD_DESC for a
  * wrong struct_size, ATTN_ERR_BAD_ARGUMENT for a negative capacity. */
@@ -186,6 +213,11 @@ enum { ATTNI_RING_TAG_KV = 1, ATTNI_RING_TAG_DKV = 2, ATTNI_RING_TAG_ROWS = 3 };
 
 /* A hash of n int64 values (the agreement's summary of kv_lens). */
 int64_t attni_ring_hash(const int64_t *x, int64_t n);
+
+/* A hash of n floats taken every `stride` floats, n0 times `stride0`
+ * apart (the summary of the ALiBi slopes and the sinks); 0 for NULL. */
+int64_t attni_ring_hash_floats(const float *x, int64_t n0, int64_t stride0,
+                               int64_t n);
 
 /* Shape values of a descriptor for attni_ring_agree; returns the count. */
 int attni_ring_shape(const attn_ring_desc *d, int64_t *shape);

@@ -40,6 +40,14 @@ void ring_ref_backward(const attn_sdpa_desc *d, const float *q,
                     for (int64_t e = 0; e < Dv; ++e)
                         dp += (double)go[e] * v[kr * Dv + e];
                     ds[j] = p[j] * (dp - rs);
+                    if (d->softcap > 0.0f && ds[j] != 0.0) {
+                        /* s = c tanh(x / c), x = scale q.k: ds/dx = 1 - t^2 */
+                        double x = 0.0;
+                        for (int64_t e = 0; e < D; ++e)
+                            x += (double)qi[e] * k[kr * D + e];
+                        const double t = tanh(d->scale * x / d->softcap);
+                        ds[j] *= 1.0 - t * t;
+                    }
                     for (int64_t e = 0; e < Dv; ++e)
                         dv[kr * Dv + e] += p[j] * go[e];
                 }
@@ -57,6 +65,28 @@ void ring_ref_backward(const attn_sdpa_desc *d, const float *q,
     free(ds);
     free(out);
     free(w);
+}
+
+void ring_ref_dsinks(const attn_sdpa_desc *d, const double *out,
+                     const double *lse, const float *dout, double *dsinks)
+{
+    const int64_t Tq = d->q_len, Dv = d->v_head_dim;
+    for (int64_t h = 0; h < d->q_heads; ++h) {
+        dsinks[h] = 0.0;
+        const double sink = d->sinks ? d->sinks[h] : -INFINITY;
+        if (sink == -INFINITY)
+            continue;
+        for (int64_t b = 0; b < d->batch; ++b)
+            for (int64_t i = 0; i < Tq; ++i) {
+                const int64_t row = (b * d->q_heads + h) * Tq + i;
+                if (lse[row] == -INFINITY)
+                    continue;
+                double rs = 0.0;
+                for (int64_t e = 0; e < Dv; ++e)
+                    rs += (double)dout[row * Dv + e] * out[row * Dv + e];
+                dsinks[h] -= exp(sink - lse[row]) * rs;
+            }
+    }
 }
 
 double ring_rel_err(const float *x, const double *r, size_t n, double floor)

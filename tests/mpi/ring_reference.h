@@ -1,7 +1,9 @@
 /*
  * The float64 oracle of the ring tests: the forward of tests/reference.c
  * (ref_sdpa) and a closed-form backward in double written from the
- * formulas of <attention/sdpa_backward.h>, plus the normwise error
+ * formulas of <attention/sdpa_backward.h> (with the softcap's chain
+ * rule; the window, ALiBi and sinks need none beyond the weights), plus the
+ * normwise error
  * measures of ../tolerance.h over contiguous tensors.
  */
 #ifndef ATTN_TESTS_RING_REFERENCE_H
@@ -20,6 +22,13 @@
 void ring_ref_backward(const attn_sdpa_desc *d, const float *q,
                        const float *k, const float *v, const float *dout,
                        double *dq, double *dk, double *dv);
+
+/* The sinks' gradient of <attention/sdpa_backward.h> in double from the
+ * reference's out (B, Hq, Tq, dv) and lse (B, Hq, Tq), contiguous:
+ * dsinks[h] = -sum_{b,i} e^(sink[h] - lse) rowsum(dout * out); rows with
+ * lse = -INFINITY and heads without a sink add nothing. */
+void ring_ref_dsinks(const attn_sdpa_desc *d, const double *out,
+                     const double *lse, const float *dout, double *dsinks);
 
 /* max |x - r| / max(max |r|, floor) over the entries with finite r; an
  * entry with non-finite r must equal it exactly (else +INFINITY). */

@@ -31,6 +31,12 @@ typedef struct ring_case {
     attn_ring_layout layout;
     int padded;   /* global kv_lens: Tk - 3, Tk / 3 + 1, 0, ... */
     int strided;  /* (B, T, H, d) local layouts through attn_ring_shard_rows */
+    /* The variants (global, as attn_sdpa_desc's): */
+    int windowed;          /* window_left = wl, window_right = wr */
+    int64_t wl, wr;
+    int alibi;             /* per-batch slopes (B, Hq) */
+    float softcap;
+    int sinks;             /* per-head sinks, head 1 without (-INFINITY) */
 } ring_case;
 
 static int g_rank, g_world;
@@ -57,6 +63,18 @@ static void fill(float *x, size_t n, tu_rng *r)
 {
     for (size_t i = 0; i < n; ++i)
         x[i] = (float)tu_rng_uniform(r, -1.0, 1.0);
+}
+
+static double *to_doubles(const float *x, size_t n)
+{
+    double *r = malloc((n ? n : 1) * sizeof *r);
+    if (r == NULL) {
+        fprintf(stderr, "test_ring: out of memory\n");
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    for (size_t i = 0; i < n; ++i)
+        r[i] = x[i];
+    return r;
 }
 
 /* Strides of a local (n0, n1, t, last) tensor, (B, T, H, last) in memory
@@ -118,6 +136,7 @@ static float *gather(const ring_case *c, const float *x, attn_strides s,
 
 typedef struct ring_run {
     float *out, *lse, *dq, *dk, *dv;
+    float *ds;  /* (Hq) the sinks' gradient, when the case has sinks */
 } ring_run;
 
 static attn_status run_ring(const attn_ring_desc *rd, const float *q,
@@ -130,10 +149,13 @@ static attn_status run_ring(const attn_ring_desc *rd, const float *q,
     r->dq = alloc_f(nq);
     r->dk = alloc_f(nk);
     r->dv = alloc_f(nv);
+    r->ds = alloc_f((size_t)rd->q_heads);
     attn_status s = attn_ring_forward(rd, MPI_COMM_WORLD, q, k, v, r->out, r->lse);
     if (s == ATTN_OK)
         s = attn_ring_backward(rd, MPI_COMM_WORLD, q, k, v, r->out, r->lse, dout,
                                r->dq, r->dk, r->dv);
+    if (s == ATTN_OK && rd->sinks)
+        s = attn_ring_sinks_backward(rd, MPI_COMM_WORLD, r->out, r->lse, dout, r->ds);
     return s;
 }
 
@@ -144,15 +166,42 @@ static void free_run(ring_run *r)
     free(r->dq);
     free(r->dk);
     free(r->dv);
+    free(r->ds);
 }
 
 static int same_bits(const ring_run *a, const ring_run *b, size_t nq, size_t nk,
-                     size_t nv, size_t no, size_t nl)
+                     size_t nv, size_t no, size_t nl, size_t nh)
 {
     return !memcmp(a->out, b->out, no * 4) && !memcmp(a->lse, b->lse, nl * 4) &&
            !memcmp(a->dq, b->dq, nq * 4) && !memcmp(a->dk, b->dk, nk * 4) &&
-           !memcmp(a->dv, b->dv, nv * 4);
+           !memcmp(a->dv, b->dv, nv * 4) && !memcmp(a->ds, b->ds, nh * 4);
 }
+
+/* The same dsinks bits on every rank. */
+static int ranks_agree(const float *x, int64_t n)
+{
+    float *root = alloc_f((size_t)n);
+    memcpy(root, x, (size_t)n * sizeof *x);
+    MPI_Bcast(root, (int)n, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    const int same = !memcmp(root, x, (size_t)n * sizeof *x);
+    free(root);
+    return same;
+}
+
+/* The variants of a case on a descriptor (ring or core: the same fields). */
+#define SET_VARIANTS(dst, c, slopes, sinks)            \
+    do {                                               \
+        if ((c)->windowed) {                           \
+            (dst).window_left = (c)->wl;               \
+            (dst).window_right = (c)->wr;              \
+        }                                              \
+        if ((c)->alibi) {                              \
+            (dst).alibi_slopes = (slopes);             \
+            (dst).alibi_batch_stride = (c)->Hq;        \
+        }                                              \
+        (dst).softcap = (c)->softcap;                  \
+        (dst).sinks = (c)->sinks ? (sinks) : NULL;     \
+    } while (0)
 
 static int run_case(const ring_case *c, uint64_t seed)
 {
@@ -170,6 +219,12 @@ static int run_case(const ring_case *c, uint64_t seed)
     int64_t lens[8];
     for (int64_t b = 0; b < c->B; ++b)
         lens[b] = b == 0 ? Tk - 3 : b == 1 ? Tk / 3 + 1 : b == 2 ? 0 : Tk;
+    float slopes[8 * 8], sinks[8];
+    for (int64_t b = 0; b < c->B; ++b)
+        for (int64_t h = 0; h < c->Hq; ++h)
+            slopes[b * c->Hq + h] = 0.05f * (float)(h + 1) + 0.02f * (float)b;
+    for (int64_t h = 0; h < c->Hq; ++h)
+        sinks[h] = h == 1 ? -INFINITY : 0.4f * (float)h - 0.3f;
 
     const attn_strides qs = local_strides(c->strided, c->Hq, c->lq, c->d);
     const attn_strides ks = local_strides(c->strided, c->Hkv, c->lk, c->d);
@@ -189,6 +244,7 @@ static int run_case(const ring_case *c, uint64_t seed)
     rd.causal = c->causal;
     rd.layout = c->layout;
     rd.kv_lens = c->padded ? lens : NULL;
+    SET_VARIANTS(rd, c, slopes, sinks);
 
     const size_t nq = tu_span(c->B, c->Hq, c->lq, c->d, qs);
     const size_t nk = tu_span(c->B, c->Hkv, c->lk, c->d, ks);
@@ -203,7 +259,37 @@ static int run_case(const ring_case *c, uint64_t seed)
                 attn_strerror(s1), attn_strerror(s2));
         fail = 1;
     }
-    const int identical = !any_failed(!same_bits(&r1, &r2, nq, nk, nv, no, nl));
+    const size_t nh = c->sinks ? (size_t)c->Hq : 0;
+    const int identical = !any_failed(!same_bits(&r1, &r2, nq, nk, nv, no, nl, nh) ||
+                                      !ranks_agree(r1.ds, (int64_t)nh));
+    /* Rows that saw nothing (lse = -INFINITY, or its head's sink: padding,
+     * or queries before the first key under bottom-right causal) take part
+     * in no product: NaN in their dout changes no gradient bit. */
+    int dead_ok = 1, dead = 0;
+    float *dnan = alloc_f(no);
+    memcpy(dnan, dout, no * sizeof *dnan);
+    for (int64_t b = 0; b < c->B; ++b)
+        for (int64_t h = 0; h < c->Hq; ++h)
+            for (int64_t i = 0; i < c->lq; ++i) {
+                const float l = r1.lse[(b * c->Hq + h) * c->lq + i];
+                if (l != -INFINITY && !(c->sinks && l == sinks[h]))
+                    continue;
+                ++dead;
+                for (int64_t e = 0; e < c->dv; ++e)
+                    dnan[tu_at(os, b, h, i, e)] = NAN;
+            }
+    int any_dead = 0;
+    MPI_Allreduce(&dead, &any_dead, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any_dead) {
+        float *gq = alloc_f(nq), *gk = alloc_f(nk), *gv = alloc_f(nv);
+        dead_ok = attn_ring_backward(&rd, MPI_COMM_WORLD, q, k, v, r1.out, r1.lse, dnan,
+                                     gq, gk, gv) == ATTN_OK &&
+                  !memcmp(gq, r1.dq, nq * 4) && !memcmp(gk, r1.dk, nk * 4) &&
+                  !memcmp(gv, r1.dv, nv * 4);
+        free(gq); free(gk); free(gv);
+    }
+    free(dnan);
+    dead_ok = !any_failed(!dead_ok);
     /* Gradients are added: a second backward into r2's gradients (equal to
      * r1's, bit for bit) doubles them exactly. */
     int doubled = attn_ring_backward(&rd, MPI_COMM_WORLD, q, k, v, r1.out, r1.lse, dout,
@@ -227,18 +313,23 @@ static int run_case(const ring_case *c, uint64_t seed)
         attn_sdpa_desc_init(&gd, c->B, c->Hq, c->Hkv, Tq, Tk, c->d, c->dv);
         gd.causal = c->causal;
         gd.kv_lens = c->padded ? lens : NULL;
+        SET_VARIANTS(gd, c, slopes, sinks);
         const size_t nL = (size_t)(c->B * c->Hq * Tq);
         double *rout = malloc(nO * sizeof(double)), *rlse = malloc(nL * sizeof(double));
         double *rdq = malloc(nQ * sizeof(double)), *rdk = malloc(nK * sizeof(double));
         double *rdv = malloc(nV * sizeof(double));
         ref_sdpa(&gd, Q, K, V, rout, NULL, rlse, NULL);
         ring_ref_backward(&gd, Q, K, V, dO, rdq, rdk, rdv);
+        double rds[8] = {0};
+        ring_ref_dsinks(&gd, rout, rlse, dO, rds);
         /* The single-process library on the gathered sequence. */
         float *sout = alloc_f(nO), *slse = alloc_f(nL), *sdq = alloc_f(nQ);
-        float *sdk = alloc_f(nK), *sdv = alloc_f(nV);
+        float *sdk = alloc_f(nK), *sdv = alloc_f(nV), sds[8] = {0};
         attn_status s = attn_sdpa_forward(&gd, Q, K, V, sout, NULL, slse);
         if (s == ATTN_OK)
             s = attn_sdpa_backward(&gd, Q, K, V, sout, slse, dO, sdq, sdk, sdv, NULL);
+        if (s == ATTN_OK && c->sinks)
+            s = attn_sdpa_sinks_backward(&gd, sout, slse, dO, sds);
         const double fl = ATTN_TEST_TINY, gf = ATTN_TEST_GRAD_FLOOR;
         const double e[5] = {ring_rel_err(OUT, rout, nO, fl), ring_rel_err(LSE, rlse, nL, fl),
                              ring_rel_err(DQ, rdq, nQ, gf), ring_rel_err(DK, rdk, nK, gf),
@@ -246,20 +337,39 @@ static int run_case(const ring_case *c, uint64_t seed)
         const double e1[5] = {ring_rel_err(sout, rout, nO, fl), ring_rel_err(slse, rlse, nL, fl),
                               ring_rel_err(sdq, rdq, nQ, gf), ring_rel_err(sdk, rdk, nK, gf),
                               ring_rel_err(sdv, rdv, nV, gf)};
-        const int ok = s == ATTN_OK && e[0] <= ATTN_TEST_RING_FWD_TOL &&
-                       e[1] <= ATTN_TEST_RING_FWD_TOL && e[2] <= ATTN_TEST_RING_BWD_TOL &&
-                       e[3] <= ATTN_TEST_RING_BWD_TOL && e[4] <= ATTN_TEST_RING_BWD_TOL;
-        printf("%s P=%d %-26s out %.1e lse %.1e dq %.1e dk %.1e dv %.1e"
-               " | 1 process: out %.1e dq %.1e dk %.1e dv %.1e | %s, %s\n",
-               ok && identical && doubled ? "ok  " : "FAIL", P, c->name, e[0], e[1], e[2], e[3],
-               e[4], e1[0], e1[2], e1[3], e1[4],
-               identical ? "bit-identical rerun" : "RERUN DIFFERS",
-               doubled ? "+= ok" : "+= WRONG");
+        /* The ring against the single-process library itself. */
+        double *d_out = to_doubles(sout, nO), *d_lse = to_doubles(slse, nL);
+        double *d_dq = to_doubles(sdq, nQ), *d_dk = to_doubles(sdk, nK);
+        double *d_dv = to_doubles(sdv, nV), d_ds[8], *d_rds = rds;
+        for (int64_t h = 0; h < c->Hq; ++h)
+            d_ds[h] = sds[h];
+        const double es[5] = {ring_rel_err(OUT, d_out, nO, fl), ring_rel_err(LSE, d_lse, nL, fl),
+                              ring_rel_err(DQ, d_dq, nQ, gf), ring_rel_err(DK, d_dk, nK, gf),
+                              ring_rel_err(DV, d_dv, nV, gf)};
+        /* dsinks: every rank holds the whole gradient (rank 0's here). */
+        const double eds = c->sinks ? ring_rel_err(r1.ds, d_rds, nh, gf) : 0.0;
+        const double eds1 = c->sinks ? ring_rel_err(r1.ds, d_ds, nh, gf) : 0.0;
+        int ok = s == ATTN_OK && eds <= ATTN_TEST_RING_BWD_TOL && eds1 <= ATTN_TEST_RING_BWD_TOL;
+        for (int i = 0; i < 5; ++i) {
+            const double tol = i < 2 ? ATTN_TEST_RING_FWD_TOL : ATTN_TEST_RING_BWD_TOL;
+            ok = ok && e[i] <= tol && es[i] <= tol;
+        }
+        printf("%s P=%d %-30s out %.1e lse %.1e dq %.1e dk %.1e dv %.1e"
+               " | vs 1 process: out %.1e dq %.1e dk %.1e dv %.1e"
+               " | 1 process: out %.1e dq %.1e | %s, %s%s\n",
+               ok && identical && doubled && dead_ok ? "ok  " : "FAIL", P, c->name,
+               e[0], e[1], e[2], e[3], e[4], es[0], es[2], es[3],
+               es[4], e1[0], e1[2], identical ? "bit-identical rerun" : "RERUN DIFFERS",
+               doubled ? "+= ok" : "+= WRONG",
+               any_dead ? (dead_ok ? ", NaN-safe dead rows" : ", DEAD ROWS WRONG") : "");
+        if (c->sinks)
+            printf("     dsinks vs reference %.1e, vs attn_sdpa_sinks_backward %.1e\n", eds, eds1);
+        free(d_out); free(d_lse); free(d_dq); free(d_dk); free(d_dv);
         fail = !ok;
         free(rout); free(rlse); free(rdq); free(rdk); free(rdv);
         free(sout); free(slse); free(sdq); free(sdk); free(sdv);
     }
-    fail |= !identical || !doubled;
+    fail |= !identical || !doubled || !dead_ok;
     free(OUT); free(LSE); free(DQ); free(DK); free(DV);
     free_run(&r1);
     free_run(&r2);
@@ -311,22 +421,44 @@ int main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_world);
     const attn_causal N = ATTN_CAUSAL_NONE, C = ATTN_CAUSAL_TOP_LEFT;
+    const attn_causal R = ATTN_CAUSAL_BOTTOM_RIGHT;
     const attn_ring_layout L = ATTN_RING_CONTIGUOUS, Z = ATTN_RING_ZIGZAG;
     const ring_case cases[] = {
-        {"full contiguous", 2, 4, 4, 10, 10, 16, 16, N, L, 0, 0},
-        {"full zigzag", 2, 4, 4, 10, 10, 16, 16, N, Z, 0, 0},
-        {"causal contiguous", 2, 4, 4, 12, 12, 16, 16, C, L, 0, 0},
-        {"causal zigzag", 2, 4, 4, 12, 12, 16, 16, C, Z, 0, 0},
-        {"gqa causal zigzag", 2, 6, 2, 12, 12, 8, 12, C, Z, 0, 0},
-        {"mqa full contiguous", 1, 4, 1, 9, 9, 16, 8, N, L, 0, 0},
-        {"padded causal zigzag", 3, 2, 2, 12, 12, 16, 16, C, Z, 1, 0},
-        {"padded causal contiguous", 3, 2, 2, 12, 12, 16, 16, C, L, 1, 0},
-        {"padded gqa full contiguous", 3, 4, 2, 10, 10, 16, 16, N, L, 1, 0},
-        {"cross padded full zigzag", 3, 2, 1, 8, 14, 16, 8, N, Z, 1, 0},
-        {"strided causal zigzag", 2, 4, 2, 12, 12, 16, 16, C, Z, 0, 1},
-        {"strided padded contiguous", 3, 2, 2, 10, 10, 8, 8, C, L, 1, 1},
-        {"long causal zigzag", 1, 2, 2, 96, 96, 32, 32, C, Z, 0, 0},
-        {"long padded causal contig", 2, 2, 1, 80, 80, 64, 64, C, L, 1, 0},
+        {"full contiguous", 2, 4, 4, 10, 10, 16, 16, N, L, 0, 0, .windowed = 0},
+        {"full zigzag", 2, 4, 4, 10, 10, 16, 16, N, Z, 0, 0, .windowed = 0},
+        {"causal contiguous", 2, 4, 4, 12, 12, 16, 16, C, L, 0, 0, .windowed = 0},
+        {"causal zigzag", 2, 4, 4, 12, 12, 16, 16, C, Z, 0, 0, .windowed = 0},
+        {"gqa causal zigzag", 2, 6, 2, 12, 12, 8, 12, C, Z, 0, 0, .windowed = 0},
+        {"mqa full contiguous", 1, 4, 1, 9, 9, 16, 8, N, L, 0, 0, .windowed = 0},
+        {"padded causal zigzag", 3, 2, 2, 12, 12, 16, 16, C, Z, 1, 0, .windowed = 0},
+        {"padded causal contiguous", 3, 2, 2, 12, 12, 16, 16, C, L, 1, 0, .windowed = 0},
+        {"padded gqa full contiguous", 3, 4, 2, 10, 10, 16, 16, N, L, 1, 0, .windowed = 0},
+        {"cross padded full zigzag", 3, 2, 1, 8, 14, 16, 8, N, Z, 1, 0, .windowed = 0},
+        {"strided causal zigzag", 2, 4, 2, 12, 12, 16, 16, C, Z, 0, 1, .windowed = 0},
+        {"strided padded contiguous", 3, 2, 2, 10, 10, 8, 8, C, L, 1, 1, .windowed = 0},
+        {"long causal zigzag", 1, 2, 2, 96, 96, 32, 32, C, Z, 0, 0, .windowed = 0},
+        {"long padded causal contig", 2, 2, 1, 80, 80, 64, 64, C, L, 1, 0, .windowed = 0},
+        /* windows (bands that skip whole chunk pairs at P > 1) */
+        {"window contiguous", 2, 4, 2, 12, 12, 16, 16, N, L, 0, 0, .windowed = 1, .wl = 5, .wr = 3},
+        {"window zigzag", 2, 4, 2, 12, 12, 16, 16, N, Z, 0, 0, .windowed = 1, .wl = 5, .wr = 3},
+        {"sliding padded zigzag", 3, 2, 2, 12, 12, 16, 16, N, Z, 1, 0, .windowed = 1, .wl = 6, .wr = 0},
+        {"long sliding zigzag", 1, 2, 2, 96, 96, 32, 32, N, Z, 0, 0, .windowed = 1, .wl = 15, .wr = 0},
+        /* bottom-right causal: padding moves the diagonal per batch entry */
+        {"bottom-right padded contig", 3, 2, 2, 12, 12, 16, 16, R, L, 1, 0, .windowed = 0},
+        {"bottom-right padded gqa zigzag", 3, 4, 2, 12, 12, 16, 16, R, Z, 1, 0, .windowed = 0},
+        {"bottom-right cross Tq<Tk zigzag", 3, 2, 1, 6, 10, 16, 8, R, Z, 1, 0, .windowed = 0},
+        {"bottom-right cross Tq>Tk contig", 2, 2, 2, 10, 6, 16, 16, R, L, 0, 0, .windowed = 0},
+        {"long bottom-right band contig", 2, 2, 1, 80, 80, 64, 64, R, L, 1, 0, .windowed = 1, .wl = 20, .wr = -1},
+        /* ALiBi, softcap, sinks */
+        {"alibi causal zigzag", 2, 4, 2, 12, 12, 16, 16, C, Z, 0, 0, .alibi = 1},
+        {"alibi window padded contig", 3, 2, 2, 10, 10, 16, 16, N, L, 1, 0, .windowed = 1, .wl = 4, .wr = 4, .alibi = 1},
+        {"softcap causal contiguous", 2, 4, 4, 12, 12, 16, 16, C, L, 0, 0, .softcap = 0.3f},
+        {"softcap full zigzag", 2, 2, 2, 10, 10, 16, 16, N, Z, 0, 0, .softcap = 0.5f},
+        {"sinks causal zigzag", 2, 4, 4, 12, 12, 16, 16, C, Z, 0, 0, .sinks = 1},
+        {"sinks padded full contiguous", 3, 4, 2, 10, 10, 16, 16, N, L, 1, 0, .sinks = 1},
+        /* everything at once */
+        {"all bottom-right strided zigzag", 3, 4, 2, 12, 12, 16, 16, R, Z, 1, 1, .windowed = 1, .wl = 9, .wr = 2, .alibi = 1, .softcap = 0.4f, .sinks = 1},
+        {"all top-left strided contig", 3, 4, 2, 10, 10, 16, 8, C, L, 1, 1, .windowed = 1, .wl = 7, .wr = 1, .alibi = 1, .softcap = 0.5f, .sinks = 1},
     };
     int fails = check_layouts();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)

@@ -5,6 +5,7 @@
  * test). Also the statuses of every unsupported or inconsistent setting.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,9 +126,96 @@ int main(int argc, char **argv)
     d.kv_lens = bad_lens;
     expect("kv_lens past the global length on the last rank", fwd(&d), ATTN_ERR_BAD_KV_LEN);
 
+    /* The variants: the core's checks of each value, agreed. */
     good_desc(&d);
-    d.causal = ATTN_CAUSAL_BOTTOM_RIGHT;
-    expect("bottom-right causal (not supported across ranks)", fwd(&d), ATTN_ERR_BAD_ARGUMENT);
+    if (g_rank == last)
+        d.window_left = -2;
+    expect("window_left -2 on the last rank", fwd(&d), ATTN_ERR_BAD_WINDOW);
+    good_desc(&d);
+    if (g_rank == 0)
+        d.window_right = -5;
+    expect("window_right -5 on rank 0", fwd(&d), ATTN_ERR_BAD_WINDOW);
+    good_desc(&d);
+    if (g_rank == last)
+        d.softcap = -1.0f;
+    expect("negative softcap on the last rank", fwd(&d), ATTN_ERR_BAD_SOFTCAP);
+    float slopes[H] = {0.5f, g_rank == last ? -0.25f : 0.25f};
+    good_desc(&d);
+    d.alibi_slopes = slopes;
+    expect("negative ALiBi slope on the last rank", fwd(&d), ATTN_ERR_BAD_ALIBI);
+    float sinks[H] = {0.0f, g_rank == last ? NAN : 1.0f};
+    good_desc(&d);
+    d.sinks = sinks;
+    expect("NaN sink on the last rank", fwd(&d), ATTN_ERR_BAD_SINK);
+    reset_outputs();
+    expect("NaN sink on the last rank (backward)",
+           attn_ring_backward(&d, MPI_COMM_WORLD, q, k, v, out, lse, dout, dq, dk, dv),
+           ATTN_ERR_BAD_SINK);
+    if (g_world > 1) {
+        good_desc(&d);
+        d.window_left = g_rank == last ? 3 : 4;
+        expect("window differing between ranks", fwd(&d), ATTN_ERR_BAD_ARGUMENT);
+        good_desc(&d);
+        d.softcap = g_rank == last ? 2.0f : 3.0f;
+        expect("softcap differing between ranks", fwd(&d), ATTN_ERR_BAD_ARGUMENT);
+        float s2[H] = {0.5f, g_rank == last ? 0.75f : 0.25f};
+        good_desc(&d);
+        d.alibi_slopes = s2;
+        expect("ALiBi slopes differing between ranks", fwd(&d), ATTN_ERR_BAD_ARGUMENT);
+        good_desc(&d);
+        d.sinks = g_rank == last ? NULL : s2;
+        expect("sinks on some ranks only", fwd(&d), ATTN_ERR_BAD_ARGUMENT);
+    }
+
+    /* The sinks' gradient: agreed errors, nothing written. */
+    float dsinks[H] = {SENTINEL, SENTINEL};
+    float good_sinks[H] = {0.5f, -1.0f};
+    good_desc(&d);
+    d.sinks = g_rank == last ? NULL : good_sinks;
+    reset_outputs();
+    attn_status ss = attn_ring_sinks_backward(&d, MPI_COMM_WORLD, out, lse, dout, dsinks);
+    if (dsinks[0] != SENTINEL || dsinks[1] != SENTINEL)
+        out[0] = 0.0f; /* reported as written */
+    expect("sinks_backward without sinks on the last rank", ss, ATTN_ERR_BAD_ARGUMENT);
+    good_desc(&d);
+    d.sinks = good_sinks;
+    reset_outputs();
+    ss = attn_ring_sinks_backward(&d, MPI_COMM_WORLD, out, lse, dout,
+                                  g_rank == 0 ? good_sinks : dsinks);
+    if (dsinks[0] != SENTINEL || dsinks[1] != SENTINEL || good_sinks[0] != 0.5f)
+        out[0] = 0.0f;
+    expect("sinks_backward with dsinks over the sinks on rank 0", ss, ATTN_ERR_ALIASING);
+    reset_outputs();
+    ss = attn_ring_sinks_backward(&d, MPI_COMM_WORLD, out, lse, dout,
+                                  g_rank == last ? NULL : dsinks);
+    if (dsinks[0] != SENTINEL || dsinks[1] != SENTINEL)
+        out[0] = 0.0f;
+    expect("sinks_backward with NULL dsinks on the last rank", ss, ATTN_ERR_NULL_POINTER);
+
+    /* A caller of the first released descriptor (it ends after algo) gets
+     * the init values of the appended fields: no window, no variants. */
+    good_desc(&d);
+    d.struct_size = offsetof(attn_ring_desc, window_left);
+    d.window_left = d.window_right = 0; /* not the caller's: ignored */
+    d.softcap = -1.0f;
+    reset_outputs();
+    attn_status v1 = attn_ring_forward(&d, MPI_COMM_WORLD, q, k, v, out, lse);
+    float out_v1 = out[N - 1];
+    good_desc(&d);
+    reset_outputs();
+    attn_status v2 = attn_ring_forward(&d, MPI_COMM_WORLD, q, k, v, out, lse);
+    int bad_v1 = v1 != ATTN_OK || v2 != ATTN_OK || out[N - 1] != out_v1, any_v1 = 0;
+    MPI_Allreduce(&bad_v1, &any_v1, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (g_rank == 0)
+        printf("%s P=%d a first-release descriptor (struct_size up to algo)\n",
+               any_v1 ? "FAIL" : "ok  ", g_world);
+    g_fails += any_v1;
+    attn_ring_desc_init_sized(&d, offsetof(attn_ring_desc, window_left), B, H, H, T, T, D, D);
+    bad_v1 = d.struct_size != offsetof(attn_ring_desc, window_left);
+    if (g_rank == 0)
+        printf("%s P=%d attn_ring_desc_init_sized with the first release's size\n",
+               bad_v1 ? "FAIL" : "ok  ", g_world);
+    g_fails += bad_v1;
 
     good_desc(&d);
     if (g_rank == last)
