@@ -171,7 +171,10 @@
  * online cores) with either tiling. A call runs on as many of its threads
  * as the workspace it is given has room for. The least a workspace may
  * have is one thread's share, the size queried with num_threads = 1;
- * below that a call returns ATTN_ERR_WORKSPACE_TOO_SMALL.
+ * below that a call returns ATTN_ERR_WORKSPACE_TOO_SMALL. Sizes depend on
+ * the shape, strides, storage, paging, algorithm and whether the softcap
+ * is on (its backward keeps one more tile); not on the window,
+ * position_shift, ALiBi, the sinks, kv_lens or the packed offsets' values.
  *
  * No global state: calls may run concurrently as long as their outputs and
  * workspaces are distinct; inputs may be shared.

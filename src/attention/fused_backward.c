@@ -47,7 +47,9 @@ static attn_status layout_of(const sdpa_plan *p, int blas_threads,
 {
     const attn_sdpa_desc *d = &p->d;
     L->blocks = attni_tiles_backward(d, blas_threads);
-    L->key_blocks = (p->max_keys + L->blocks.k - 1) / L->blocks.k;
+    /* over the total keys even when packed: the workspace (chunks) must not
+     * depend on the offsets' values */
+    L->key_blocks = (d->kv_len + L->blocks.k - 1) / L->blocks.k;
     size_t t;
     if (!attni_mul_size((size_t)L->blocks.q, (size_t)L->blocks.k, &t) ||
         !attni_mul_size(t, sizeof(float), &t))

@@ -149,12 +149,12 @@ static attn_status check_variant_values(const attn_sdpa_desc *d)
 
 /* Packed batches: both offset arrays, never decreasing, inside the
  * tensors; none of the fields indexed by (B, Tq, Tk). Sets the longest
- * sequences' row counts. */
+ * sequence's query rows (the forward's tasks; no workspace depends on
+ * the offsets' values). */
 static attn_status check_seqlens(sdpa_plan *p)
 {
     attn_sdpa_desc *d = &p->d;
     p->max_rows = d->q_len;
-    p->max_keys = d->kv_len;
     if (d->cu_seqlens_q == NULL && d->cu_seqlens_k == NULL)
         return ATTN_OK;
     if (d->cu_seqlens_q == NULL || d->cu_seqlens_k == NULL ||
@@ -179,7 +179,6 @@ static attn_status check_seqlens(sdpa_plan *p)
         }
     }
     p->max_rows = longest[0];
-    p->max_keys = longest[1];
     /* the batch strides are not used: row offsets say where sequences are */
     d->q_strides.batch = d->k_strides.batch = 0;
     d->v_strides.batch = d->out_strides.batch = 0;

@@ -31,7 +31,6 @@ typedef struct sdpa_plan {
     size_t block_table_bytes;
     size_t alibi_bytes, sinks_bytes, seqlens_bytes;
     int64_t max_rows;       /* Tq, or the longest packed sequence's */
-    int64_t max_keys;       /* Tk, or the longest packed sequence's */
     /* Process state, read once per call (never again inside it, so that
      * the tiles a call sizes are the tiles it uses): */
     int threads;            /* resolved from num_threads */
