@@ -121,15 +121,15 @@
  *
  * What is read: keys and values at positions j >= kv_lens[b] are never read,
  * and neither are keys and values outside the range that some query of the
- * current query block may see under the causal mask and the window. Query blocks are the
- * tiles of each path (up to a few hundred rows, chosen by head size and
- * cache size; README "Tiles"). Inside that range every key and value row
- * is read even where a keep_mask, bias or the causal mask hides it from a
- * particular query, so a NaN or Inf stored there can reach that query's
- * output through 0 * NaN in the weights-times-V product (fully masked rows
- * excepted: they are always zero). keep_mask entries are read for the keys
- * a query may see under kv_lens and causal; bias entries for those
- * keep_mask allows.
+ * current query block may see under the causal mask and the window. Query
+ * blocks are the tiles of each path (up to a few hundred rows, chosen by
+ * head size and cache size; README "Tiles"). Inside that range every key and
+ * value row is read even where a keep_mask, bias or the causal mask hides it
+ * from a particular query, so a NaN or Inf stored there can reach that
+ * query's output through 0 * NaN in the weights-times-V product (fully
+ * masked rows excepted: they are always zero). keep_mask entries are read
+ * for the keys a query may see under kv_lens and causal; bias entries for
+ * those keep_mask allows.
  *
  * Accuracy: the fused and materialised paths' products are cblas_sgemm
  * calls, the decoding path's vectorised dot products and row updates in
