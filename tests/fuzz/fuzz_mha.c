@@ -10,7 +10,9 @@
  * Bytes: 0 H-1, 1 dh-1, 2 kdim (0: E, else 1 + n % 9), 3 vdim (same),
  *   4 flags (1 bias, 2 self-attention, 4 kv_lens, 8 keep_mask, 16 mask
  *   bias, 32 weights out, 64 averaged weights, 128 backward),
- *   5 B-1, 6 Tq-1, 7 Tk-1, 8 causal (mod 3), 9 mask strides (keep low
+ *   5 B-1, 6 Tq-1, 7 Tk-1, 8 causal (mod 3; bits 2-5 the variants: 4
+ *   window, 8 ALiBi, 16 softcap, 32 the "sinks" parameter, their values
+ *   from the seed stream), 9 mask strides (keep low
  *   nibble, bias high), 10 keep density, 11..12 kv_lens, 13..20 data seed,
  *   then parameter values (one signed byte each, the seed stream after).
  */
@@ -95,6 +97,8 @@ static void unpack(const attn_param *p, size_t count, const dims *dm,
             m->wo = x;
         } else if (!strcmp(name, "out_proj.bias")) {
             m->bo = x;
+        } else if (!strcmp(name, "sinks")) {
+            m->sinks = x;
         } else {
             fuzz_fail(name, __FILE__, __LINE__); /* undocumented name */
         }
@@ -186,16 +190,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     attn_mha_options masks;
     attn_mha_options_init(&masks, dm.Tk);
-    masks.causal = (attn_causal)(fi_u8(&in) % 3);
+    const unsigned causal = fi_u8(&in);
+    masks.causal = (attn_causal)(causal % 3);
     const unsigned modes = fi_u8(&in), density = fi_u8(&in);
     int64_t kv_lens[2] = {fi_range(&in, 0, dm.Tk), fi_range(&in, 0, dm.Tk)};
     fuzz_rng rng = {fi_u64(&in)};
 
     attn_mha *layer = NULL;
     attn_mha_state *state = NULL;
-    FUZZ_REQUIRE(attn_mha_create(dm.E, dm.H, dm.kdim == dm.E ? 0 : dm.kdim,
-                                 dm.vdim == dm.E ? 0 : dm.vdim, flags & 1,
-                                 fr_next(&rng), &layer) == ATTN_OK);
+    const unsigned layer_flags = (flags & 1 ? ATTN_MHA_BIAS : 0u) |
+                                 (causal & 32 ? ATTN_MHA_SINKS : 0u);
+    FUZZ_REQUIRE(attn_mha_create_flags(dm.E, dm.H,
+                                       dm.kdim == dm.E ? 0 : dm.kdim,
+                                       dm.vdim == dm.E ? 0 : dm.vdim,
+                                       layer_flags, fr_next(&rng),
+                                       &layer) == ATTN_OK);
+    float slopes[4];
+    if (causal & 4) {
+        masks.window_left = (int64_t)(fr_next(&rng) % (uint64_t)(dm.Tk + 1)) - 1;
+        masks.window_right = (int64_t)(fr_next(&rng) % (uint64_t)(dm.Tk + 1)) - 1;
+    }
+    if (causal & 8) {
+        for (int64_t h = 0; h < dm.H; ++h)
+            slopes[h] = (float)(fr_next(&rng) % 64) / 64.0f;
+        masks.alibi_slopes = slopes;
+    }
+    if (causal & 16)
+        masks.softcap = 0.25f * (float)(1 + fr_next(&rng) % 16);
     FUZZ_REQUIRE(attn_mha_state_create(layer, dm.B, dm.Tq, dm.Tk, &state) ==
                  ATTN_OK);
     const attn_param *p;

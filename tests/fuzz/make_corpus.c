@@ -236,6 +236,9 @@ static void mha_corpus(void)
         {"one-head-e1", {0, 0, 0, 0, 0x80, 0, 2, 3, 0, 0, 0, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7}},
         {"e32-long", {3, 7, 0, 0, 0xE1, 1, 11, 11, 1, 0x13, 200, 11, 4, 1, 1, 2, 3, 5, 8, 13, 21}},
         {"kv-lens-zero", {1, 2, 3, 0, 0x85, 1, 5, 6, 0, 0, 0, 0, 6, 2, 7, 1, 8, 2, 8, 1, 8}},
+        /* bottom-right causal + window, ALiBi, softcap and the sinks
+         * parameter, with kv_lens and the backward */
+        {"variants-sinks", {2, 2, 0, 0, 0x87, 1, 6, 6, 2 | 4 | 8 | 16 | 32, 0, 0, 3, 6, 5, 3, 5, 8, 9, 7, 9, 3}},
     };
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; ++i)
         write_seed("mha", seeds[i].name, seeds[i].b, sizeof seeds[i].b);
