@@ -6,7 +6,9 @@
  * reference (tests/reference.c), which applies the header's formulas
  * directly; plus hand-checked values (ALiBi slopes, a window's pattern),
  * ALiBi through its field against the same numbers as a dense bias, and
- * NaN planted where the window says nothing is read.
+ * NaN planted where the window says nothing is read. ATTN_TEST_LIGHT
+ * (tests/valgrind/run.sh) leaves out the largest sizes: they add no code
+ * path, only minutes under valgrind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,12 @@
 
 #include "reference.h"
 #include "testutil.h"
+
+/* Under valgrind: the grid without its largest sizes. */
+static int light(void)
+{
+    return getenv("ATTN_TEST_LIGHT") != NULL;
+}
 
 #define MAX_HEADS 8
 #define MAX_BATCH 3
@@ -108,7 +116,7 @@ static void test_grid(void **state)
                                        {17, 65}, {65, 17},  {64, 300},
                                        {300, 300}};
     tu_rng rng = tu_rng_make(0x7a1a0002);
-    const size_t last = sizeof sizes / sizeof sizes[0] - 1;
+    const size_t last = sizeof sizes / sizeof sizes[0] - (light() ? 3 : 1);
     for (size_t v = 0; v < N_VARIANTS; ++v)
         for (size_t s = 0; s <= last; ++s) {
             const int64_t Tq = sizes[s][0], Tk = sizes[s][1];
@@ -131,8 +139,8 @@ static void test_decode_shapes(void **state)
     tu_rng rng = tu_rng_make(0x7a1a0003);
     static const int64_t tq[] = {1, 4, 16};
     for (size_t v = 0; v < N_VARIANTS; ++v)
-        for (size_t t = 0; t < 3; ++t) {
-            check_variant(&variants[v], 1, 8, 2, tq[t], 3000,
+        for (size_t t = 0; t < (light() ? 2u : 3u); ++t) {
+            check_variant(&variants[v], 1, 8, 2, tq[t], 1100,
                           ATTN_CAUSAL_BOTTOM_RIGHT, 0, &rng);
             check_variant(&variants[v], 2, 4, 4, tq[t], 700, ATTN_CAUSAL_NONE,
                           1, &rng);
@@ -386,11 +394,11 @@ static void test_threads_bit_identical(void **state)
 {
     (void)state;
     tu_rng rng = tu_rng_make(0x7a1a0009);
-    static const int64_t tq[] = {1, 300};
+    static const int64_t tq[] = {1, 100};
     for (size_t v = 0; v < N_VARIANTS; ++v)
         for (size_t t = 0; t < 2; ++t) {
-            tu_problem p;
-            tu_problem_init(&p, 1, 4, 2, tq[t], 2500, 8, 8);
+            tu_problem p; /* 1100 keys: two decoding chunks */
+            tu_problem_init(&p, 1, 4, 2, tq[t], 1100, 8, 8);
             p.d.causal = ATTN_CAUSAL_BOTTOM_RIGHT;
             set_variant(&p.d, &variants[v]);
             tu_problem_data(&p, &rng);
