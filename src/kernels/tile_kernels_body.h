@@ -299,12 +299,13 @@ static void tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
     }
 }
 
-/* tanh(x) = sign(x) (1 - 2 / (e + 1)), e = e^(2|x|): absolute error about
- * 1e-7 (what the scores' rounding allows: the softmax sees absolute
- * differences), no cancellation-prone branch. With want_dt, *dt = 1 -
- * tanh^2 = 4 / (e + 2 + 1/e), which keeps its relative accuracy as tanh
- * saturates. |x| is clamped at 40 (tanh is 1 in float long before; e^80
- * still fits). NaN stays NaN. */
+/* tanh(x) = sign(x) (1 - 2r), r = 1 / (e + 1), e = e^(2|x|): absolute
+ * error about 1e-7 (what the scores' rounding allows: the softmax sees
+ * absolute differences), no cancellation-prone branch. With want_dt,
+ * *dt = 1 - tanh^2 = 4 e r^2, formed as (4 e r) r so that it keeps its
+ * relative accuracy as tanh saturates and never underflows early. One
+ * division either way. |x| is clamped at 40 (tanh is 1 in float long
+ * before; e^80 still fits). NaN stays NaN. */
 VEC_INLINE vf tanhv(vf x, vf *dt, int want_dt)
 {
     const vf one = splat(1.0f);
@@ -312,9 +313,10 @@ VEC_INLINE vf tanhv(vf x, vf *dt, int want_dt)
     const vf ax = (vf)((vu)x & 0x7fffffffu);
     const vf a = select(ax > splat(40.0f), splat(40.0f), ax); /* NaN stays */
     const vf e = exp2v(a * splat(2.0f * LOG2E));
-    if (want_dt) /* two more divisions: the backward's only */
-        *dt = splat(4.0f) / (e + splat(2.0f) + one / e);
-    return (vf)((vu)(one - splat(2.0f) / (e + one)) | sign);
+    const vf r = one / (e + one);
+    if (want_dt)
+        *dt = (splat(4.0f) * e * r) * r;
+    return (vf)((vu)(one - splat(2.0f) * r) | sign);
 }
 
 /* row <- cap tanh(row / cap), and dcap <- 1 - tanh^2 when want_dt. */
