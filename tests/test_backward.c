@@ -799,7 +799,11 @@ static void test_variants(void **state)
     uint64_t seed = 1500;
     /* under valgrind (ATTN_TEST_LIGHT) the short pairs only: no new path */
     const size_t n_pairs = getenv("ATTN_TEST_LIGHT") ? 3 : N_OF(pairs);
-    for (size_t v = 0; v < N_OF(bw_variants); ++v)
+    printf("largest gradient error per variant (dq dk dv dbias):\n");
+    for (size_t v = 0; v < N_OF(bw_variants); ++v) {
+        double before[4];
+        memcpy(before, max_err, sizeof before);
+        memset(max_err, 0, sizeof max_err);
         for (size_t i = 0; i < n_pairs; ++i) {
             bw_case c = base_case(pairs[i][0], pairs[i][1]);
             c.var = &bw_variants[v];
@@ -814,6 +818,11 @@ static void test_variants(void **state)
             c.strided = 1;
             run_case(&c, seed++);
         }
+        printf("  %-22s %.2g %.2g %.2g %.2g\n", bw_variants[v].name,
+               max_err[0], max_err[1], max_err[2], max_err[3]);
+        for (int t = 0; t < 4; ++t)
+            max_err[t] = before[t] > max_err[t] ? before[t] : max_err[t];
+    }
 }
 
 static void test_heads_combined(void **state)
