@@ -21,14 +21,14 @@
  * desc->bias is set (it is dS itself).
  *
  * Fully masked rows (lse = -INFINITY, or lse = the head's sink: the row saw
- * no key, or every weight of it underflowed beside the sink) take part in no
- * product: their q, out and dout rows enter no result, their dq and dbias
- * rows get nothing added, and they add nothing to dk and dv, so NaN or Inf
- * anywhere cannot reach them or come from them. Masked pairs of other rows
- * have dS = 0 and P = 0 exactly; but as in the forward ("What is read" in
- * <attention/sdpa.h>), a NaN or Inf stored in a key or value row inside the
- * range read for a query block reaches that block's gradients through 0 *
- * NaN in the products.
+ * no key, or its keys' weights sum to less than float resolution beside the
+ * sink, about 2^-24, and are dropped) take part in no product: their q, out
+ * and dout rows enter no result, their dq and dbias rows get nothing added,
+ * and they add nothing to dk and dv, so NaN or Inf anywhere cannot reach
+ * them or come from them. Masked pairs of other rows have dS = 0 and P = 0
+ * exactly; but as in the forward ("What is read" in <attention/sdpa.h>), a
+ * NaN or Inf stored in a key or value row inside the range read for a query
+ * block reaches that block's gradients through 0 * NaN in the products.
  *
  * Memory: P is recomputed from Q, K and the forward's lse, one tile at a
  * time (fused: a query block against a key tile; materialised: 64 query

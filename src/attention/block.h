@@ -97,8 +97,8 @@ kv_tile attni_kv_tile(const sdpa_plan *p, const kv_source *s, int64_t j0,
 /*
  * The next run of rows that saw a key at or after *start among m: rows
  * whose lse is neither -INFINITY nor `dead`, the head's sink (the lse of
- * a row that saw nothing, or whose every weight underflows to 0 beside
- * the sink). Moves *start to its first row and returns its length (0 when
+ * a row that saw nothing, or whose keys' weights sum below float
+ * resolution beside the sink: dropped, as documented). Moves *start to its first row and returns its length (0 when
  * none is left). The backward runs its products over such runs only, so a
  * fully masked row takes part in none of them and NaN in its q or dout
  * row, or in a key it cannot see, never reaches any gradient.
