@@ -10,6 +10,7 @@
  * (tests/valgrind/run.sh) leaves out the largest sizes: they add no code
  * path, only minutes under valgrind.
  */
+#define _POSIX_C_SOURCE 200112L /* setenv */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -457,6 +458,101 @@ static void test_report(void **state)
     }
 }
 
+/* The new fields and calls as an adversary uses them: outputs over the
+ * slopes, sinks or offsets; the sinks' gradient over its inputs, without
+ * sinks, with NULLs; layer flags that do not exist; the thread count
+ * changed between a softcap backward's size query and its call. Every
+ * failing call writes nothing. */
+static void test_adversarial(void **state)
+{
+    (void)state;
+    tu_rng rng = tu_rng_make(0x7a1a000c);
+    tu_problem p;
+    tu_problem_init(&p, 1, 4, 2, 6, 9, 4, 3);
+    p.d.sinks = sinks;
+    p.d.softcap = 2.0f;
+    tu_problem_data(&p, &rng);
+    /* out over the sinks or the slopes (both read by the call) */
+    float *buf = tu_malloc(p.out_n + 16, sizeof *buf);
+    attn_sdpa_desc d = p.d;
+    d.sinks = buf;
+    for (size_t e = 0; e < p.out_n + 16; ++e)
+        buf[e] = 0.5f;
+    TU_CHECK_STATUS(attn_sdpa_forward(&d, p.q, p.k, p.v, buf, NULL, NULL),
+                    ATTN_ERR_ALIASING);
+    for (int h = 0; h < 4; ++h)
+        assert_true(buf[h] == 0.5f);
+    d = p.d;
+    d.alibi_slopes = buf + 1;
+    TU_CHECK_STATUS(attn_sdpa_forward(&d, p.q, p.k, p.v, buf, NULL, NULL),
+                    ATTN_ERR_ALIASING);
+    for (int h = 0; h < 4; ++h) /* untouched by the refused call */
+        assert_true(buf[h] == 0.5f);
+
+    /* the sinks' gradient */
+    tu_run(&p, TU_ALLOC, 0, 1);
+    float ds[4] = {1, 2, 3, 4};
+    float *dout = tu_malloc(p.out_n, sizeof *dout);
+    memcpy(dout, p.out, p.out_n * sizeof *dout);
+    TU_CHECK_STATUS(attn_sdpa_sinks_backward(NULL, p.out, p.lse, dout, ds),
+                    ATTN_ERR_NULL_POINTER);
+    TU_CHECK_STATUS(attn_sdpa_sinks_backward(&p.d, p.out, NULL, dout, ds),
+                    ATTN_ERR_NULL_POINTER);
+    TU_CHECK_STATUS(attn_sdpa_sinks_backward(&p.d, p.out, p.lse, dout, p.lse),
+                    ATTN_ERR_ALIASING);
+    TU_CHECK_STATUS(attn_sdpa_sinks_backward(&p.d, p.out, p.lse, dout,
+                                             (float *)sinks),
+                    ATTN_ERR_ALIASING);
+    TU_CHECK_STATUS(attn_sdpa_sinks_backward(&p.d, p.out, p.lse, dout,
+                                             dout + 2),
+                    ATTN_ERR_ALIASING);
+    d = p.d;
+    d.sinks = NULL;
+    TU_CHECK_STATUS(attn_sdpa_sinks_backward(&d, p.out, p.lse, dout, ds),
+                    ATTN_ERR_BAD_ARGUMENT);
+    d = p.d;
+    d.softcap = NAN;
+    TU_CHECK_STATUS(attn_sdpa_sinks_backward(&d, p.out, p.lse, dout, ds),
+                    ATTN_ERR_BAD_SOFTCAP);
+    assert_true(ds[0] == 1 && ds[1] == 2 && ds[2] == 3 && ds[3] == 4);
+
+    /* a layer flag that does not exist */
+    attn_mha *layer = (attn_mha *)&rng; /* must stay as it is */
+    TU_CHECK_STATUS(attn_mha_create_flags(8, 2, 0, 0, 4u, 1, &layer),
+                    ATTN_ERR_BAD_ARGUMENT);
+    assert_ptr_equal(layer, (attn_mha *)&rng);
+
+    /* the softcap backward's extra tile: sized at the query for the
+     * threads resolved then; more threads in the environment later do
+     * not make the workspace short */
+    size_t bytes = 0;
+    const char *env = getenv("ATTN_NUM_THREADS");
+    char saved[32] = "";
+    if (env)
+        snprintf(saved, sizeof saved, "%s", env);
+    setenv("ATTN_NUM_THREADS", "1", 1);
+    TU_CHECK_STATUS(attn_sdpa_backward_workspace_size(&p.d, &bytes), ATTN_OK);
+    setenv("ATTN_NUM_THREADS", "3", 1);
+    void *ws = tu_malloc(bytes, 1);
+    float *dq = calloc(p.q_n, sizeof *dq), *dk = calloc(p.k_n, sizeof *dk),
+          *dv = calloc(p.v_n, sizeof *dv);
+    assert_true(dq && dk && dv);
+    TU_CHECK_STATUS(attn_sdpa_backward_ws(&p.d, p.q, p.k, p.v, p.out, p.lse,
+                                          dout, dq, dk, dv, NULL, ws, bytes),
+                    ATTN_OK);
+    if (env) /* as the ctest registration set it */
+        setenv("ATTN_NUM_THREADS", saved, 1);
+    else
+        unsetenv("ATTN_NUM_THREADS");
+    free(dq);
+    free(dk);
+    free(dv);
+    free(ws);
+    free(dout);
+    free(buf);
+    tu_problem_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_sink_rules),
         cmocka_unit_test(test_threads_bit_identical),
         cmocka_unit_test(test_position_shift_slices),
+        cmocka_unit_test(test_adversarial),
         cmocka_unit_test(test_report),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

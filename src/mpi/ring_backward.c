@@ -53,11 +53,6 @@ static void bwd_free(bwd_bufs *b)
     free(b->dsend_reqs);
 }
 
-static void *alloc_n(int64_t n, size_t size)
-{
-    return malloc(n > 0 ? (size_t)n * size : 1);
-}
-
 static attn_status bwd_alloc(bwd_bufs *b, const attni_ring_plan *p)
 {
     const attn_ring_desc *d = &p->d;
@@ -67,21 +62,21 @@ static attn_status bwd_alloc(bwd_bufs *b, const attni_ring_plan *p)
         attni_ring_mul(all_rows, d->v_head_dim, &of))
         return ATTN_ERR_SIZE_OVERFLOW;
     const int64_t pieces = attni_ring_pieces(p->block_floats);
-    b->qp = alloc_n(qf, sizeof(float));
+    b->qp = attni_ring_alloc(qf, sizeof(float));
     b->dqp = calloc((size_t)(qf > 0 ? qf : 1), sizeof(float));
-    b->op = alloc_n(of, sizeof(float));
-    b->dop = alloc_n(of, sizeof(float));
-    b->lp = alloc_n(all_rows, sizeof(float));
+    b->op = attni_ring_alloc(of, sizeof(float));
+    b->dop = attni_ring_alloc(of, sizeof(float));
+    b->lp = attni_ring_alloc(all_rows, sizeof(float));
     for (int i = 0; i < 2; ++i) {
-        b->blk[i] = alloc_n(p->block_floats, sizeof(float));
-        b->dacc[i] = alloc_n(p->block_floats, sizeof(float));
+        b->blk[i] = attni_ring_alloc(p->block_floats, sizeof(float));
+        b->dacc[i] = attni_ring_alloc(p->block_floats, sizeof(float));
     }
-    b->z = alloc_n(p->block_floats, sizeof(float));
-    b->lens = alloc_n(d->batch, sizeof(int64_t));
+    b->z = attni_ring_alloc(p->block_floats, sizeof(float));
+    b->lens = attni_ring_alloc(d->batch, sizeof(int64_t));
     b->ws = malloc(p->ws_bytes > 0 ? p->ws_bytes : 1);
-    b->kv_reqs = alloc_n(2 * pieces, sizeof(MPI_Request));
-    b->drecv_reqs = alloc_n(pieces, sizeof(MPI_Request));
-    b->dsend_reqs = alloc_n(pieces, sizeof(MPI_Request));
+    b->kv_reqs = attni_ring_alloc(2 * pieces, sizeof(MPI_Request));
+    b->drecv_reqs = attni_ring_alloc(pieces, sizeof(MPI_Request));
+    b->dsend_reqs = attni_ring_alloc(pieces, sizeof(MPI_Request));
     if (!b->qp || !b->dqp || !b->op || !b->dop || !b->lp || !b->blk[0] ||
         !b->blk[1] || !b->dacc[0] || !b->dacc[1] || !b->z || !b->lens ||
         !b->ws || !b->kv_reqs || !b->drecv_reqs || !b->dsend_reqs)

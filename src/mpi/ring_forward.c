@@ -42,12 +42,6 @@ static void fwd_free(fwd_bufs *b)
     free(b->reqs);
 }
 
-/* n elements of size bytes, n already known to fit (plan checks). */
-static void *alloc_n(int64_t n, size_t size)
-{
-    return malloc(n > 0 ? (size_t)n * size : 1);
-}
-
 static attn_status fwd_alloc(fwd_bufs *b, const attni_ring_plan *p)
 {
     const int64_t dv = p->d.v_head_dim, slots = (int64_t)p->nsub * (1 + p->nsub);
@@ -57,15 +51,15 @@ static attn_status fwd_alloc(fwd_bufs *b, const attni_ring_plan *p)
         attni_ring_mul(slots, p->rows, &acc_lse) ||
         (uint64_t)acc_out > SIZE_MAX / sizeof(float))
         return ATTN_ERR_SIZE_OVERFLOW;
-    b->blk[0] = alloc_n(p->block_floats, sizeof(float));
-    b->blk[1] = alloc_n(p->block_floats, sizeof(float));
-    b->acc_out = alloc_n(acc_out, sizeof(float));
-    b->acc_lse = alloc_n(acc_lse, sizeof(float));
-    b->tmp_out = alloc_n(slot_out, sizeof(float));
-    b->tmp_lse = alloc_n(p->rows, sizeof(float));
-    b->lens = alloc_n(p->d.batch, sizeof(int64_t));
+    b->blk[0] = attni_ring_alloc(p->block_floats, sizeof(float));
+    b->blk[1] = attni_ring_alloc(p->block_floats, sizeof(float));
+    b->acc_out = attni_ring_alloc(acc_out, sizeof(float));
+    b->acc_lse = attni_ring_alloc(acc_lse, sizeof(float));
+    b->tmp_out = attni_ring_alloc(slot_out, sizeof(float));
+    b->tmp_lse = attni_ring_alloc(p->rows, sizeof(float));
+    b->lens = attni_ring_alloc(p->d.batch, sizeof(int64_t));
     b->ws = malloc(p->ws_bytes > 0 ? p->ws_bytes : 1);
-    b->reqs = alloc_n(2 * (int64_t)attni_ring_pieces(p->block_floats),
+    b->reqs = attni_ring_alloc(2 * (int64_t)attni_ring_pieces(p->block_floats),
                       sizeof(MPI_Request));
     if (!b->blk[0] || !b->blk[1] || !b->acc_out || !b->acc_lse || !b->tmp_out ||
         !b->tmp_lse || !b->lens || !b->ws || !b->reqs)

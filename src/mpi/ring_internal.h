@@ -16,6 +16,10 @@
 /* *out = a * b; nonzero on overflow of int64 (operands >= 0). */
 int attni_ring_mul(int64_t a, int64_t b, int64_t *out);
 
+/* malloc of n elements of size bytes (n already known to fit: the plan's
+ * checks); never a zero-size request. */
+void *attni_ring_alloc(int64_t n, size_t size);
+
 /* Bytes spanned by a strided (n0, n1, n2, last) float tensor:
  * ATTN_ERR_BAD_STRIDE for a negative stride, ATTN_ERR_SIZE_OVERFLOW. */
 attn_status attni_ring_span(int64_t n0, int64_t n1, int64_t n2, int64_t last,
