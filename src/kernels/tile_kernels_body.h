@@ -299,44 +299,77 @@ static void tile_softmax_grad(float *P, float *dS, int64_t m, int64_t n,
     }
 }
 
-/* tanh(x) = sign(x) (1 - 2r), r = 1 / (e + 1), e = e^(2|x|): absolute
- * error about 1e-7 (what the scores' rounding allows: the softmax sees
- * absolute differences), no cancellation-prone branch. With want_dt,
- * *dt = 1 - tanh^2 = 4 e r^2, formed as (4 e r) r so that it keeps its
- * relative accuracy as tanh saturates and never underflows early. One
- * division either way. |x| is clamped at 40 (tanh is 1 in float long
- * before; e^80 still fits). NaN stays NaN. */
-VEC_INLINE vf tanhv(vf x, vf *dt, int want_dt)
+/* min(lim, x), NaN staying NaN (x86's min returns its second operand
+ * when either is NaN). */
+VEC_INLINE vf vmin_keep_nan(vf lim, vf x)
 {
-    const vf one = splat(1.0f);
-    const vu sign = (vu)x & 0x80000000u;
-    const vf ax = (vf)((vu)x & 0x7fffffffu);
-    const vf a = select(ax > splat(40.0f), splat(40.0f), ax); /* NaN stays */
-    const vf e = exp2v(a * splat(2.0f * LOG2E));
-    const vf r = one / (e + one);
-    if (want_dt)
-        *dt = (splat(4.0f) * e * r) * r;
-    return (vf)((vu)(one - splat(2.0f) * r) | sign);
+#if defined(__AVX512F__)
+    return (vf)_mm512_min_ps((__m512)lim, (__m512)x);
+#elif defined(__AVX__)
+    return (vf)_mm256_min_ps((__m256)lim, (__m256)x);
+#else
+    return select(x > lim, lim, x);
+#endif
 }
 
-/* row <- cap tanh(row / cap), and dcap <- 1 - tanh^2 when want_dt. */
-VEC_INLINE void softcap_row(float *row, int64_t n, float cap, float *dcap,
-                            int want_dt)
+/* The softcap of one vector of scores: c tanh(s / c) = sign(s) (c - c r2),
+ * r2 = 2 / (e + 1) <= 1, e = e^(2|s| / c), with absolute error about
+ * 1e-7 c (what the scores' rounding allows: the softmax sees absolute
+ * differences); c r2 <= c cannot overflow. With dt, *dt = 1 - tanh^2 =
+ * e r2^2, formed as (e r2) r2 so that it keeps its relative accuracy as
+ * tanh saturates and never underflows early. One division either way.
+ * The exponent 2|s| / c in octaves is clamped at 115 (tanh is 1 in float
+ * long before; e + 1 still fits); NaN stays NaN.
+ *
+ * Written for a short dependency chain, which is what bounds this loop:
+ * e^(2|s|/c) as 2^n p(f) with a degree-6 polynomial (relative error 6e-9)
+ * evaluated by Estrin's scheme, and c folded into the last step. */
+/* k = 2 log2 e / c */
+VEC_INLINE vf softcap_vec(vf s, vf k, vf c, vf *dt)
 {
-    const vf c = splat(cap), inv_c = splat(1.0f / cap);
-    vf dt = splat(0.0f);
+    const vu sign = (vu)s & 0x80000000u;
+    const vf a = vmin_keep_nan(splat(115.0f),
+                               (vf)((vu)(s * k) & 0x7fffffffu));
+    const vf round = splat(12582912.0f); /* 1.5 * 2^23: adds round to integer */
+    const vf t = a + round, n = t - round, f = a - n;
+    const vf f2 = f * f;
+    const vf p01 = splat(6.9314718055994531e-1f) * f + splat(1.0f);
+    const vf p23 = splat(5.5504108664821580e-2f) * f +
+                   splat(2.4022650695910071e-1f);
+    const vf p45 = splat(1.3333558146428443e-3f) * f +
+                   splat(9.6181291076284772e-3f);
+    const vf p03 = p23 * f2 + p01;
+    const vf p46 = splat(1.5403530393381606e-4f) * f2 + p45;
+    const vu bits = ((vu)t - (0x4B400000u - 127u)) << 23; /* 2^n */
+    const vf e = (p46 * (f2 * f2) + p03) * (vf)bits;
+    const vf r2 = splat(2.0f) / (e + splat(1.0f));
+    if (dt)
+        *dt = (e * r2) * r2;
+    return (vf)((vu)(c - c * r2) | sign);
+}
+
+/* row <- cap tanh(row / cap), and dcap <- 1 - tanh^2 when not NULL. */
+VEC_INLINE void softcap_row(float *row, int64_t n, float cap, float *dcap)
+{
+    /* 2 log2 e / cap, at most FLT_MAX: a cap so small that this overflows
+     * saturates every nonzero score anyway. */
+    const double kd = 2.0 * LOG2E / (double)cap;
+    const vf k = splat(kd < 0x1.fffffep127 ? (float)kd : 0x1.fffffep127f),
+             c = splat(cap);
+    vf dt;
     int64_t j = 0;
     for (; j + LANES <= n; j += LANES) {
-        storeu(row + j, c * tanhv(loadu(row + j) * inv_c, &dt, want_dt));
-        if (want_dt)
+        storeu(row + j, softcap_vec(loadu(row + j), k, c,
+                                    dcap ? &dt : NULL));
+        if (dcap)
             storeu(dcap + j, dt);
     }
     if (j < n) {
         store_tail(row + j,
-                   c * tanhv(load_tail_zero(row + j, n - j) * inv_c, &dt,
-                             want_dt),
+                   softcap_vec(load_tail_zero(row + j, n - j), k, c,
+                               dcap ? &dt : NULL),
                    n - j);
-        if (want_dt)
+        if (dcap)
             store_tail(dcap + j, dt, n - j);
     }
 }
@@ -369,9 +402,9 @@ static void tile_modify_scores(float *row, int64_t n, float cap, float slope,
                                float dist0, float *dcap)
 {
     if (cap > 0.0f && dcap)
-        softcap_row(row, n, cap, dcap, 1);
+        softcap_row(row, n, cap, dcap);
     else if (cap > 0.0f)
-        softcap_row(row, n, cap, NULL, 0);
+        softcap_row(row, n, cap, NULL);
     if (slope != 0.0f)
         alibi_row(row, n, slope, dist0);
 }
