@@ -1,12 +1,13 @@
 /*
  * The decoding path: a few query rows against many keys, bound by the
- * reading of K and V. A task is (batch, kv head, key chunk); it packs the
- * query rows of every query head that shares its kv head (group x Tq rows)
- * so each K and V row is read once per call, not once per query head, and
- * walks its keys in blocks: scores by a vectorised kernel that reads each
- * key row once (sgemm would pack the K tile first, a second pass over the
- * bytes that bound the step), the online-softmax pass of the fused path,
- * and O += P V by a kernel that reads each value row once.
+ * reading of K and V. A task is (batch, kv heads, key chunk); per kv head
+ * it packs the query rows of every query head that shares it (group x Tq
+ * rows) so each K and V row is read once per call, not once per query
+ * head, and walks its keys in blocks, every head of the task in each block
+ * (tiles.h): scores by a vectorised kernel that reads each key row once
+ * (sgemm would pack the K tile first, a second pass over the bytes that
+ * bound the step), the online-softmax pass of the fused path, and
+ * O += P V by a kernel that reads each value row once.
  *
  * Chunks (tiles.h) are fixed by the shape; each writes a partial output
  * and log-sum-exp, merged afterwards in chunk order (api/merge_row.h), so
@@ -26,6 +27,7 @@
 /* Chunking: the shape's, never the thread count's. */
 typedef struct dec_layout {
     int64_t rows;           /* M: group x Tq packed rows */
+    int64_t heads;          /* kv heads per task, dividing Hkv */
     int64_t chunks;         /* key chunks per (batch, kv head) */
     int64_t chunk_keys;     /* keys per chunk, a multiple of the block */
     int64_t block;          /* keys per block: ATTN_DECODE_KEYS, at most Tk */
@@ -40,8 +42,17 @@ static dec_layout layout_of(const sdpa_plan *p)
     L.block = d->kv_len < ATTN_DECODE_KEYS ? d->kv_len : ATTN_DECODE_KEYS;
     const int64_t pairs = d->batch * d->kv_heads;
     const int64_t most = (d->kv_len + ATTN_DECODE_MIN_CHUNK - 1) / ATTN_DECODE_MIN_CHUNK;
-    int64_t chunks = pairs >= ATTN_DECODE_TASKS
-                         ? 1 : (ATTN_DECODE_TASKS + pairs - 1) / pairs;
+    const int64_t head_bytes = L.rows * (d->head_dim + d->v_head_dim) * (int64_t)sizeof(float);
+    L.heads = 1;
+    for (int64_t h = d->kv_heads; h > 1; --h)
+        if (d->kv_heads % h == 0 && h * head_bytes <= ATTN_DECODE_HEAD_BYTES &&
+            (pairs / h) * most >= ATTN_DECODE_TASKS) {
+            L.heads = h;
+            break;
+        }
+    const int64_t tasks = pairs / L.heads; /* before chunking */
+    int64_t chunks = tasks >= ATTN_DECODE_TASKS
+                         ? 1 : (ATTN_DECODE_TASKS + tasks - 1) / tasks;
     if (chunks > most)
         chunks = most;
     /* rows of every head: B Hq Tq = pairs M; plus a float of lse each */
@@ -62,25 +73,29 @@ int attni_decode_applies(const sdpa_plan *p)
            p->group * p->d.q_len <= ATTN_DECODE_MAX_ROWS;
 }
 
-/* Per-thread scratch: packed Q, the score block, the output rows and the
- * online-softmax state of every packed row. */
+/* Per-thread scratch: for every kv head of the task, its packed Q, output
+ * rows and online-softmax state (H = L.heads); the score block and the
+ * per-block state, one head at a time. head_scratch views one head. */
 typedef struct dec_scratch {
-    float *Q;               /* (M, d) */
+    float *Q;               /* (H, M, d) */
+    float *O;               /* (H, M, dv) */
+    float *row_max;         /* (H, M) */
+    double *row_sum;        /* (H, M) */
+    unsigned char *has_nan; /* (H, M) */
     float *S;               /* (M, block) */
-    float *O;               /* (M, dv) */
-    float *row_max, *old_max, *alpha; /* (M) each */
-    double *row_sum;        /* (M) */
-    unsigned char *has_nan, *redo;    /* (M) each */
+    float *old_max, *alpha; /* (M) each */
+    unsigned char *redo;    /* (M) */
 } dec_scratch;
 
 static size_t scratch_bytes(const sdpa_plan *p, const dec_layout *L)
 {
-    const size_t m = (size_t)L->rows, f = sizeof(float);
-    return attni_workspace_round(m * (size_t)p->d.head_dim * f) +
+    const size_t m = (size_t)L->rows, hm = (size_t)L->heads * m, f = sizeof(float);
+    return attni_workspace_round(hm * (size_t)p->d.head_dim * f) +
+           attni_workspace_round(hm * (size_t)p->d.v_head_dim * f) +
+           attni_workspace_round(hm * f) +
+           attni_workspace_round(hm * sizeof(double)) + attni_workspace_round(hm) +
            attni_workspace_round(m * (size_t)L->block * f) +
-           attni_workspace_round(m * (size_t)p->d.v_head_dim * f) +
-           3 * attni_workspace_round(m * f) +
-           attni_workspace_round(m * sizeof(double)) + 2 * attni_workspace_round(m);
+           2 * attni_workspace_round(m * f) + attni_workspace_round(m);
 }
 
 attn_status attni_decode_shape(const sdpa_plan *p, attn_ws_shape *shape)
@@ -98,17 +113,31 @@ static dec_scratch carve(void *workspace, size_t shared, const sdpa_plan *p,
 {
     char *c = (char *)attni_workspace_floats(workspace) + shared +
               (size_t)thread * scratch_bytes(p, L);
-    const size_t m = (size_t)L->rows, f = sizeof(float);
+    const size_t m = (size_t)L->rows, hm = (size_t)L->heads * m, f = sizeof(float);
     dec_scratch s;
-    s.Q = (float *)c;        c += attni_workspace_round(m * (size_t)p->d.head_dim * f);
+    s.Q = (float *)c;        c += attni_workspace_round(hm * (size_t)p->d.head_dim * f);
+    s.O = (float *)c;        c += attni_workspace_round(hm * (size_t)p->d.v_head_dim * f);
+    s.row_max = (float *)c;  c += attni_workspace_round(hm * f);
+    s.row_sum = (double *)c; c += attni_workspace_round(hm * sizeof(double));
+    s.has_nan = (unsigned char *)c; c += attni_workspace_round(hm);
     s.S = (float *)c;        c += attni_workspace_round(m * (size_t)L->block * f);
-    s.O = (float *)c;        c += attni_workspace_round(m * (size_t)p->d.v_head_dim * f);
-    s.row_max = (float *)c;  c += attni_workspace_round(m * f);
     s.old_max = (float *)c;  c += attni_workspace_round(m * f);
     s.alpha = (float *)c;    c += attni_workspace_round(m * f);
-    s.row_sum = (double *)c; c += attni_workspace_round(m * sizeof(double));
-    s.has_nan = (unsigned char *)c; c += attni_workspace_round(m);
     s.redo = (unsigned char *)c;
+    return s;
+}
+
+/* The scratch of the task's h-th kv head. */
+static dec_scratch head_scratch(const dec_scratch *all, const sdpa_plan *p,
+                                const dec_layout *L, int64_t h)
+{
+    dec_scratch s = *all;
+    const int64_t m = L->rows;
+    s.Q += h * m * p->d.head_dim;
+    s.O += h * m * p->d.v_head_dim;
+    s.row_max += h * m;
+    s.row_sum += h * m;
+    s.has_nan += h * m;
     return s;
 }
 
@@ -148,16 +177,12 @@ static void scores(const dec_ctx *c, const dec_scratch *s, int64_t b,
     }
 }
 
-/* The rows of the block after [j0, j0 + n) within [j0, end), n of them
- * (the last repeated when fewer remain), for the kernels to prefetch;
- * NULL when there is none. */
-static const void **rows_ahead(const kv_source *src, int64_t j0, int64_t n,
-                               int64_t end, const void **rows)
+/* rows (len of them, or NULL) padded to n by repeating the last: the
+ * kernels prefetch row i of the next step while computing row i. */
+static const void **pad_rows(const void **rows, int64_t len, int64_t n)
 {
-    const int64_t next = j0 + n, len = end - next < n ? end - next : n;
-    if (len <= 0)
+    if (rows == NULL)
         return NULL;
-    attni_kv_rows(src, next, len, rows);
     for (int64_t i = len; i < n; ++i)
         rows[i] = rows[len - 1];
     return rows;
@@ -207,66 +232,106 @@ static void finish(const dec_ctx *c, const dec_scratch *s, int64_t b,
     }
 }
 
+/* A task's walk: block by block, kv head by kv head. */
+typedef struct dec_step {
+    int64_t h, j0, n;       /* the task's h-th kv head, keys [j0, j0 + n) */
+} dec_step;
+
+/* The step after `at` in a task whose keys end at `end`; n = 0: none. */
+static dec_step next_step(const dec_layout *L, dec_step at, int64_t end)
+{
+    if (++at.h < L->heads)
+        return at;
+    at.h = 0;
+    at.j0 += at.n;
+    at.n = end - at.j0 < L->block ? end - at.j0 : L->block;
+    return at;
+}
+
+/* The K or V rows of step t of a task at kv head hk0 + t.h; NULL when
+ * there is no such step. */
+static const void **step_rows(const dec_ctx *c, const void *base,
+                              attn_strides strides, int64_t b, int64_t hk0,
+                              dec_step t, const void **rows)
+{
+    if (t.n <= 0)
+        return NULL;
+    const kv_source src = attni_kv_source(&c->p->d, base, strides, b, hk0 + t.h);
+    attni_kv_rows(&src, t.j0, t.n, rows);
+    return rows;
+}
+
+/* One step of a task at kv head hk0: scores, the online-softmax step and
+ * O += P V for its head, fetching the next step's rows meanwhile (the
+ * next head's, so that a page's heads are read together). */
+static void head_block(const dec_ctx *c, const dec_scratch *s, int64_t b,
+                       int64_t hk0, dec_step t, int64_t end)
+{
+    const attn_sdpa_desc *d = &c->p->d;
+    const int64_t M = c->L.rows, dv = d->v_head_dim, bk = c->L.block;
+    const int64_t hk = hk0 + t.h, j0 = t.j0, n = t.n;
+    const void *krows[ATTN_DECODE_KEYS], *vrows[ATTN_DECODE_KEYS];
+    const void *knext[ATTN_DECODE_KEYS], *vnext[ATTN_DECODE_KEYS];
+    step_rows(c, c->k, d->k_strides, b, hk0, t, krows);
+    step_rows(c, c->v, d->v_strides, b, hk0, t, vrows);
+    const dec_step u = next_step(&c->L, t, end);
+    const void **kahead = pad_rows(step_rows(c, c->k, d->k_strides, b, hk0, u, knext), u.n, n);
+    const void **vahead = pad_rows(step_rows(c, c->v, d->v_strides, b, hk0, u, vnext), u.n, n);
+    scores(c, s, b, hk, 0, M, j0, n, krows, kahead);
+    memcpy(s->old_max, s->row_max, (size_t)M * sizeof *s->old_max);
+    c->p->kernels->softmax(s->S, M, n, bk, d->alibi_slopes != NULL, s->row_max,
+                           s->row_sum, s->alpha, s->has_nan, s->redo);
+    for (int64_t r = 0; r < M; ++r)
+        if (s->redo[r]) { /* a score rose too far for one pass: again */
+            scores(c, s, b, hk, r, 1, j0, n, krows, NULL);
+            c->p->kernels->softmax(s->S + r * bk, 1, n, bk, 1, s->row_max + r,
+                                   s->row_sum + r, s->alpha + r,
+                                   s->has_nan + r, s->redo + r);
+        }
+    attni_rescale_rows(s->O, s->alpha, s->old_max, M, dv);
+    c->p->kernels->axpy_rows[d->kv_dtype](s->S, bk, M, n, vrows, dv, s->O,
+                                          vahead);
+}
+
 static void chunk_task(const void *arg, int64_t task, int thread)
 {
     const dec_ctx *c = arg;
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t M = c->L.rows, Tq = d->q_len, dv = d->v_head_dim;
-    const int64_t pair = task / c->L.chunks, chunk = task % c->L.chunks;
-    const int64_t b = pair / d->kv_heads, hk = pair % d->kv_heads;
-    const int64_t bk = c->L.block;
-    const dec_scratch s = carve(c->workspace, c->shared, c->p, &c->L, thread);
+    const int64_t H = c->L.heads, chunk = task % c->L.chunks;
+    const int64_t pair0 = task / c->L.chunks * H;
+    const int64_t b = pair0 / d->kv_heads, hk0 = pair0 % d->kv_heads;
+    const dec_scratch all = carve(c->workspace, c->shared, c->p, &c->L, thread);
 
-    for (int64_t r = 0; r < M; ++r) { /* pack the rows of the group */
-        const head_offsets ro = row_offsets(c, b, hk, r);
-        memcpy(s.Q + r * d->head_dim, c->q + ro.q + (r % Tq) * d->q_strides.row,
-               (size_t)d->head_dim * sizeof *s.Q);
-        s.row_max[r] = -INFINITY;
-        s.row_sum[r] = 0.0;
-        s.has_nan[r] = 0;
+    for (int64_t h = 0; h < H; ++h) { /* pack the rows of each group */
+        const dec_scratch s = head_scratch(&all, c->p, &c->L, h);
+        for (int64_t r = 0; r < M; ++r) {
+            const head_offsets ro = row_offsets(c, b, hk0 + h, r);
+            memcpy(s.Q + r * d->head_dim,
+                   c->q + ro.q + (r % Tq) * d->q_strides.row,
+                   (size_t)d->head_dim * sizeof *s.Q);
+            s.row_max[r] = -INFINITY;
+            s.row_sum[r] = 0.0;
+            s.has_nan[r] = 0;
+        }
+        memset(s.O, 0, (size_t)(M * dv) * sizeof *s.O);
     }
-    memset(s.O, 0, (size_t)(M * dv) * sizeof *s.O);
-    const head_offsets o = attni_head_offsets(c->p, b, hk * c->p->group);
-    const kv_source ks = attni_kv_source(d, c->k, d->k_strides, b, hk);
-    const kv_source vs = attni_kv_source(d, c->v, d->v_strides, b, hk);
-    /* This block's rows and the next's, swapped block by block. */
-    const void *rows[4][ATTN_DECODE_KEYS];
-    const void **krows = rows[0], **vrows = rows[1];
+    /* the same keys for every head of the batch */
+    const head_offsets o = attni_head_offsets(c->p, b, hk0 * c->p->group);
     attn_key_range keys = attni_block_keys(d, &o, 0, Tq - 1);
     const int64_t c0 = chunk * c->L.chunk_keys, c1 = c0 + c->L.chunk_keys;
     keys.begin = keys.begin > c0 ? keys.begin : c0;
     keys.end = keys.end < c1 ? keys.end : c1;
-    if (keys.end > keys.begin) {
-        const int64_t n0 = keys.end - keys.begin;
-        const int64_t n = n0 < bk ? n0 : bk;
-        attni_kv_rows(&ks, keys.begin, n, krows);
-        attni_kv_rows(&vs, keys.begin, n, vrows);
+    const int64_t n0 = keys.end - keys.begin;
+    for (dec_step t = {0, keys.begin, n0 < c->L.block ? n0 : c->L.block}; t.n > 0;
+         t = next_step(&c->L, t, keys.end)) {
+        const dec_scratch s = head_scratch(&all, c->p, &c->L, t.h);
+        head_block(c, &s, b, hk0, t, keys.end);
     }
-    for (int64_t j0 = keys.begin; j0 < keys.end; j0 += bk) {
-        const int64_t n = keys.end - j0 < bk ? keys.end - j0 : bk;
-        const int spare = krows == rows[0] ? 2 : 0; /* the other pair */
-        const void **kahead = rows_ahead(&ks, j0, n, keys.end, rows[spare]);
-        const void **vahead = rows_ahead(&vs, j0, n, keys.end, rows[spare + 1]);
-        scores(c, &s, b, hk, 0, M, j0, n, krows, kahead);
-        memcpy(s.old_max, s.row_max, (size_t)M * sizeof *s.old_max);
-        c->p->kernels->softmax(s.S, M, n, bk, d->alibi_slopes != NULL, s.row_max,
-                               s.row_sum, s.alpha, s.has_nan, s.redo);
-        for (int64_t r = 0; r < M; ++r)
-            if (s.redo[r]) { /* a score rose too far for one pass: again */
-                scores(c, &s, b, hk, r, 1, j0, n, krows, NULL);
-                c->p->kernels->softmax(s.S + r * bk, 1, n, bk, 1, s.row_max + r,
-                                       s.row_sum + r, s.alpha + r,
-                                       s.has_nan + r, s.redo + r);
-            }
-        attni_rescale_rows(s.O, s.alpha, s.old_max, M, dv);
-        c->p->kernels->axpy_rows[d->kv_dtype](s.S, bk, M, n, vrows, dv, s.O,
-                                              vahead);
-        if (kahead) {
-            krows = kahead;
-            vrows = vahead;
-        }
+    for (int64_t h = 0; h < H; ++h) {
+        const dec_scratch s = head_scratch(&all, c->p, &c->L, h);
+        finish(c, &s, b, hk0 + h, chunk);
     }
-    finish(c, &s, b, hk, chunk);
 }
 
 /* out rows of one (batch, kv head): the chunks' partials merged in chunk
@@ -312,7 +377,7 @@ void attni_decode_forward(const sdpa_plan *p, int threads, const float *q,
     c.shared = shape.shared;
     c.partials = attni_workspace_floats(workspace);
     const int64_t pairs = p->d.batch * p->d.kv_heads;
-    attni_parallel_for(pairs * c.L.chunks, threads, chunk_task, &c);
+    attni_parallel_for(pairs / c.L.heads * c.L.chunks, threads, chunk_task, &c);
     if (c.L.chunks > 1)
         attni_parallel_for(pairs, threads, merge_task, &c);
 }

@@ -31,6 +31,13 @@
  *     gives fewer than DECODE_TASKS tasks, the keys are cut into as many
  *     chunks (of at least DECODE_MIN_CHUNK keys; partial results within
  *     DECODE_MAX_PARTIALS bytes), a count that depends on the shape only.
+ *     A task walks several kv heads of its batch block by block, as many as
+ *     divide Hkv with their packed Q and O rows within DECODE_HEAD_BYTES,
+ *     fewer when that would leave fewer than DECODE_TASKS tasks: a paged
+ *     pool's page then reaches memory as one run across its heads, not one
+ *     short run per head (pages of 16 fp16 rows of d 128 are 4 KiB per
+ *     head, read at about 0.6 of a sequential read when scattered, 0.9
+ *     when a page's heads are read together).
  * Which tiling a call takes depends on its descriptor and on one reading
  * of the BLAS's threading (sdpa_plan.blas_threads); results may differ in
  * the last bits between tilings, never between thread counts.
@@ -54,6 +61,7 @@ enum {
     ATTN_DECODE_KEYS = 256,         /* keys per decoding block */
     ATTN_DECODE_TASKS = 16,         /* tasks wanted before chunking stops */
     ATTN_DECODE_MIN_CHUNK = 512,    /* keys per chunk, at least */
+    ATTN_DECODE_HEAD_BYTES = 64 << 10, /* a task's kv heads' Q and O rows */
     ATTN_TILE_MAX_Q = ATTN_TILE_Q   /* sizes per-row stack arrays */
 };
 
