@@ -1059,32 +1059,36 @@ static void test_backward_refuses_caches(void **state)
 /* ---- threads -------------------------------------------------------------------- */
 
 /*
- * One sequence, one kv head, a long paged fp16 (and bf16) cache: the
- * decoding path splits the keys into chunks, merged in a fixed order, so
- * 1, 2 and 3 threads agree bit for bit (and with the reference).
+ * One sequence, a long paged fp16 (and bf16) cache: the decoding path
+ * splits the keys into chunks, merged in a fixed order, so 1, 2 and 3
+ * threads agree bit for bit (and with the reference). With 2 and 4 kv
+ * heads a task walks two of them together (tiles.h), through both pool
+ * layouts.
  */
 static void test_split_kv_threads(void **state)
 {
     (void)state;
     const int64_t tk = light() ? 3000 : 20000;
     static const struct {
-        int64_t Hq, Tq;
+        int64_t Hq, Hkv, Tq;
         int lens;
         attn_dtype t;
         int64_t tk_div;     /* shorter caches, still many chunks: less time */
-    } runs[] = {{4, 1, 0, ATTN_DTYPE_F16, 1}, {8, 3, 1, ATTN_DTYPE_F16, 2},
-                {4, 2, 1, ATTN_DTYPE_BF16, 4}};
+    } runs[] = {{4, 1, 1, 0, ATTN_DTYPE_F16, 1}, {8, 2, 3, 1, ATTN_DTYPE_F16, 2},
+                {8, 4, 2, 1, ATTN_DTYPE_BF16, 4}};
     char what[96];
     tu_rng r = tu_rng_make(600);
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; ++i) {
-        const cache_case cc = {1, runs[i].Hq, 1, runs[i].Tq, tk / runs[i].tk_div,
+        const cache_case cc = {1, runs[i].Hq, runs[i].Hkv, runs[i].Tq,
+                               tk / runs[i].tk_div,
                                128, 128, runs[i].lens,
                                ATTN_CAUSAL_BOTTOM_RIGHT, 0, 0};
         cache c, pc;
         cache_make(&c, &cc, runs[i].t, 600 + i);
         page_cache(&c, &pc, 16, (int)i % 2, &r);
-        snprintf(what, sizeof what, "%s Hq%lld Tq%lld Tk%lld lens %lld",
-                 dtype_name(runs[i].t), (long long)cc.Hq, (long long)cc.Tq,
+        snprintf(what, sizeof what, "%s Hq%lld Hkv%lld Tq%lld Tk%lld lens %lld",
+                 dtype_name(runs[i].t), (long long)cc.Hq, (long long)cc.Hkv,
+                 (long long)cc.Tq,
                  (long long)cc.Tk, (long long)used_keys(&c.lib, 0));
         saved first = {NULL, NULL, NULL};
         for (int threads = 1; threads <= 3; ++threads) {

@@ -42,7 +42,8 @@ static dec_layout layout_of(const sdpa_plan *p)
     L.block = d->kv_len < ATTN_DECODE_KEYS ? d->kv_len : ATTN_DECODE_KEYS;
     const int64_t pairs = d->batch * d->kv_heads;
     const int64_t most = (d->kv_len + ATTN_DECODE_MIN_CHUNK - 1) / ATTN_DECODE_MIN_CHUNK;
-    const int64_t head_bytes = L.rows * (d->head_dim + d->v_head_dim) * (int64_t)sizeof(float);
+    const int64_t head_bytes =
+        L.rows * (d->head_dim + d->v_head_dim) * (int64_t)sizeof(float);
     L.heads = 1;
     for (int64_t h = d->kv_heads; h > 1; --h)
         if (d->kv_heads % h == 0 && h * head_bytes <= ATTN_DECODE_HEAD_BYTES &&

@@ -27,17 +27,17 @@
  *   - Decoding (at most DECODE_MAX_Q query rows, the query heads of a kv
  *     head packed together, at most DECODE_MAX_ROWS of them): key blocks of
  *     DECODE_KEYS, whose score tile (rows x keys) and K and V rows stay in
- *     L1/L2 while each K and V row is read once. When batch x kv heads
- *     gives fewer than DECODE_TASKS tasks, the keys are cut into as many
- *     chunks (of at least DECODE_MIN_CHUNK keys; partial results within
- *     DECODE_MAX_PARTIALS bytes), a count that depends on the shape only.
- *     A task walks several kv heads of its batch block by block, as many as
- *     divide Hkv with their packed Q and O rows within DECODE_HEAD_BYTES,
- *     fewer when that would leave fewer than DECODE_TASKS tasks: a paged
- *     pool's page then reaches memory as one run across its heads, not one
- *     short run per head (pages of 16 fp16 rows of d 128 are 4 KiB per
- *     head, read at about 0.6 of a sequential read when scattered, 0.9
- *     when a page's heads are read together).
+ *     L1/L2 while each K and V row is read once. A task walks several kv
+ *     heads of its batch block by block: the most that divide Hkv with
+ *     their packed Q and O rows within DECODE_HEAD_BYTES and still leave
+ *     DECODE_TASKS tasks once the keys are chunked; a paged pool's page
+ *     then reaches memory as one run across its heads, not one short run
+ *     per head (pages of 16 fp16 rows of d 128 are 4 KiB per head, read at
+ *     about 0.6 of a sequential read when scattered, 0.9 when a page's
+ *     heads are read together). When the tasks still number fewer than
+ *     DECODE_TASKS, the keys are cut into as many chunks (of at least
+ *     DECODE_MIN_CHUNK keys; partial results within DECODE_MAX_PARTIALS
+ *     bytes). Both counts depend on the shape only.
  * Which tiling a call takes depends on its descriptor and on one reading
  * of the BLAS's threading (sdpa_plan.blas_threads); results may differ in
  * the last bits between tilings, never between thread counts.
