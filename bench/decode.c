@@ -11,10 +11,15 @@
  *   - the roof: a vectorised read (sum) of a buffer of the step's K and V
  *     bytes at storage size on the same threads, warm from cache when it
  *     fits, from memory when it does not (the same as the step itself);
+ *   - for the paged layout, the page roof: the same read over the pools'
+ *     pages in the order the decoding path reads them (scattered runs of
+ *     2-64 KiB cost the memory itself more than one sequential read);
  *   - the decoding path (ATTN_ALGO_AUTO) and the general fused path over
  *     the same storage and layout; for B 1 (Tk >= 4096) the decoding path
  *     and the roof on one thread too, to see that B 1 uses every thread;
- * checks the decoding path's answer (against the general path's, a double
+ * and, once per run, cblas_sgemm's rate on the same threads: the most
+ * the step's arithmetic (4 d FLOPs per query row and visible key) can
+ * run at. It checks the decoding path's answer (against the general path's, a double
  * reference of two heads, the contiguous layout's and the 1-thread run's;
  * a wrong answer stops the bench with an error), and prints tokens/s, K/V
  * GB/s at storage size, the ratio to the roof and the ratios between
@@ -30,9 +35,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include "decode.h"
 #include "rng.h"
-#include "speed.h" /* speed_now, speed_load_now, speed_others, BUSY_LIMIT */
+#include "speed.h" /* speed_now, speed_load_now, speed_others, BUSY_LIMIT,
+                      speed_blas_set_threads */
 
 /* The grid (decode.h's N_HEADS, N_B, N_TQ, N_TK). */
 static const int64_t grid_heads[N_HEADS][3] = {{32, 8, 128}, {8, 1, 64}};
@@ -50,7 +58,8 @@ static const int64_t grid_tk[N_TK] = {1024, 4096, 32768, 131072};
 #define MEM_SHARE 0.6 /* of the memory available at the start */
 
 static const uint64_t seed_q = 1, seed_k = 0x6b5f6b5f, seed_v = 0x765f765f,
-                      seed_pages = 0x70616765, seed_roof = 4;
+                      seed_pages = 0x70616765, seed_roof = 4,
+                      seed_gemm = 5;
 
 static const char usage[] =
     "usage: " DPROG " [--quick] [--threads N] [--max-kv-gib X] [--token-major]\n"
@@ -77,6 +86,17 @@ static const char usage[] =
 
 typedef float vf __attribute__((vector_size(64)));
 
+/* The sum of 16 floats at x: one vector's read. */
+static inline float sum16(const char *x)
+{
+    vf v;
+    memcpy(&v, x, sizeof v);
+    float s = 0.0f;
+    for (int l = 0; l < 16; ++l)
+        s += v[l];
+    return s;
+}
+
 /* Sum of x[0, n) on `threads` threads, 16 lanes at a time: what reading
  * the bytes costs at the least. */
 static float read_all(const float *x, size_t n, int threads)
@@ -86,12 +106,32 @@ static float read_all(const float *x, size_t n, int threads)
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
 #endif
-    for (size_t i = 0; i < n / 16; ++i) {
-        vf v;
-        memcpy(&v, x + 16 * i, sizeof v);
+    for (size_t i = 0; i < n / 16; ++i)
+        total += sum16((const char *)(x + 16 * i));
+    return total;
+}
+
+/* The paged pools read as read_all reads a buffer, in the decoding path's
+ * order: per batch its pages in block-table order (entry i of the table is
+ * page i % max_pages of batch i / max_pages), each page's K run then its V
+ * run (page_bytes, contiguous in both pool layouts), the (batch, page) list
+ * split statically over `threads`. What scattered runs of a few KiB cost
+ * the memory itself, whoever reads them. */
+static float read_pages(const char *k, const char *v, const int32_t *table,
+                        int64_t n_pages, size_t page_bytes, int threads)
+{
+    float total = 0.0f;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
+#endif
+    for (int64_t i = 0; i < n_pages; ++i) {
+        const size_t at = (size_t)table[i] * page_bytes;
         float s = 0.0f;
-        for (int l = 0; l < 16; ++l)
-            s += v[l];
+        for (size_t j = 0; j + 64 <= page_bytes; j += 64)
+            s += sum16(k + at + j);
+        for (size_t j = 0; j + 64 <= page_bytes; j += 64)
+            s += sum16(v + at + j);
         total += s;
     }
     return total;
@@ -99,10 +139,16 @@ static float read_all(const float *x, size_t n, int threads)
 
 static volatile float sink;
 
-/* A timed call: the roof's read, or one library call. */
+/* A timed call: the roof's read, the paged pools' read, the sgemm
+ * product, or one library call. */
 typedef struct call {
     const float *roof;
     size_t roof_n;
+    const char *pages_k, *pages_v; /* read_pages's arguments */
+    const int32_t *table;
+    int64_t n_pages;
+    size_t page_bytes;
+    float *gemm; /* A, B, C: (SGEMM_N, SGEMM_N) each */
     int threads;
     const attn_sdpa_desc *desc;
     const float *q;
@@ -126,6 +172,20 @@ static void invoke(const call *c)
 {
     if (c->roof) {
         sink = read_all(c->roof, c->roof_n, c->threads);
+        return;
+    }
+    if (c->pages_k) {
+        sink = read_pages(c->pages_k, c->pages_v, c->table, c->n_pages,
+                          c->page_bytes, c->threads);
+        return;
+    }
+    if (c->gemm) {
+        const float *a = c->gemm, *b = a + SGEMM_N * SGEMM_N;
+        float *out = c->gemm + 2 * SGEMM_N * SGEMM_N;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, SGEMM_N,
+                    SGEMM_N, SGEMM_N, 1.0f, a, SGEMM_N, b, SGEMM_N, 0.0f, out,
+                    SGEMM_N);
+        sink = out[0];
         return;
     }
     const attn_status st = attn_sdpa_forward_ws(
@@ -346,6 +406,39 @@ static void run_row(dec_run *x, dec_row *r, const shape_data *sd, int ti,
     fprintf(stderr, "  err %.1e\n", r->err_ref);
 }
 
+/* The read roof of the paged pools k, v of shape s (any Tq) as filled
+ * through table: read_pages on the run's threads. */
+static dec_time page_roof(dec_run *x, const dec_shape *s, int storage,
+                          const int32_t *table, const char *k, const char *v)
+{
+    const call c = {
+        .pages_k = k,
+        .pages_v = v,
+        .table = table,
+        .n_pages = s->b * ((s->tk + PAGE - 1) / PAGE),
+        .page_bytes =
+            (size_t)(s->hkv * PAGE * s->d) * dec_storage_size(storage),
+        .threads = x->threads};
+    return measure(x, &c);
+}
+
+/* The sgemm rate the step's arithmetic is bounded by: cblas_sgemm
+ * SGEMM_N^3 with the BLAS on the run's threads (restored after), into
+ * x->sgemm and x->sgemm_flops. Measured after the rows, so that BLAS
+ * threads still spinning after it cannot slow a row's measurement. */
+static void sgemm_rate(dec_run *x)
+{
+    const size_t n = (size_t)SGEMM_N * SGEMM_N;
+    call c = {.gemm = xmalloc(3 * n * sizeof(float)), .threads = x->threads};
+    bench_fill_uniform(c.gemm, 2 * n, seed_gemm);
+    const int previous = speed_blas_set_threads(x->threads);
+    x->sgemm = measure(x, &c);
+    speed_blas_set_threads(previous);
+    free(c.gemm);
+    x->sgemm_flops =
+        2.0 * (double)SGEMM_N * SGEMM_N * SGEMM_N / x->sgemm.seconds;
+}
+
 /* Every row of one (heads, B, Tk): per storage the roof (and at one
  * thread), the references, then per layout the K/V and the rows of each
  * Tq. */
@@ -403,10 +496,14 @@ static void run_group(dec_run *x, int h, int bi, int ki, void *arena,
             s.tq = grid_tq[0];
             char *k = arena, *v = k + (size_t)(bytes / 2);
             dec_fill_kv(&s, st, lay, table, k, v, seed_k, seed_v, x->threads);
+            const dec_time t_page_roof =
+                lay == PAGED ? page_roof(x, &s, st, table, k, v)
+                             : (dec_time){-1.0, 0, -1.0};
             for (int ti = 0; ti < N_TQ; ++ti) {
                 dec_row *r = &x->rows[dec_row_index(h, bi, ti, ki, st, lay)];
                 r->roof = t_roof;
                 r->roof1 = t_roof1;
+                r->page_roof = t_page_roof;
                 run_row(x, r, &sd, ti, lay == PAGED ? table : NULL, k, v, outs);
             }
         }
@@ -442,7 +539,7 @@ static void plan(dec_run *x)
         r->bytes = 2.0 * (double)(r->s.b * r->s.hkv * r->s.tk * r->s.d) *
                    (double)dec_storage_size(r->storage);
         r->roof = r->decode = r->general = r->decode1 = r->roof1 =
-            (dec_time){-1.0, 0, -1.0};
+            r->page_roof = (dec_time){-1.0, 0, -1.0};
         r->err_general = r->err_ref = -1.0;
         r->selected = r->s.b <= x->b_max && ki < x->n_tk;
         r->over_cap = r->bytes > x->kv_cap;
@@ -571,6 +668,7 @@ int main(int argc, char **argv)
         for (int bi = 0; bi < N_B; ++bi)
             for (int ki = 0; ki < N_TK; ++ki)
                 run_group(&x, h, bi, ki, arena, roof_buf, outs);
+    sgemm_rate(&x);
     x.seconds = speed_now() - x.t_start;
 
     dec_table(stdout, &x);

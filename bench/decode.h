@@ -22,6 +22,15 @@ enum { N_HEADS = 2, N_B = 2, N_TQ = 2, N_TK = 4 };
 #define N_ROWS (N_HEADS * N_B * N_TQ * N_TK * N_STORAGE * N_LAYOUT)
 /* The targets' rows: Tk at least this. */
 #define TARGET_TK 4096
+/* The read-roof target (0.8) is reachable where the step's arithmetic at
+ * the sgemm rate takes at most the read roof's time over 0.8: cmp/rd at
+ * most this. */
+#define REACHABLE_CMP_RD 1.25
+/* The sgemm rate's product: M = N = K (row-major, on the run's threads),
+ * the speed bench's square roof: 1024 stayed under its plateau on two AVX2
+ * cores (84 and 125 GFLOP/s against 141), and a low rate would call rows
+ * compute-bound that are not. */
+#define SGEMM_N 2048
 
 extern const char *const dec_storage_names[N_STORAGE];
 extern const char *const dec_layout_names[N_LAYOUT];
@@ -47,6 +56,8 @@ typedef struct dec_row {
     int run;         /* selected and neither: measured */
     double bytes;    /* K + V at storage size */
     dec_time roof, decode, general;
+    dec_time page_roof;      /* paged rows: the same read over the pools'
+                                pages in the decoding order (read_pages) */
     dec_time decode1, roof1; /* 1 thread (B1, Tk >= TARGET_TK) */
     double err_general;      /* max |decode - general|; < 0: no general */
     double err_ref;          /* max |decode - double reference| / sum p|v| */
@@ -71,6 +82,10 @@ typedef struct dec_run {
     double kv_cap; /* rows with more K + V bytes are skipped (time) */
     int n_tk;      /* the first n_tk cache lengths; quick: fewer */
     int b_max;     /* batches up to this */
+    /* cblas_sgemm SGEMM_N^3 on `threads` BLAS threads, FLOP/s: the rate
+     * the step's arithmetic is bounded by (<= 0: not measured). */
+    double sgemm_flops;
+    dec_time sgemm;
     dec_row rows[N_ROWS];
     double t_start, seconds; /* the run's start (speed_now), wall time */
 } dec_run;

@@ -38,6 +38,12 @@ static double tokens(const dec_row *r)
     return (double)(r->s.b * r->s.tq) / r->decode.seconds;
 }
 
+/* The first Tq of the grid (rows are ordered heads, B, Tq, Tk, ...). */
+static int64_t grid_tq0(const dec_run *x)
+{
+    return x->rows[0].s.tq;
+}
+
 /* The metrics; NAN where a row has none. */
 static double roof_ratio(const dec_run *x, const dec_row *r)
 {
@@ -77,6 +83,82 @@ static double roof_x_1thr(const dec_run *x, const dec_row *r)
     return r->roof1.seconds > 0.0 ? r->roof1.seconds / r->roof.seconds : NAN;
 }
 
+/* The step's FLOPs: 4 d per (query row, visible key) pair (Q K^T and
+ * P V, d each, a multiply and an add); bottom-right causal, query i of Tq
+ * sees Tk - Tq + 1 + i keys. */
+static double step_flops(const dec_shape *s)
+{
+    const double tq = (double)s->tq,
+                 pairs = tq * (double)s->tk - tq * (tq - 1.0) / 2.0;
+    return 4.0 * (double)s->d * (double)(s->b * s->hq) * pairs;
+}
+
+/* The step's arithmetic at the run's sgemm rate, seconds. */
+static double flop_seconds(const dec_run *x, const dec_row *r)
+{
+    return x->sgemm_flops > 0.0 ? step_flops(&r->s) / x->sgemm_flops : NAN;
+}
+
+/* cmp/rd: > 1 where that arithmetic outlasts the read roof. */
+static double cmp_rd(const dec_run *x, const dec_row *r)
+{
+    return flop_seconds(x, r) / r->roof.seconds;
+}
+
+/* Whether the read-roof target can be met at all: cmp/rd within
+ * REACHABLE_CMP_RD (unknown without an sgemm rate: counted as reachable). */
+static int memory_bound(const dec_run *x, const dec_row *r)
+{
+    return !(cmp_rd(x, r) > REACHABLE_CMP_RD);
+}
+
+static int compute_bound(const dec_run *x, const dec_row *r)
+{
+    return !memory_bound(x, r);
+}
+
+/* /pgroof: KV GB/s over the page roof's (the same bytes). */
+static double page_roof_ratio(const dec_run *x, const dec_row *r)
+{
+    (void)x;
+    return r->page_roof.seconds > 0.0
+               ? r->page_roof.seconds / r->decode.seconds
+               : NAN;
+}
+
+/* /bound: the time the bytes (paged: the pages) or the arithmetic take at
+ * the least, over the step's. */
+static double bound_ratio(const dec_run *x, const dec_row *r)
+{
+    const double read = r->page_roof.seconds > 0.0 ? r->page_roof.seconds
+                                                   : r->roof.seconds,
+                 flop = flop_seconds(x, r);
+    return (flop > read ? flop : read) / r->decode.seconds;
+}
+
+/* The page roof's GB/s over the sequential roof's: what the scattered
+ * pages cost the memory itself (Tq 1 rows only: every Tq shares both). */
+static double page_over_seq(const dec_run *x, const dec_row *r)
+{
+    return r->page_roof.seconds > 0.0 && r->s.tq == grid_tq0(x)
+               ? r->roof.seconds / r->page_roof.seconds
+               : NAN;
+}
+
+/* The library's own cost of pages: paged /pgroof over contiguous /roof of
+ * the same shape and storage. */
+static double paged_overhead(const dec_run *x, const dec_row *r)
+{
+    const dec_row *o = r->layout == PAGED ? dec_contig_of(x, r) : NULL;
+    return o ? page_roof_ratio(x, r) / roof_ratio(x, o) : NAN;
+}
+
+static double page_roof_gbs(const dec_row *r)
+{
+    return r->page_roof.seconds > 0.0 ? r->bytes / r->page_roof.seconds * 1e-9
+                                      : NAN;
+}
+
 /* The thread target's measure: the decoding path's N/1 over the roof's. */
 static double thread_share(const dec_run *x, const dec_row *r)
 {
@@ -110,12 +192,6 @@ static void num(FILE *f, int w, int prec, double v)
         fprintf(f, " %*s", w, "-");
 }
 
-/* The first Tq of the grid (rows are ordered heads, B, Tq, Tk, ...). */
-static int64_t grid_tq0(const dec_run *x)
-{
-    return x->rows[0].s.tq;
-}
-
 enum { WITH_NONE, WITH_FP32, WITH_CONTIG };
 
 static const char *skip_reason(const dec_row *r)
@@ -127,10 +203,10 @@ static const char *skip_reason(const dec_row *r)
 
 static double busiest(const dec_row *r)
 {
-    const dec_time *t[5] = {&r->roof, &r->decode, &r->general, &r->decode1,
-                            &r->roof1};
+    const dec_time *t[6] = {&r->roof,    &r->decode, &r->general,
+                            &r->decode1, &r->roof1,  &r->page_roof};
     double b = -1.0;
-    for (int i = 0; i < 5; ++i)
+    for (int i = 0; i < 6; ++i)
         b = t[i]->seconds > 0.0 && t[i]->busy > b ? t[i]->busy : b;
     return b;
 }
@@ -140,11 +216,12 @@ void dec_table(FILE *f, const dec_run *x)
     fprintf(f,
             "decoding step: the decoding path (ATTN_ALGO_AUTO), %d "
             "thread%s, best repeat\n\n"
-            "  %-15s %2s %3s %5s %-4s %-6s %10s %8s %9s %6s %9s %7s %8s "
-            "%5s %5s %5s\n",
+            "  %-15s %2s %3s %5s %-4s %-6s %10s %8s %9s %6s %7s %7s %6s %6s "
+            "%9s %7s %8s %5s %5s %5s\n",
             x->threads, x->threads == 1 ? "" : "s", "heads", "B", "Tq", "Tk",
             "K/V", "layout", "tokens/s", "KV GB/s", "roof GB/s", "/roof",
-            "x general", "x fp32", "x contig", "N/1", "roof", "busy");
+            "pg roof", "/pgroof", "cmp/rd", "/bound", "x general", "x fp32",
+            "x contig", "N/1", "roof", "busy");
     const dec_row *prev = NULL;
     for (const dec_row *r = x->rows; r < x->rows + N_ROWS; ++r) {
         if (!r->selected)
@@ -169,6 +246,10 @@ void dec_table(FILE *f, const dec_run *x)
                 r->decode.reps < 3 ? '*' : ' ',
                 r->bytes / r->decode.seconds * 1e-9,
                 r->bytes / r->roof.seconds * 1e-9, roof_ratio(x, r));
+        num(f, 7, 2, page_roof_gbs(r));
+        num(f, 7, 2, page_roof_ratio(x, r));
+        num(f, 6, 2, cmp_rd(x, r));
+        num(f, 6, 2, bound_ratio(x, r));
         num(f, 9, 2, x_general(x, r));
         num(f, 7, 2, x_fp32(x, r));
         num(f, 8, 2, x_contig(x, r));
@@ -198,11 +279,25 @@ void dec_table(FILE *f, const dec_run *x)
             "other processes kept\n"
             "  busy during any of the row's measurements (/proc/stat less "
             "this process).\n"
+            "  pg roof: the same read over the paged pools' pages in the "
+            "decoding path's order (per\n"
+            "  batch its pages in block-table order, K page then V page), K "
+            "+ V GB/s. /pgroof: KV\n"
+            "  GB/s over pg roof. cmp/rd: the step's arithmetic (4 d FLOPs "
+            "per query row and visible\n"
+            "  key) at cblas_sgemm's rate (%d^3, %d BLAS threads: %.1f "
+            "GFLOP/s) over the roof's time\n"
+            "  (> 1: longer than reading the bytes). /bound: the larger of "
+            "the roof's time (paged:\n"
+            "  pg roof's) and that arithmetic's, over the step's time: the "
+            "fraction of the roofline.\n"
             "  contig: K and V (B, Hkv, Tk, d). paged: pools %s of exactly\n"
             "  the B x Tk/%d pages the batch uses, assigned to the block "
             "table in a shuffled order.\n",
-            x->general_max, x->threads, TARGET_TK,
-            dec_token_major ? "(num_pages, 16, Hkv, d)" : "(num_pages, Hkv, 16, d)",
+            x->general_max, x->threads, TARGET_TK, SGEMM_N, x->threads,
+            x->sgemm_flops * 1e-9,
+            dec_token_major ? "(num_pages, 16, Hkv, d)"
+                            : "(num_pages, Hkv, 16, d)",
             PAGE);
 }
 
@@ -216,21 +311,28 @@ static int disturbed(const dec_run *x, const dec_row *r, int with)
     return busiest(r) > x->busy_limit || (o && busiest(o) > x->busy_limit);
 }
 
+typedef double (*metric)(const dec_run *, const dec_row *);
+/* Which rows a range is over (NULL: all). */
+typedef int (*row_filter)(const dec_run *, const dec_row *);
+
+/* range's result when no row has the metric: leaves others unchanged. */
+enum { NO_ROWS = -2 };
+
 /* Smallest and largest of m over the run's rows with Tk >= TARGET_TK (of
- * one storage type if storage >= 0) that were not disturbed (with: as for
- * disturbed), and how many are at least target:
+ * one storage type if storage >= 0, and that keep accepts) that were not
+ * disturbed (with: as for disturbed), and how many are at least target:
  * "0.55 (row) .. 0.93 (row)\n  10 of 12 >= 0.80; 2 disturbed rows left
- * out". Returns 1 if all are, 0 if not, -1 when there are none. */
-static int range(FILE *f, const dec_run *x,
-                 double (*m)(const dec_run *, const dec_row *), int storage,
-                 int with, double target)
+ * out". Returns 1 if all are, 0 if not, -1 when there are none undisturbed,
+ * NO_ROWS when there are none at all. */
+static int range(FILE *f, const dec_run *x, metric m, int storage, int with,
+                 double target, row_filter keep)
 {
     const dec_row *at[2] = {NULL, NULL};
     double lo = 0.0, hi = 0.0;
     int n = 0, met = 0, left_out = 0;
     for (const dec_row *r = x->rows; r < x->rows + N_ROWS; ++r) {
         if (!r->run || r->s.tk < TARGET_TK ||
-            (storage >= 0 && r->storage != storage))
+            (storage >= 0 && r->storage != storage) || (keep && !keep(x, r)))
             continue;
         const double v = m(x, r);
         if (v != v)
@@ -253,39 +355,116 @@ static int range(FILE *f, const dec_run *x,
         fprintf(f, "%.2f (%s) .. %.2f (%s)\n          %d of %d >= %.2f", lo,
                 a, hi, b, met, n, target);
     } else {
-        fprintf(f, "no undisturbed rows");
+        fprintf(f, left_out ? "no undisturbed rows" : "no rows");
     }
     if (left_out)
         fprintf(f, "; %d disturbed row%s left out", left_out,
                 left_out == 1 ? "" : "s");
     fputc('\n', f);
-    return n == 0 ? -1 : met == n;
+    return n > 0 ? met == n : left_out ? -1 : NO_ROWS;
 }
 
 static const char *verdict(int met)
 {
-    return met > 0 ? "met" : met == 0 ? "NOT met" : "not measured undisturbed";
+    return met > 0     ? "met"
+           : met == 0    ? "NOT met"
+           : met == -1   ? "not measured undisturbed"
+                         : "no rows";
 }
 
-/* Combines range results: NOT met if any is not, else unknown if any is. */
+/* Combines range results: NOT met if any is not, else unknown if any is
+ * (NO_ROWS counts for nothing). */
 static int both(int a, int b)
 {
-    return a == 0 || b == 0 ? 0 : a < 0 || b < 0 ? -1 : 1;
+    return a == NO_ROWS   ? b
+           : b == NO_ROWS ? a
+           : a == 0 || b == 0 ? 0
+           : a < 0 || b < 0   ? -1
+                              : 1;
+}
+
+/* m over the storage types from first on (the rows keep accepts): a line
+ * each; returns their range results combined. */
+static int storage_lines(FILE *f, const dec_run *x, metric m, int first,
+                         int with, double target, row_filter keep)
+{
+    int met = NO_ROWS;
+    for (int st = first; st < N_STORAGE; ++st) {
+        fprintf(f, "    %-5s ", dec_storage_names[st]);
+        met = both(met, range(f, x, m, st, with, target, keep));
+    }
+    return met;
 }
 
 /* One target over the storage types from first on: a line each, then
  * the verdict. */
 static void storage_target(FILE *f, const dec_run *x, const char *title,
-                           double (*m)(const dec_run *, const dec_row *),
-                           int first, int with, double target)
+                           metric m, int first, int with, double target,
+                           row_filter keep)
 {
-    int met = 1;
     fputs(title, f);
-    for (int st = first; st < N_STORAGE; ++st) {
-        fprintf(f, "    %-5s ", dec_storage_names[st]);
-        met = both(met, range(f, x, m, st, with, target));
-    }
+    const int met = storage_lines(f, x, m, first, with, target, keep);
     fprintf(f, "    -> %s\n", verdict(met));
+}
+
+/* The rate the arithmetic bounds divide by. */
+static void sgemm_line(FILE *f, const dec_run *x)
+{
+    fprintf(f,
+            "  sgemm rate: %.1f GFLOP/s (cblas_sgemm %d^3 on %d BLAS thread%s, "
+            "best of %d after a\n  warm-up",
+            x->sgemm_flops * 1e-9, SGEMM_N, x->threads,
+            x->threads == 1 ? "" : "s", x->sgemm.reps);
+    if (x->sgemm.busy > x->busy_limit)
+        fprintf(f, "; disturbed: others kept %.2f cores busy", x->sgemm.busy);
+    fprintf(f, "): at this rate the step's arithmetic, 4 d FLOPs per query "
+               "row and\n  visible key, bounds it as the roof does (cmp/rd, "
+               "/bound)\n\n");
+}
+
+/* The read-roof target where the arithmetic lets it be met, and the
+ * fraction of the roofline the other rows reach. */
+static void roof_split(FILE *f, const dec_run *x)
+{
+    fprintf(f, "  ... where reachable: cmp/rd <= %.2f (the arithmetic at the "
+               "sgemm rate fits in the\n  roof's time / 0.8) (/roof):\n",
+            REACHABLE_CMP_RD);
+    fprintf(f, "    -> %s\n",
+            verdict(storage_lines(f, x, roof_ratio, 0, WITH_NONE, 0.8,
+                                  memory_bound)));
+    fprintf(f, "  ... the others, compute-bound on this machine: /bound "
+               "(fraction of max(read,\n  sgemm-rate arithmetic)):\n");
+    storage_lines(f, x, bound_ratio, 0, WITH_NONE, 0.8, compute_bound);
+}
+
+/* The 16-bit target where the 16-bit row's bytes, not its arithmetic, set
+ * its time. */
+static void fp32_split(FILE *f, const dec_run *x)
+{
+    fprintf(f, "  ... where the fp16/bf16 row is memory-bound (its cmp/rd <= "
+               "%.2f; halving the bytes\n  cannot speed up the others' "
+               "arithmetic) (x fp32):\n",
+            REACHABLE_CMP_RD);
+    fprintf(f, "    -> %s\n",
+            verdict(storage_lines(f, x, x_fp32, 1, WITH_FP32, 1.8,
+                                  memory_bound)));
+    fprintf(f, "  ... the others, compute-bound at 16 bits (x fp32):\n");
+    storage_lines(f, x, x_fp32, 1, WITH_FP32, 1.8, compute_bound);
+}
+
+/* The paged target's two parts: the memory's cost of scattered pages,
+ * and the library's own on top. */
+static void paged_split(FILE *f, const dec_run *x)
+{
+    fprintf(f, "  ... the memory's own cost of scattered pages: a plain read "
+               "of the same pages runs\n  at a..b of a sequential read (pg "
+               "roof over roof GB/s, Tq 1 rows):\n");
+    storage_lines(f, x, page_over_seq, 0, WITH_NONE, 0.95, NULL);
+    fprintf(f, "  ... the library's own paged overhead: paged /pgroof over "
+               "contiguous /roof, same\n  shape and storage (>= 0.95):\n");
+    fprintf(f, "    -> %s\n",
+            verdict(storage_lines(f, x, paged_overhead, 0, WITH_CONTIG, 0.95,
+                                  NULL)));
 }
 
 void dec_summary(FILE *f, const dec_run *x)
@@ -297,17 +476,21 @@ void dec_summary(FILE *f, const dec_run *x)
             "a ratio divides by)\n\n",
             TARGET_TK, x->busy_limit);
 
+    sgemm_line(f, x);
     storage_target(f, x,
                    "  decoding path >= 0.8 x the read roof, every storage "
                    "type (/roof):\n",
-                   roof_ratio, 0, WITH_NONE, 0.8);
+                   roof_ratio, 0, WITH_NONE, 0.8, NULL);
+    roof_split(f, x);
     storage_target(f, x,
                    "  fp16 and bf16 give >= 1.8 x the tokens/s of fp32, same "
                    "shape and layout (x fp32):\n",
-                   x_fp32, 1, WITH_FP32, 1.8);
+                   x_fp32, 1, WITH_FP32, 1.8, NULL);
+    fp32_split(f, x);
     storage_target(f, x,
                    "  paged within 5% of contiguous (x contig >= 0.95):\n",
-                   x_contig, 0, WITH_CONTIG, 0.95);
+                   x_contig, 0, WITH_CONTIG, 0.95, NULL);
+    paged_split(f, x);
 
     if (x->threads > 1) {
         fprintf(f,
@@ -316,7 +499,7 @@ void dec_summary(FILE *f, const dec_run *x)
                 "  0.9 of what the roof's read gains (N/1 over the roof's "
                 "N/1):\n    all   ",
                 x->threads);
-        met = range(f, x, thread_share, -1, WITH_NONE, 0.9);
+        met = range(f, x, thread_share, -1, WITH_NONE, 0.9, NULL);
         fprintf(f, "    -> %s\n", verdict(met));
     } else {
         fprintf(f, "  B 1 uses every thread: not measured (1 thread)\n");
@@ -324,7 +507,7 @@ void dec_summary(FILE *f, const dec_run *x)
 
     fprintf(f, "  general path, for reference (x general, where run):\n"
                "    all   ");
-    range(f, x, x_general, -1, WITH_NONE, 1.0);
+    range(f, x, x_general, -1, WITH_NONE, 1.0, NULL);
 
     /* What did not run, and the checks. */
     fprintf(f,
@@ -430,7 +613,9 @@ int dec_csv(FILE *f, const dec_run *x)
                "tokens_per_s,kv_gb_per_s,roof_gb_per_s,roof_ratio,x_general,"
                "x_fp32,x_contig,decode_s,decode_reps,roof_s,general_s,"
                "decode_1thr_s,roof_1thr_s,x_1thr,roof_x_1thr,others_busy,"
-               "err_ref,err_general\n");
+               "err_ref,err_general,page_roof_s,page_roof_gb_per_s,"
+               "page_roof_ratio,flops,flop_s,cmp_rd,bound_ratio,"
+               "sgemm_gflops\n");
     for (const dec_row *r = x->rows; r < x->rows + N_ROWS; ++r) {
         if (!r->selected)
             continue;
@@ -444,7 +629,7 @@ int dec_csv(FILE *f, const dec_run *x)
                     : "skipped_cap",
                 x->threads, r->bytes);
         if (!r->run) {
-            fprintf(f, ",,,,,,,,,,,,,,,,,,\n");
+            fprintf(f, ",,,,,,,,,,,,,,,,,,,,,,,,,,\n"); /* 18 + 8 fields */
             continue;
         }
         csv_num(f, tokens(r));
@@ -465,6 +650,14 @@ int dec_csv(FILE *f, const dec_run *x)
         csv_num(f, busiest(r) >= 0.0 ? busiest(r) : NAN);
         csv_num(f, r->err_ref);
         csv_num(f, r->err_general >= 0.0 ? r->err_general : NAN);
+        csv_time(f, &r->page_roof);
+        csv_num(f, page_roof_gbs(r));
+        csv_num(f, page_roof_ratio(x, r));
+        csv_num(f, step_flops(&r->s));
+        csv_num(f, flop_seconds(x, r));
+        csv_num(f, cmp_rd(x, r));
+        csv_num(f, bound_ratio(x, r));
+        csv_num(f, x->sgemm_flops > 0.0 ? x->sgemm_flops * 1e-9 : NAN);
         fputc('\n', f);
     }
     return ferror(f) ? -1 : 0;
