@@ -720,6 +720,25 @@ static void test_paged_bit_identical(void **state)
         }
 }
 
+/* Caches long enough for a decoding task to walk several kv heads
+ * together (plan/tiles.h: 4 kv heads, 4 batches, over 8192 keys): still
+ * bit-identical to the contiguous cache, in both pool layouts. */
+static void test_paged_heads_together(void **state)
+{
+    (void)state;
+    /* B Hq Hkv Tq Tk  d  dv  lens causal masks layout */
+    const cache_case cc = {4, 8, 4, 2, 8200, 64, 64, 1,
+                           ATTN_CAUSAL_BOTTOM_RIGHT, 0, 0};
+    tu_rng r = tu_rng_make(650);
+    char what[192];
+    cache c;
+    cache_make(&c, &cc, ATTN_DTYPE_F16, 650);
+    describe(what, sizeof what, &cc, ATTN_DTYPE_F16);
+    check_paged(&c, 16, 0, &r, what);
+    check_paged(&c, 17, 1, &r, what);
+    cache_free(&c);
+}
+
 /* Pages shared between sequences (a common prefix), and a page used
  * twice by one sequence: the table is free to repeat entries. */
 static void test_shared_pages(void **state)
@@ -1061,9 +1080,8 @@ static void test_backward_refuses_caches(void **state)
 /*
  * One sequence, a long paged fp16 (and bf16) cache: the decoding path
  * splits the keys into chunks, merged in a fixed order, so 1, 2 and 3
- * threads agree bit for bit (and with the reference). With 2 and 4 kv
- * heads a task walks two of them together (tiles.h), through both pool
- * layouts.
+ * threads agree bit for bit (and with the reference); with 1, 2 and 4
+ * kv heads, through both pool layouts.
  */
 static void test_split_kv_threads(void **state)
 {
@@ -1119,6 +1137,7 @@ int main(void)
         cmocka_unit_test(test_paths_against_reference),
         cmocka_unit_test(test_every_q_len),
         cmocka_unit_test(test_paged_bit_identical),
+        cmocka_unit_test(test_paged_heads_together),
         cmocka_unit_test(test_shared_pages),
         cmocka_unit_test(test_bad_pages),
         cmocka_unit_test(test_bad_dtype_and_alignment),

@@ -41,16 +41,20 @@ static dec_layout layout_of(const sdpa_plan *p)
     L.rows = p->group * d->q_len;
     L.block = d->kv_len < ATTN_DECODE_KEYS ? d->kv_len : ATTN_DECODE_KEYS;
     const int64_t pairs = d->batch * d->kv_heads;
-    const int64_t most = (d->kv_len + ATTN_DECODE_MIN_CHUNK - 1) / ATTN_DECODE_MIN_CHUNK;
     const int64_t head_bytes =
         L.rows * (d->head_dim + d->v_head_dim) * (int64_t)sizeof(float);
+    const int64_t grouped_most = (d->kv_len + ATTN_DECODE_GROUP_CHUNK - 1) /
+                                 ATTN_DECODE_GROUP_CHUNK;
     L.heads = 1;
     for (int64_t h = d->kv_heads; h > 1; --h)
         if (d->kv_heads % h == 0 && h * head_bytes <= ATTN_DECODE_HEAD_BYTES &&
-            (pairs / h) * most >= ATTN_DECODE_TASKS) {
+            (pairs / h) * grouped_most >= ATTN_DECODE_TASKS) {
             L.heads = h;
             break;
         }
+    const int64_t min_chunk =
+        L.heads > 1 ? ATTN_DECODE_GROUP_CHUNK : ATTN_DECODE_MIN_CHUNK;
+    const int64_t most = (d->kv_len + min_chunk - 1) / min_chunk;
     const int64_t tasks = pairs / L.heads; /* before chunking */
     int64_t chunks = tasks >= ATTN_DECODE_TASKS
                          ? 1 : (ATTN_DECODE_TASKS + tasks - 1) / tasks;

@@ -30,14 +30,17 @@
  *     L1/L2 while each K and V row is read once. A task walks several kv
  *     heads of its batch block by block: the most that divide Hkv with
  *     their packed Q and O rows within DECODE_HEAD_BYTES and still leave
- *     DECODE_TASKS tasks once the keys are chunked; a paged pool's page
- *     then reaches memory as one run across its heads, not one short run
- *     per head (pages of 16 fp16 rows of d 128 are 4 KiB per head, read at
- *     about 0.6 of a sequential read when scattered, 0.9 when a page's
- *     heads are read together). When the tasks still number fewer than
- *     DECODE_TASKS, the keys are cut into as many chunks (of at least
- *     DECODE_MIN_CHUNK keys; partial results within DECODE_MAX_PARTIALS
- *     bytes). Both counts depend on the shape only.
+ *     DECODE_TASKS tasks with chunks of DECODE_GROUP_CHUNK keys; a paged
+ *     pool's page then reaches memory as one run across its heads, not one
+ *     short run per head (pages of 16 fp16 rows of d 128 are 4 KiB per
+ *     head, read at about 0.6 of a sequential read when scattered, 0.9
+ *     when a page's heads are read together). Shorter chunks cost more
+ *     than the longer runs gain. Contiguous caches take the same layout,
+ *     so that paged and contiguous results agree bit for bit. When the
+ *     tasks number fewer than DECODE_TASKS, the keys are cut into as many
+ *     chunks (of at least DECODE_MIN_CHUNK keys, DECODE_GROUP_CHUNK when
+ *     heads are walked together; partial results within
+ *     DECODE_MAX_PARTIALS bytes). Both counts depend on the shape only.
  * Which tiling a call takes depends on its descriptor and on one reading
  * of the BLAS's threading (sdpa_plan.blas_threads); results may differ in
  * the last bits between tilings, never between thread counts.
@@ -62,6 +65,7 @@ enum {
     ATTN_DECODE_TASKS = 16,         /* tasks wanted before chunking stops */
     ATTN_DECODE_MIN_CHUNK = 512,    /* keys per chunk, at least */
     ATTN_DECODE_HEAD_BYTES = 64 << 10, /* a task's kv heads' Q and O rows */
+    ATTN_DECODE_GROUP_CHUNK = 2048, /* keys per chunk, at least, then */
     ATTN_TILE_MAX_Q = ATTN_TILE_Q   /* sizes per-row stack arrays */
 };
 
