@@ -261,7 +261,8 @@ static const void **step_rows(const dec_ctx *c, const void *base,
 {
     if (t.n <= 0)
         return NULL;
-    const kv_source src = attni_kv_source(&c->p->d, base, strides, b, hk0 + t.h);
+    const kv_source src =
+        attni_kv_source(&c->p->d, base, strides, b, hk0 + t.h);
     attni_kv_rows(&src, t.j0, t.n, rows);
     return rows;
 }
@@ -280,8 +281,10 @@ static void head_block(const dec_ctx *c, const dec_scratch *s, int64_t b,
     step_rows(c, c->k, d->k_strides, b, hk0, t, krows);
     step_rows(c, c->v, d->v_strides, b, hk0, t, vrows);
     const dec_step u = next_step(&c->L, t, end);
-    const void **kahead = pad_rows(step_rows(c, c->k, d->k_strides, b, hk0, u, knext), u.n, n);
-    const void **vahead = pad_rows(step_rows(c, c->v, d->v_strides, b, hk0, u, vnext), u.n, n);
+    const void **kahead =
+        pad_rows(step_rows(c, c->k, d->k_strides, b, hk0, u, knext), u.n, n);
+    const void **vahead =
+        pad_rows(step_rows(c, c->v, d->v_strides, b, hk0, u, vnext), u.n, n);
     scores(c, s, b, hk, 0, M, j0, n, krows, kahead);
     memcpy(s->old_max, s->row_max, (size_t)M * sizeof *s->old_max);
     c->p->kernels->softmax(s->S, M, n, bk, d->alibi_slopes != NULL, s->row_max,
