@@ -41,13 +41,18 @@ static dec_layout layout_of(const sdpa_plan *p)
     L.rows = p->group * d->q_len;
     L.block = d->kv_len < ATTN_DECODE_KEYS ? d->kv_len : ATTN_DECODE_KEYS;
     const int64_t pairs = d->batch * d->kv_heads;
+    /* kv heads whose packed Q and O rows fit ATTN_DECODE_HEAD_BYTES (the
+     * head sizes compared first, so that no product overflows; none
+     * without rows) */
+    const int64_t dims = d->head_dim + d->v_head_dim;
     const int64_t head_bytes =
-        L.rows * (d->head_dim + d->v_head_dim) * (int64_t)sizeof(float);
+        dims > ATTN_DECODE_HEAD_BYTES ? 0 : L.rows * dims * (int64_t)sizeof(float);
+    const int64_t fit = head_bytes > 0 ? ATTN_DECODE_HEAD_BYTES / head_bytes : 0;
     const int64_t grouped_most = (d->kv_len + ATTN_DECODE_GROUP_CHUNK - 1) /
                                  ATTN_DECODE_GROUP_CHUNK;
     L.heads = 1;
     for (int64_t h = d->kv_heads; h > 1; --h)
-        if (d->kv_heads % h == 0 && h * head_bytes <= ATTN_DECODE_HEAD_BYTES &&
+        if (d->kv_heads % h == 0 && h <= fit &&
             (pairs / h) * grouped_most >= ATTN_DECODE_TASKS) {
             L.heads = h;
             break;
