@@ -1,8 +1,3 @@
-/* dot_rows_t's transposed Q, in floats (16 KiB of stack, and 8 KiB for
- * four widened key rows). */
-#ifndef DOT_T_FLOATS
-#define DOT_T_FLOATS 4096
-#endif
 /*
  * The row kernels for one K/V storage type, included by
  * tile_kernels_body.h once per type with
@@ -40,6 +35,12 @@ VEC_INLINE float KV_NAME(dot8)(const float *q, const KV_T *k, int64_t d)
         s += q[c] * KV_SCALAR(k[c]);
     return s;
 }
+
+/* dot_rows_t's transposed Q, in floats (16 KiB of stack, and 8 KiB for
+ * four widened key rows). */
+#ifndef DOT_T_FLOATS
+#define DOT_T_FLOATS 4096
+#endif
 
 /* dot_rows for m >= 16 rows with m d <= DOT_T_FLOATS (so d <= DOT_T_FLOATS
  * / 16): eight rows per vector instead of a sum across lanes per product.
