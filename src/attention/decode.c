@@ -272,24 +272,28 @@ static const void **step_rows(const dec_ctx *c, const void *base,
     return rows;
 }
 
-/* One step of a task at kv head hk0: scores, the online-softmax step and
- * O += P V for its head, fetching the next step's rows meanwhile (the
- * next head's, so that a page's heads are read together). */
+/* A step's K and V row pointers. */
+typedef struct step_kv {
+    const void *k[ATTN_DECODE_KEYS], *v[ATTN_DECODE_KEYS];
+} step_kv;
+
+/* One step of a task at kv head hk0 over the rows in cur: scores, the
+ * online-softmax step and O += P V for its head, fetching the next step's
+ * rows meanwhile (the next head's, so that a page's heads are read
+ * together). The next step's rows are left in next. */
 static void head_block(const dec_ctx *c, const dec_scratch *s, int64_t b,
-                       int64_t hk0, dec_step t, int64_t end)
+                       int64_t hk0, dec_step t, int64_t end,
+                       const step_kv *cur, step_kv *next)
 {
     const attn_sdpa_desc *d = &c->p->d;
     const int64_t M = c->L.rows, dv = d->v_head_dim, bk = c->L.block;
     const int64_t hk = hk0 + t.h, j0 = t.j0, n = t.n;
-    const void *krows[ATTN_DECODE_KEYS], *vrows[ATTN_DECODE_KEYS];
-    const void *knext[ATTN_DECODE_KEYS], *vnext[ATTN_DECODE_KEYS];
-    step_rows(c, c->k, d->k_strides, b, hk0, t, krows);
-    step_rows(c, c->v, d->v_strides, b, hk0, t, vrows);
+    const void *const *krows = cur->k, *const *vrows = cur->v;
     const dec_step u = next_step(&c->L, t, end);
     const void **kahead =
-        pad_rows(step_rows(c, c->k, d->k_strides, b, hk0, u, knext), u.n, n);
+        pad_rows(step_rows(c, c->k, d->k_strides, b, hk0, u, next->k), u.n, n);
     const void **vahead =
-        pad_rows(step_rows(c, c->v, d->v_strides, b, hk0, u, vnext), u.n, n);
+        pad_rows(step_rows(c, c->v, d->v_strides, b, hk0, u, next->v), u.n, n);
     scores(c, s, b, hk, 0, M, j0, n, krows, kahead);
     memcpy(s->old_max, s->row_max, (size_t)M * sizeof *s->old_max);
     c->p->kernels->softmax(s->S, M, n, bk, d->alibi_slopes != NULL, s->row_max,
@@ -336,10 +340,17 @@ static void chunk_task(const void *arg, int64_t task, int thread)
     keys.begin = keys.begin > c0 ? keys.begin : c0;
     keys.end = keys.end < c1 ? keys.end : c1;
     const int64_t n0 = keys.end - keys.begin;
-    for (dec_step t = {0, keys.begin, n0 < c->L.block ? n0 : c->L.block}; t.n > 0;
-         t = next_step(&c->L, t, keys.end)) {
+    step_kv rows[2]; /* this step's and the next's, swapped step by step */
+    step_kv *cur = &rows[0], *next = &rows[1];
+    dec_step t = {0, keys.begin, n0 < c->L.block ? n0 : c->L.block};
+    step_rows(c, c->k, d->k_strides, b, hk0, t, cur->k);
+    step_rows(c, c->v, d->v_strides, b, hk0, t, cur->v);
+    for (; t.n > 0; t = next_step(&c->L, t, keys.end)) {
         const dec_scratch s = head_scratch(&all, c->p, &c->L, t.h);
-        head_block(c, &s, b, hk0, t, keys.end);
+        head_block(c, &s, b, hk0, t, keys.end, cur, next);
+        step_kv *done = cur;
+        cur = next;
+        next = done;
     }
     for (int64_t h = 0; h < H; ++h) {
         const dec_scratch s = head_scratch(&all, c->p, &c->L, h);
