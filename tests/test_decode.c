@@ -137,36 +137,44 @@ static void test_long_cache(void **state)
 }
 
 /* A workspace sized for one thread runs a call asking for three (on one),
- * with the same bits; one byte less is refused with nothing written. */
+ * with the same bits; one byte less is refused with nothing written. At
+ * 33000 keys a task walks both kv heads (plan/tiles.h), so its scratch
+ * holds two heads' rows. */
 static void test_workspace_for_fewer_threads(void **state)
 {
     (void)state;
-    tu_rng r = tu_rng_make(81);
-    tu_problem p;
-    tu_problem_init(&p, 1, 8, 2, 2, 3000, 64, 64);
-    tu_problem_data(&p, &r);
-    p.d.num_threads = 1;
-    size_t one;
-    TU_CHECK_STATUS(attn_sdpa_workspace_size(&p.d, &one), ATTN_OK);
-    unsigned char *ws = tu_malloc(one, 1);
-    float *ref = tu_malloc(p.out_n, sizeof *ref);
-    TU_CHECK_STATUS(attn_sdpa_forward_ws(&p.d, p.q, p.k, p.v, ref, NULL, NULL,
-                                         ws, one),
-                    ATTN_OK);
-    p.d.num_threads = 3;
-    tu_fill_nan(p.out, p.out_n);
-    TU_CHECK_STATUS(attn_sdpa_forward_ws(&p.d, p.q, p.k, p.v, p.out, NULL, NULL,
-                                         ws, one - 1),
-                    ATTN_ERR_WORKSPACE_TOO_SMALL);
-    for (size_t i = 0; i < p.out_n; ++i)
-        assert_true(isnan(p.out[i]));
-    TU_CHECK_STATUS(attn_sdpa_forward_ws(&p.d, p.q, p.k, p.v, p.out, NULL, NULL,
-                                         ws, one),
-                    ATTN_OK);
-    assert_memory_equal(ref, p.out, p.out_n * sizeof *ref);
-    free(ws);
-    free(ref);
-    tu_problem_free(&p);
+    static const int64_t tks[] = {3000, 33000};
+    for (size_t t = 0; t < sizeof tks / sizeof tks[0]; ++t) {
+        tu_rng r = tu_rng_make(81 + t);
+        tu_problem p;
+        tu_problem_init(&p, 1, 8, 2, 2, tks[t], 64, 64);
+        tu_problem_data(&p, &r);
+        tu_problem_reference(&p);
+        p.d.num_threads = 1;
+        size_t one;
+        TU_CHECK_STATUS(attn_sdpa_workspace_size(&p.d, &one), ATTN_OK);
+        unsigned char *ws = tu_malloc(one, 1);
+        float *ref = tu_malloc(p.out_n, sizeof *ref);
+        TU_CHECK_STATUS(attn_sdpa_forward_ws(&p.d, p.q, p.k, p.v, ref, NULL,
+                                             NULL, ws, one),
+                        ATTN_OK);
+        TU_CHECK_REL(tu_rel_err(ref, p.d.out_strides, 1, 8, 2, 64, p.r_out),
+                     "one-thread workspace", "out");
+        p.d.num_threads = 3;
+        tu_fill_nan(p.out, p.out_n);
+        TU_CHECK_STATUS(attn_sdpa_forward_ws(&p.d, p.q, p.k, p.v, p.out, NULL,
+                                             NULL, ws, one - 1),
+                        ATTN_ERR_WORKSPACE_TOO_SMALL);
+        for (size_t i = 0; i < p.out_n; ++i)
+            assert_true(isnan(p.out[i]));
+        TU_CHECK_STATUS(attn_sdpa_forward_ws(&p.d, p.q, p.k, p.v, p.out, NULL,
+                                             NULL, ws, one),
+                        ATTN_OK);
+        assert_memory_equal(ref, p.out, p.out_n * sizeof *ref);
+        free(ws);
+        free(ref);
+        tu_problem_free(&p);
+    }
 }
 
 int main(void)
