@@ -312,25 +312,36 @@ VEC_INLINE vf vmin_keep_nan(vf lim, vf x)
 #endif
 }
 
-/* The softcap of one vector of scores: c tanh(s / c) = sign(s) (c - c r2),
- * r2 = 2 / (e + 1) <= 1, e = e^(2|s| / c), with absolute error about
- * 1e-7 c (what the scores' rounding allows: the softmax sees absolute
- * differences); c r2 <= c cannot overflow. With dt, *dt = 1 - tanh^2 =
- * e r2^2, formed as (e r2) r2 so that it keeps its relative accuracy as
- * tanh saturates and never underflows early. One division either way.
- * The exponent 2|s| / c in octaves is clamped at 115 (tanh is 1 in float
- * long before; e + 1 still fits); NaN stays NaN.
- *
- * Written for a short dependency chain, which is what bounds this loop:
- * e^(2|s|/c) as 2^n p(f) with a degree-6 polynomial (relative error 6e-9)
- * evaluated by Estrin's scheme, and c folded into the last step. */
-/* k = 2 log2 e / c */
-VEC_INLINE vf softcap_vec(vf s, vf k, vf c, vf *dt)
+/* 2^a for 0 <= a <= 115 (NaN stays NaN), relative error below 2e-7.
+ * With the x86 levels' lane permute: 2^(j/8) from an 8-entry table and a
+ * degree-3 polynomial on |f| <= 1/16, half the multiply-adds of a
+ * polynomial alone, which is what bounds the softcap's loop. */
+VEC_INLINE vf exp2_octaves(vf a)
 {
-    const vu sign = (vu)s & 0x80000000u;
-    const vf a = vmin_keep_nan(splat(115.0f),
-                               (vf)((vu)(s * k) & 0x7fffffffu));
-    const vf round = splat(12582912.0f); /* 1.5 * 2^23: adds round to integer */
+#if defined(__AVX2__)
+    /* bits of 2^(j/8) less j << 20, so that adding (8n + j) << 20 to them
+     * gives 2^(n + j/8) */
+    static const int32_t table[16] = {
+        0x3f800000, 0x3f7b95c2, 0x3f7837f0, 0x3f75fed7, 0x3f7504f3, 0x3f75672a,
+        0x3f7744fd, 0x3f7ac0c7, 0x3f800000, 0x3f7b95c2, 0x3f7837f0, 0x3f75fed7,
+        0x3f7504f3, 0x3f75672a, 0x3f7744fd, 0x3f7ac0c7};
+    const vf round = splat(1572864.0f); /* 1.5 * 2^20: rounds to 1/8 */
+    const vf t = a + round, f = a - (t - round); /* t's bits: base + 8n + j */
+#if defined(__AVX512F__) /* the table twice: index bit 3 is n's */
+    const vu tj = (vu)_mm512_permutexvar_epi32((__m512i)t,
+                                               _mm512_loadu_si512(table));
+#else
+    const vu tj = (vu)_mm256_permutevar8x32_epi32(
+        _mm256_loadu_si256((const __m256i *)table), (__m256i)t);
+#endif
+    const vf scale = (vf)(tj + (((vu)t - 0x49C00000u) << 20));
+    const vf p = ((splat(5.549622e-2f) * f + splat(2.4025763e-1f)) * f +
+                  splat(6.9314721e-1f)) * f + splat(1.0f);
+    return p * scale;
+#else
+    /* degree 6 by Estrin's scheme (relative error 6e-9): the chain is
+     * what bounds the loop */
+    const vf round = splat(12582912.0f); /* 1.5 * 2^23: rounds to integer */
     const vf t = a + round, n = t - round, f = a - n;
     const vf f2 = f * f;
     const vf p01 = splat(6.9314718055994531e-1f) * f + splat(1.0f);
@@ -341,7 +352,24 @@ VEC_INLINE vf softcap_vec(vf s, vf k, vf c, vf *dt)
     const vf p03 = p23 * f2 + p01;
     const vf p46 = splat(1.5403530393381606e-4f) * f2 + p45;
     const vu bits = ((vu)t - (0x4B400000u - 127u)) << 23; /* 2^n */
-    const vf e = (p46 * (f2 * f2) + p03) * (vf)bits;
+    return (p46 * (f2 * f2) + p03) * (vf)bits;
+#endif
+}
+
+/* The softcap of one vector of scores: c tanh(s / c) = sign(s) (c - c r2),
+ * r2 = 2 / (e + 1) <= 1, e = e^(2|s| / c), with absolute error about
+ * 1e-7 c (what the scores' rounding allows: the softmax sees absolute
+ * differences); c r2 <= c cannot overflow. With dt, *dt = 1 - tanh^2 =
+ * e r2^2, formed as (e r2) r2 so that it keeps its relative accuracy as
+ * tanh saturates and never underflows early. One division either way.
+ * The exponent 2|s| / c in octaves is clamped at 115 (tanh is 1 in float
+ * long before; e + 1 still fits); NaN stays NaN. */
+/* k = 2 log2 e / c */
+VEC_INLINE vf softcap_vec(vf s, vf k, vf c, vf *dt)
+{
+    const vu sign = (vu)s & 0x80000000u;
+    const vf e = exp2_octaves(vmin_keep_nan(
+        splat(115.0f), (vf)((vu)(s * k) & 0x7fffffffu)));
     const vf r2 = splat(2.0f) / (e + splat(1.0f));
     if (dt)
         *dt = (e * r2) * r2;
