@@ -10,7 +10,7 @@
  * type computes what fp32 does on the widened values.
  */
 
-/* Fetches a row the next block will read into the caches while this one
+/* Fetches a row the caller reads later into the caches while this one
  * computes: pages scatter rows where the hardware prefetcher cannot
  * follow them. */
 VEC_INLINE void KV_NAME(prefetch_row)(const void *const *ahead, int64_t j,

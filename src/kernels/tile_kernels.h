@@ -76,8 +76,8 @@ typedef struct attn_tile_kernels {
      * S[r, j] = scale * Q[r] . K[j] (Q (m, d) contiguous),
      * O[r] += sum_j P[r, j] V[j] (O (m, dv) contiguous),
      * dst[i, 0 .. cols) = rows[i] as floats (row stride ld).
-     * ahead, when not NULL, holds n rows the caller reads next: fetched
-     * into the caches alongside (the decoding path's next block). */
+     * ahead, when not NULL, holds n rows the caller reads later: ahead[j]
+     * is fetched into the caches while row j is computed. */
     void (*dot_rows[ATTN_KV_DTYPES])(const float *Q, int64_t m, int64_t d,
                                      const void *const *K /* (n) */, int64_t n,
                                      float scale, float *S /* (m, lds) */,

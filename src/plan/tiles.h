@@ -66,6 +66,7 @@ enum {
     ATTN_DECODE_MIN_CHUNK = 512,    /* keys per chunk, at least */
     ATTN_DECODE_HEAD_BYTES = 64 << 10, /* a task's kv heads' Q and O rows */
     ATTN_DECODE_GROUP_CHUNK = 2048, /* keys per chunk, at least, then */
+    ATTN_DECODE_AHEAD_BYTES = 4096, /* K or V rows fetched this far ahead */
     ATTN_TILE_MAX_Q = ATTN_TILE_Q   /* sizes per-row stack arrays */
 };
 
