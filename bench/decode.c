@@ -84,59 +84,6 @@ static const char usage[] =
     "  --csv FILE       write one line per table row to FILE\n"
     "  --help           show this and exit\n";
 
-typedef float vf __attribute__((vector_size(64)));
-
-/* The sum of 16 floats at x: one vector's read. */
-static inline float sum16(const char *x)
-{
-    vf v;
-    memcpy(&v, x, sizeof v);
-    float s = 0.0f;
-    for (int l = 0; l < 16; ++l)
-        s += v[l];
-    return s;
-}
-
-/* Sum of x[0, n) on `threads` threads, 16 lanes at a time: what reading
- * the bytes costs at the least. */
-static float read_all(const float *x, size_t n, int threads)
-{
-    float total = 0.0f;
-    (void)threads;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
-#endif
-    for (size_t i = 0; i < n / 16; ++i)
-        total += sum16((const char *)(x + 16 * i));
-    return total;
-}
-
-/* The paged pools read as read_all reads a buffer, in the decoding path's
- * order: per batch its pages in block-table order (entry i of the table is
- * page i % max_pages of batch i / max_pages), each page's K run then its V
- * run (page_bytes, contiguous in both pool layouts), the (batch, page) list
- * split statically over `threads`. What scattered runs of a few KiB cost
- * the memory itself, whoever reads them. */
-static float read_pages(const char *k, const char *v, const int32_t *table,
-                        int64_t n_pages, size_t page_bytes, int threads)
-{
-    float total = 0.0f;
-    (void)threads;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
-#endif
-    for (int64_t i = 0; i < n_pages; ++i) {
-        const size_t at = (size_t)table[i] * page_bytes;
-        float s = 0.0f;
-        for (size_t j = 0; j + 64 <= page_bytes; j += 64)
-            s += sum16(k + at + j);
-        for (size_t j = 0; j + 64 <= page_bytes; j += 64)
-            s += sum16(v + at + j);
-        total += s;
-    }
-    return total;
-}
-
 static volatile float sink;
 
 /* A timed call: the roof's read, the paged pools' read, the sgemm
@@ -144,7 +91,7 @@ static volatile float sink;
 typedef struct call {
     const float *roof;
     size_t roof_n;
-    const char *pages_k, *pages_v; /* read_pages's arguments */
+    const char *pages_k, *pages_v; /* dec_read_pages's arguments */
     const int32_t *table;
     int64_t n_pages;
     size_t page_bytes;
@@ -171,11 +118,11 @@ static void *xmalloc(size_t bytes)
 static void invoke(const call *c)
 {
     if (c->roof) {
-        sink = read_all(c->roof, c->roof_n, c->threads);
+        sink = dec_read_all(c->roof, c->roof_n, c->threads);
         return;
     }
     if (c->pages_k) {
-        sink = read_pages(c->pages_k, c->pages_v, c->table, c->n_pages,
+        sink = dec_read_pages(c->pages_k, c->pages_v, c->table, c->n_pages,
                           c->page_bytes, c->threads);
         return;
     }
@@ -407,7 +354,7 @@ static void run_row(dec_run *x, dec_row *r, const shape_data *sd, int ti,
 }
 
 /* The read roof of the paged pools k, v of shape s (any Tq) as filled
- * through table: read_pages on the run's threads. */
+ * through table: dec_read_pages on the run's threads. */
 static dec_time page_roof(dec_run *x, const dec_shape *s, int storage,
                           const int32_t *table, const char *k, const char *v)
 {

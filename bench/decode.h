@@ -32,6 +32,18 @@ enum { N_HEADS = 2, N_B = 2, N_TQ = 2, N_TK = 4 };
  * compute-bound that are not. */
 #define SGEMM_N 2048
 
+/* decode_roof.c: the sum of x[0, n) read on `threads` threads, one
+ * contiguous range each (the read roof); and of the paged pools k, v read
+ * as the decoding path reads them: per batch its pages in block-table
+ * order (entry i of the table is page i % max_pages of batch i /
+ * max_pages), each page's K run then its V run (page_bytes, contiguous in
+ * both pool layouts), the (batch, page) list split statically over the
+ * threads (the page roof: what scattered runs of a few KiB cost the
+ * memory itself, whoever reads them). */
+float dec_read_all(const float *x /* (n) */, size_t n, int threads);
+float dec_read_pages(const char *k, const char *v, const int32_t *table,
+                     int64_t n_pages, size_t page_bytes, int threads);
+
 extern const char *const dec_storage_names[N_STORAGE];
 extern const char *const dec_layout_names[N_LAYOUT];
 
@@ -57,7 +69,7 @@ typedef struct dec_row {
     double bytes;    /* K + V at storage size */
     dec_time roof, decode, general;
     dec_time page_roof;      /* paged rows: the same read over the pools'
-                                pages in the decoding order (read_pages) */
+                                pages in the decoding order (dec_read_pages) */
     dec_time decode1, roof1; /* 1 thread (B1, Tk >= TARGET_TK) */
     double err_general;      /* max |decode - general|; < 0: no general */
     double err_ref;          /* max |decode - double reference| / sum p|v| */
