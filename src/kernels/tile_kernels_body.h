@@ -339,8 +339,8 @@ VEC_INLINE vf exp2_octaves(vf a)
                   splat(6.9314721e-1f)) * f + splat(1.0f);
     return p * scale;
 #else
-    /* degree 6 by Estrin's scheme (relative error 6e-9): the chain is
-     * what bounds the loop */
+    /* degree 6 by Estrin's scheme (relative error 6e-9), for a short
+     * dependency chain */
     const vf round = splat(12582912.0f); /* 1.5 * 2^23: rounds to integer */
     const vf t = a + round, n = t - round, f = a - n;
     const vf f2 = f * f;
