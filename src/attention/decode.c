@@ -202,7 +202,7 @@ static void ahead_rows(const void *const *cur, int64_t n,
         const int64_t a = j + ahead;
         if (a < n)
             out[j] = cur[a];
-        else if (next && next_n > 0)
+        else if (next) /* NULL when there is no next step */
             out[j] = next[a - n < next_n ? a - n : next_n - 1];
         else
             out[j] = cur[n - 1];
