@@ -477,6 +477,14 @@ VEC_INLINE v8 hsum8x8(v8 a0, v8 a1, v8 a2, v8 a3, v8 a4, v8 a5, v8 a6, v8 a7)
            __builtin_shufflevector(lo4, hi4, 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
+/* The lane sums of four vectors in lanes 0-3 (4-7: the same), summed as
+ * hsum8x8 sums its first four. */
+VEC_INLINE v8 hsum4x8(v8 a0, v8 a1, v8 a2, v8 a3)
+{
+    const v8 lo4 = pairsum8(pairsum8(a0, a1), pairsum8(a2, a3));
+    return lo4 + __builtin_shufflevector(lo4, lo4, 4, 5, 6, 7, 0, 1, 2, 3);
+}
+
 VEC_INLINE v8 splat8(float x)
 {
     const v8 v = {x, x, x, x, x, x, x, x};
