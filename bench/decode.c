@@ -144,45 +144,104 @@ static void invoke(const call *c)
     }
 }
 
-/* The best repeat (dec_run's timing rule). */
-static dec_time time_once(const dec_run *x, const call *c)
+/* Calls timed in turns (at most SET_MAX of them). */
+#define SET_MAX 4
+#define ROUNDS_MAX 64
+typedef struct rounds {
+    int n;
+    double t[SET_MAX][ROUNDS_MAX]; /* per call, per round, seconds */
+} rounds;
+
+static double time_call(const call *c)
 {
-    double t0 = speed_now();
+    const double t0 = speed_now();
     invoke(c);
-    dec_time r = {speed_now() - t0, 0, -1.0};
-    if (r.seconds > 4.0 * x->long_call)
-        return r;
-    const int min_reps = r.seconds > x->long_call ? 1 : x->min_reps;
-    double total = 0.0;
-    while (r.reps < min_reps || total < x->min_seconds) {
-        t0 = speed_now();
-        invoke(c);
-        const double t = speed_now() - t0;
-        if (r.reps++ == 0 || t < r.seconds)
-            r.seconds = t;
-        total += t;
-    }
-    return r;
+    return speed_now() - t0;
 }
 
-/* time_once, again while other processes disturbed it (speed bench's
- * rule); the fastest attempt is kept. */
-static dec_time measure(dec_run *x, const call *c)
+/* n calls by dec_run's timing rule, in turns: a warm-up of each, then
+ * rounds that time each once; per call its best round into t, every
+ * round into rd. */
+static void time_set(const dec_run *x, const call *const *c, int n,
+                     dec_time *t, rounds *rd)
 {
-    dec_time kept = {-1.0, 0, -1.0};
+    double warm = 0.0;
+    for (int i = 0; i < n; ++i) {
+        t[i] = (dec_time){time_call(c[i]), 0, -1.0};
+        rd->t[i][0] = t[i].seconds;
+        warm = t[i].seconds > warm ? t[i].seconds : warm;
+    }
+    rd->n = 1; /* the warm-ups, when they are the measurement */
+    if (warm > 4.0 * x->long_call)
+        return;
+    const int min_rounds = warm > x->long_call ? 1 : x->min_reps;
+    double total = 0.0;
+    rd->n = 0;
+    while (rd->n < ROUNDS_MAX &&
+           (rd->n < min_rounds || total < n * x->min_seconds)) {
+        for (int i = 0; i < n; ++i) {
+            const double dt = time_call(c[i]);
+            if (t[i].reps++ == 0 || dt < t[i].seconds)
+                t[i].seconds = dt;
+            rd->t[i][rd->n] = dt;
+            total += dt;
+        }
+        ++rd->n;
+    }
+}
+
+/* time_set, again while other processes disturbed it (speed bench's
+ * rule); the attempt whose best times sum least is kept. */
+static void measure_set(dec_run *x, const call *const *c, int n, dec_time *t,
+                        rounds *rd)
+{
+    dec_time try_t[SET_MAX];
+    static rounds try_rd; /* 2 KiB: off the stack */
+    double kept = -1.0;
     for (int attempt = 1;; ++attempt) {
         const speed_load a = speed_load_now();
-        dec_time t = time_once(x, c);
+        time_set(x, c, n, try_t, &try_rd);
         const speed_load b = speed_load_now();
-        t.busy = speed_others(&a, &b);
-        if (attempt == 1 || t.seconds < kept.seconds)
-            kept = t;
+        double sum = 0.0;
+        for (int i = 0; i < n; ++i) {
+            try_t[i].busy = speed_others(&a, &b);
+            sum += try_t[i].seconds;
+        }
+        if (attempt == 1 || sum < kept) {
+            kept = sum;
+            memcpy(t, try_t, (size_t)n * sizeof *t);
+            if (rd)
+                *rd = try_rd;
+        }
         if (attempt > 1)
             x->retry_left -= b.wall - a.wall;
-        if (attempt == MAX_ATTEMPTS || kept.busy <= BUSY_LIMIT ||
-            kept.seconds > x->long_call || x->retry_left <= 0.0)
-            return kept;
+        if (attempt == MAX_ATTEMPTS || t[0].busy <= BUSY_LIMIT ||
+            kept > x->long_call || x->retry_left <= 0.0)
+            return;
     }
+}
+
+static dec_time measure(dec_run *x, const call *c)
+{
+    dec_time t;
+    measure_set(x, &c, 1, &t, NULL);
+    return t;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median over rd's rounds of call i's time over call j's. */
+static double paired(const rounds *rd, int i, int j)
+{
+    double q[ROUNDS_MAX];
+    for (int r = 0; r < rd->n; ++r)
+        q[r] = rd->t[i][r] / rd->t[j][r];
+    qsort(q, (size_t)rd->n, sizeof *q, cmp_double);
+    return rd->n % 2 ? q[rd->n / 2] : 0.5 * (q[rd->n / 2 - 1] + q[rd->n / 2]);
 }
 
 /* Bytes of memory available now: /proc/meminfo's MemAvailable, else half
@@ -262,44 +321,76 @@ static void desc_for(attn_sdpa_desc *d, const dec_shape *s, int storage,
     }
 }
 
-/* Times one path into out (threads: the call's), returns its time. */
-static dec_time run_path(dec_run *x, const dec_shape *s, int storage,
-                         int layout, const int32_t *table, attn_algo algo,
-                         int threads, const float *q, const void *k,
-                         const void *v, float *out)
-{
+/* One library call ready to time: its descriptor (which c points to) and
+ * workspace. */
+typedef struct path {
     attn_sdpa_desc d;
-    desc_for(&d, s, storage, layout, table, algo, threads);
+    call c;
+} path;
+
+/* p's call of a path into out (threads: the call's). */
+static void path_open(path *p, const dec_shape *s, int storage, int layout,
+                      const int32_t *table, attn_algo algo, int threads,
+                      const float *q, const void *k, const void *v, float *out)
+{
+    desc_for(&p->d, s, storage, layout, table, algo, threads);
     size_t ws_bytes = 0;
-    const attn_status st = attn_sdpa_workspace_size(&d, &ws_bytes);
+    const attn_status st = attn_sdpa_workspace_size(&p->d, &ws_bytes);
     if (st != ATTN_OK) {
         fprintf(stderr, DPROG ": attn_sdpa_workspace_size: %s\n",
                 attn_strerror(st));
         exit(1);
     }
-    call c = {.desc = &d,
-              .q = q,
-              .k = k,
-              .v = v,
-              .out = out,
-              .ws = xmalloc(ws_bytes),
-              .ws_bytes = ws_bytes};
-    const dec_time t = measure(x, &c);
-    free(c.ws);
-    return t;
+    p->c = (call){.desc = &p->d,
+                  .q = q,
+                  .k = k,
+                  .v = v,
+                  .out = out,
+                  .ws = xmalloc(ws_bytes),
+                  .ws_bytes = ws_bytes};
 }
+
+static void path_close(path *p)
+{
+    free(p->c.ws);
+}
+
+/* The reads a row's step is timed in turns with: the roof on the run's
+ * threads and on one, and (paged rows) the page roof. */
+typedef struct reads {
+    call roof, roof1, pages;
+} reads;
 
 /* One table row: the paths on the K/V already in k, v, and the checks. */
 static void run_row(dec_run *x, dec_row *r, const shape_data *sd, int ti,
                     const int32_t *table, const void *k, const void *v,
-                    float *const outs[3 + N_TQ])
+                    const reads *rd_calls, float *const outs[3 + N_TQ])
 {
     const dec_shape *s = &r->s;
     const size_t n_out = (size_t)(s->b * s->hq * s->tq * s->d);
     float *out = outs[0], *out_gen = outs[1], *out_1 = outs[2],
           *out_contig = outs[3 + ti]; /* this Tq's contiguous answer */
-    r->decode = run_path(x, s, r->storage, r->layout, table, ATTN_ALGO_AUTO,
-                         x->threads, sd->q[ti], k, v, out);
+    static rounds rd;
+    path p;
+    path_open(&p, s, r->storage, r->layout, table, ATTN_ALGO_AUTO, x->threads,
+              sd->q[ti], k, v, out);
+    /* The roof again before the page roof: the step and the page roof
+     * read the same bytes, so that each follows a read of others, as the
+     * step does in the contiguous rows (where they fit in the caches, all
+     * three stay there). */
+    const call *set[SET_MAX] = {&rd_calls->roof, &p.c, &rd_calls->roof,
+                                &rd_calls->pages};
+    dec_time t[SET_MAX];
+    measure_set(x, set, r->layout == PAGED ? 4 : 2, t, &rd);
+    path_close(&p);
+    r->roof = t[0];
+    r->decode = t[1];
+    r->roof_paired = paired(&rd, 0, 1);
+    if (r->layout == PAGED) {
+        r->roof = t[2].seconds < t[0].seconds ? t[2] : t[0];
+        r->page_roof = t[3];
+        r->page_paired = paired(&rd, 3, 1);
+    }
     /* Against the reference, per element relative to sum p|v|. */
     r->err_ref = 0.0;
     for (int p = 0; p < 2; ++p) {
@@ -324,17 +415,24 @@ static void run_row(dec_run *x, dec_row *r, const shape_data *sd, int ti,
             wrong(r, "paged and contiguous decoding differ", e, TOL_PATHS);
     }
     if (x->threads > 1 && s->b == 1 && s->tk >= TARGET_TK) {
-        r->decode1 = run_path(x, s, r->storage, r->layout, table,
-                              ATTN_ALGO_AUTO, 1, sd->q[ti], k, v, out_1);
+        path_open(&p, s, r->storage, r->layout, table, ATTN_ALGO_AUTO, 1,
+                  sd->q[ti], k, v, out_1);
+        const call *set1[2] = {&rd_calls->roof1, &p.c};
+        measure_set(x, set1, 2, t, &rd);
+        path_close(&p);
+        r->roof1 = t[0];
+        r->decode1 = t[1];
+        r->roof1_paired = paired(&rd, 0, 1);
         if (memcmp(out_1, out, n_out * sizeof *out) != 0)
             wrong(r, "1 thread and N threads are not bit-identical",
                   max_abs_diff(out_1, out, n_out), 0.0);
     }
     r->err_general = -1.0;
     if ((double)(s->b * s->hq * s->tk * s->d) <= x->general_max) {
-        r->general =
-            run_path(x, s, r->storage, r->layout, table, ATTN_ALGO_FUSED,
-                     x->threads, sd->q[ti], k, v, out_gen);
+        path_open(&p, s, r->storage, r->layout, table, ATTN_ALGO_FUSED,
+                  x->threads, sd->q[ti], k, v, out_gen);
+        r->general = measure(x, &p.c);
+        path_close(&p);
         r->err_general = max_abs_diff(out, out_gen, n_out);
         if (!(r->err_general <= TOL_PATHS))
             wrong(r, "decoding and general paths differ", r->err_general,
@@ -345,20 +443,19 @@ static void run_row(dec_run *x, dec_row *r, const shape_data *sd, int ti,
     fprintf(stderr, "  %4.0f s  %-36s %-4s %-6s decode %10.1f tok/s %6.2f roof",
             speed_now() - x->t_start, name, dec_storage_names[r->storage],
             dec_layout_names[r->layout],
-            (double)(s->b * s->tq) / r->decode.seconds,
-            r->roof.seconds / r->decode.seconds);
+            (double)(s->b * s->tq) / r->decode.seconds, r->roof_paired);
     if (r->general.seconds > 0.0)
         fprintf(stderr, "  x general %5.2f",
                 r->general.seconds / r->decode.seconds);
     fprintf(stderr, "  err %.1e\n", r->err_ref);
 }
 
-/* The read roof of the paged pools k, v of shape s (any Tq) as filled
- * through table: dec_read_pages on the run's threads. */
-static dec_time page_roof(dec_run *x, const dec_shape *s, int storage,
-                          const int32_t *table, const char *k, const char *v)
+/* The page roof's call: the read of the paged pools k, v of shape s (any
+ * Tq) as filled through table, dec_read_pages on the run's threads. */
+static call pages_call(const dec_run *x, const dec_shape *s, int storage,
+                       const int32_t *table, const char *k, const char *v)
 {
-    const call c = {
+    return (call){
         .pages_k = k,
         .pages_v = v,
         .table = table,
@@ -366,7 +463,6 @@ static dec_time page_roof(dec_run *x, const dec_shape *s, int storage,
         .page_bytes =
             (size_t)(s->hkv * PAGE * s->d) * dec_storage_size(storage),
         .threads = x->threads};
-    return measure(x, &c);
 }
 
 /* The sgemm rate the step's arithmetic is bounded by: cblas_sgemm
@@ -418,15 +514,11 @@ static void run_group(dec_run *x, int h, int bi, int ki, void *arena,
         if (!first->run)
             continue;
         const double bytes = first->bytes;
-        call roof = {.roof = roof_buf,
-                     .roof_n = (size_t)(bytes / sizeof(float)),
-                     .threads = x->threads};
-        const dec_time t_roof = measure(x, &roof);
-        dec_time t_roof1 = {-1.0, 0, -1.0};
-        if (x->threads > 1 && s.b == 1 && s.tk >= TARGET_TK) {
-            roof.threads = 1;
-            t_roof1 = measure(x, &roof);
-        }
+        reads rd_calls = {.roof = {.roof = roof_buf,
+                                   .roof_n = (size_t)(bytes / sizeof(float)),
+                                   .threads = x->threads}};
+        rd_calls.roof1 = rd_calls.roof;
+        rd_calls.roof1.threads = 1;
         for (int ti = 0; ti < N_TQ; ++ti) {
             s.tq = grid_tq[ti];
             attn_sdpa_desc d; /* the reference's scale: the library's default */
@@ -443,15 +535,11 @@ static void run_group(dec_run *x, int h, int bi, int ki, void *arena,
             s.tq = grid_tq[0];
             char *k = arena, *v = k + (size_t)(bytes / 2);
             dec_fill_kv(&s, st, lay, table, k, v, seed_k, seed_v, x->threads);
-            const dec_time t_page_roof =
-                lay == PAGED ? page_roof(x, &s, st, table, k, v)
-                             : (dec_time){-1.0, 0, -1.0};
+            rd_calls.pages = pages_call(x, &s, st, table, k, v);
             for (int ti = 0; ti < N_TQ; ++ti) {
                 dec_row *r = &x->rows[dec_row_index(h, bi, ti, ki, st, lay)];
-                r->roof = t_roof;
-                r->roof1 = t_roof1;
-                r->page_roof = t_page_roof;
-                run_row(x, r, &sd, ti, lay == PAGED ? table : NULL, k, v, outs);
+                run_row(x, r, &sd, ti, lay == PAGED ? table : NULL, k, v,
+                        &rd_calls, outs);
             }
         }
     }
@@ -488,6 +576,7 @@ static void plan(dec_run *x)
         r->roof = r->decode = r->general = r->decode1 = r->roof1 =
             r->page_roof = (dec_time){-1.0, 0, -1.0};
         r->err_general = r->err_ref = -1.0;
+        r->roof_paired = r->page_paired = r->roof1_paired = NAN;
         r->selected = r->s.b <= x->b_max && ki < x->n_tk;
         r->over_cap = r->bytes > x->kv_cap;
         /* the K/V and the roof's buffer of as many bytes */
@@ -561,7 +650,7 @@ int main(int argc, char **argv)
     x.quick = quick;
     x.threads = threads;
     x.min_seconds = quick ? 0.05 : 0.1;
-    x.min_reps = 3;
+    x.min_reps = 5;
     x.long_call = quick ? 0.25 : 0.4;
     x.retry_seconds = x.retry_left = quick ? 4.0 : 15.0;
     x.busy_limit = BUSY_LIMIT;
@@ -574,10 +663,14 @@ int main(int argc, char **argv)
     printf(DPROG ": %s run, %d thread%s, bottom-right causal, dv = d\n\n",
            quick ? "quick" : "full", threads, threads == 1 ? "" : "s");
     printf(
-        "  timing    CLOCK_MONOTONIC; a warm-up call, then repeats until "
-        "%.2g s and %d repeats\n"
-        "            (one when the warm-up took over %.2f s, none over "
-        "%.1f s); the best counts\n"
+        "  timing    CLOCK_MONOTONIC; each step in turns with the reads it "
+        "is compared to: a\n"
+        "            warm-up call each, then rounds of one call each until "
+        "%.2g s per call and %d\n"
+        "            rounds (one when a warm-up took over %.2f s, none over "
+        "%.1f s); times: the\n"
+        "            best round; ratios to a read: the median over rounds "
+        "of the paired times\n"
         "  data      uniform [-1, 1), rounded to the storage type; Q "
         "xoshiro256**, K and V\n"
         "            splitmix64 by logical index (the same values in "

@@ -71,6 +71,11 @@ typedef struct dec_row {
     dec_time page_roof;      /* paged rows: the same read over the pools'
                                 pages in the decoding order (dec_read_pages) */
     dec_time decode1, roof1; /* 1 thread (B1, Tk >= TARGET_TK) */
+    /* Medians over rounds of a read's time over the step's, the two timed
+     * in turns round by round (so that the machine's drift touches both
+     * alike): the roof's over the decoding path's, the page roof's over
+     * it (paged rows), the 1-thread roof's over the 1-thread path's. */
+    double roof_paired, page_paired, roof1_paired;
     double err_general;      /* max |decode - general|; < 0: no general */
     double err_ref;          /* max |decode - double reference| / sum p|v| */
 } dec_row;
@@ -79,7 +84,8 @@ typedef struct dec_run {
     int quick, threads;
     /* Timing: a warm-up call, then repeats until min_seconds and min_reps;
      * one repeat when the warm-up took over long_call, none (the warm-up
-     * is the measurement) over 4 long_call. */
+     * is the measurement) over 4 long_call. Calls timed in turns: rounds
+     * of one call each, until min_seconds per call and min_reps rounds. */
     double min_seconds, long_call;
     int min_reps;
     /* A measurement whose repeats took under long_call and during which

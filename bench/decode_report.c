@@ -45,10 +45,11 @@ static int64_t grid_tq0(const dec_run *x)
 }
 
 /* The metrics; NAN where a row has none. */
+/* /roof: the median over rounds of the roof's time over the step's. */
 static double roof_ratio(const dec_run *x, const dec_row *r)
 {
     (void)x;
-    return r->roof.seconds / r->decode.seconds;
+    return r->roof_paired;
 }
 
 static double x_general(const dec_run *x, const dec_row *r)
@@ -64,10 +65,13 @@ static double x_fp32(const dec_run *x, const dec_row *r)
     return o ? o->decode.seconds / r->decode.seconds : NAN;
 }
 
+/* Paged over contiguous, each against the roof read in its own rounds
+ * (the two rows are measured minutes apart, over which the memory's speed
+ * drifts). */
 static double x_contig(const dec_run *x, const dec_row *r)
 {
     const dec_row *o = r->layout == PAGED ? dec_contig_of(x, r) : NULL;
-    return o ? o->decode.seconds / r->decode.seconds : NAN;
+    return o ? roof_ratio(x, r) / roof_ratio(x, o) : NAN;
 }
 
 static double x_1thr(const dec_run *x, const dec_row *r)
@@ -121,19 +125,17 @@ static int compute_bound(const dec_run *x, const dec_row *r)
 static double page_roof_ratio(const dec_run *x, const dec_row *r)
 {
     (void)x;
-    return r->page_roof.seconds > 0.0
-               ? r->page_roof.seconds / r->decode.seconds
-               : NAN;
+    return r->page_roof.seconds > 0.0 ? r->page_paired : NAN;
 }
 
 /* /bound: the time the bytes (paged: the pages) or the arithmetic take at
  * the least, over the step's. */
 static double bound_ratio(const dec_run *x, const dec_row *r)
 {
-    const double read = r->page_roof.seconds > 0.0 ? r->page_roof.seconds
-                                                   : r->roof.seconds,
-                 flop = flop_seconds(x, r);
-    return (flop > read ? flop : read) / r->decode.seconds;
+    const double read = r->page_roof.seconds > 0.0 ? page_roof_ratio(x, r)
+                                                   : roof_ratio(x, r),
+                 flop = flop_seconds(x, r) / r->decode.seconds;
+    return flop > read ? flop : read;
 }
 
 /* The page roof's GB/s over the sequential roof's: what the scattered
@@ -141,7 +143,7 @@ static double bound_ratio(const dec_run *x, const dec_row *r)
 static double page_over_seq(const dec_run *x, const dec_row *r)
 {
     return r->page_roof.seconds > 0.0 && r->s.tq == grid_tq0(x)
-               ? r->roof.seconds / r->page_roof.seconds
+               ? roof_ratio(x, r) / page_roof_ratio(x, r)
                : NAN;
 }
 
@@ -162,7 +164,8 @@ static double page_roof_gbs(const dec_row *r)
 /* The thread target's measure: the decoding path's N/1 over the roof's. */
 static double thread_share(const dec_run *x, const dec_row *r)
 {
-    return x_1thr(x, r) / roof_x_1thr(x, r);
+    (void)x;
+    return r->decode1.seconds > 0.0 ? r->roof_paired / r->roof1_paired : NAN;
 }
 
 static void tk_name(char *buf, size_t n, int64_t tk)
@@ -215,7 +218,7 @@ void dec_table(FILE *f, const dec_run *x)
 {
     fprintf(f,
             "decoding step: the decoding path (ATTN_ALGO_AUTO), %d "
-            "thread%s, best repeat\n\n"
+            "thread%s, best round\n\n"
             "  %-15s %2s %3s %5s %-4s %-6s %10s %8s %9s %6s %7s %7s %6s %6s "
             "%9s %7s %8s %5s %5s %5s\n",
             x->threads, x->threads == 1 ? "" : "s", "heads", "B", "Tq", "Tk",
@@ -260,21 +263,24 @@ void dec_table(FILE *f, const dec_run *x)
     }
     fprintf(f,
             "\n  tokens/s: B x Tq new query rows per second ('*': fewer than "
-            "3 timed repeats).\n"
+            "3 timed rounds).\n"
             "  KV GB/s: the step's K and V bytes at storage size over its "
             "time. roof GB/s: a\n"
             "  vectorised read (sum) of as many bytes on the same threads, "
             "from cache when they\n"
-            "  fit, else from memory; /roof = KV GB/s over it. x general: "
-            "the general fused path\n"
+            "  fit, else from memory; /roof: the median over rounds of its "
+            "time over the step's,\n"
+            "  the two timed in turns round by round. x general: the "
+            "general fused path\n"
             "  (ATTN_ALGO_FUSED) over the same storage and layout, its time "
             "over this row's ('-':\n"
             "  not run, where B Hq Tk d > %.3g, to keep the run short). x "
             "fp32: tokens/s over\n"
             "  the fp32 row of the same shape and layout. x contig: paged "
-            "tokens/s over\n"
-            "  contiguous. N/1: the decoding path's 1-thread time over its "
-            "%d-thread time; roof:\n"
+            "/roof over contiguous\n"
+            "  /roof (each row against the read in its own rounds). N/1: "
+            "the decoding path's\n"
+            "  1-thread time over its %d-thread time; roof:\n"
             "  the same for the roof (B 1, Tk >= %d). busy: the most cores "
             "other processes kept\n"
             "  busy during any of the row's measurements (/proc/stat less "
@@ -282,15 +288,15 @@ void dec_table(FILE *f, const dec_run *x)
             "  pg roof: the same read over the paged pools' pages in the "
             "decoding path's order (per\n"
             "  batch its pages in block-table order, K page then V page), K "
-            "+ V GB/s. /pgroof: KV\n"
-            "  GB/s over pg roof. cmp/rd: the step's arithmetic (4 d FLOPs "
-            "per query row and visible\n"
+            "+ V GB/s. /pgroof: as\n"
+            "  /roof, against pg roof. cmp/rd: the step's arithmetic (4 d "
+            "FLOPs per query row and visible\n"
             "  key) at cblas_sgemm's rate (%d^3, %d BLAS threads: %.1f "
             "GFLOP/s) over the roof's time\n"
             "  (> 1: longer than reading the bytes). /bound: the larger of "
-            "the roof's time (paged:\n"
-            "  pg roof's) and that arithmetic's, over the step's time: the "
-            "fraction of the roofline.\n"
+            "/roof (paged: /pgroof)\n"
+            "  and that arithmetic's time over the step's: the fraction of "
+            "the roofline.\n"
             "  contig: K and V (B, Hkv, Tk, d). paged: pools %s of exactly\n"
             "  the B x Tk/%d pages the batch uses, assigned to the block "
             "table in a shuffled order.\n",
