@@ -2,7 +2,8 @@
  * The decoding path (ATTN_ALGO_AUTO with at most 16 query rows; the query
  * heads of a kv head packed, split-KV with an exact merge) against the
  * double-precision reference and the fused path: Tq 1..16, GQA ratios 1,
- * 4, 8 and MQA, head sizes 64, 128, 256, Tk from 1 to 100k, kv_lens of 0,
+ * 4, 8 and MQA, head sizes 64, 128, 256 and off the kernels' lanes
+ * (3, 12, 20, 36), Tk from 1 to 100k, kv_lens of 0,
  * 1 and unaligned lengths, bottom-right causal and the other masks; NaN in
  * cache slots past kv_lens never read; bit-identical for 1, 2, 3 threads.
  */
@@ -126,6 +127,21 @@ static void test_lengths(void **state)
     check_case(&one, 78);
 }
 
+static void test_odd_sizes(void **state)
+{
+    (void)state;
+    /* Head sizes off the kernels' 8 lanes (the scalar tails), packed rows
+     * off their groups of four (m = 6, 9, 8) and keys off their steps. */
+    const dec_case cases[] = {
+        {1, 6, 1, 1, 301, 36, 1, 1, 0},
+        {2, 3, 1, 3, 7, 12, 0, 0, 1},
+        {2, 8, 2, 2, 50, 20, 1, 1, 0},
+        {1, 5, 5, 1, 64, 3, 0, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+        check_case(&cases[i], 90 + i);
+}
+
 static void test_long_cache(void **state)
 {
     (void)state;
@@ -182,6 +198,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_odd_sizes),
         cmocka_unit_test(test_long_cache),
         cmocka_unit_test(test_workspace_for_fewer_threads),
     };

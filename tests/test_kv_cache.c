@@ -499,6 +499,7 @@ static void test_paths_against_reference(void **state)
         {4, 4, 1, 16, 40, 64, 40, 1, ATTN_CAUSAL_TOP_LEFT, 1, 1},
         {3, 4, 2, 7, 1, 9, 3, 1, ATTN_CAUSAL_NONE, 0, 0},
         {2, 2, 2, 3, 517, 3, 11, 1, ATTN_CAUSAL_BOTTOM_RIGHT, 1, 2},
+        {2, 6, 1, 2, tk, 20, 20, 1, ATTN_CAUSAL_BOTTOM_RIGHT, 0, 1},
     };
     static const attn_dtype types[] = {ATTN_DTYPE_F16, ATTN_DTYPE_BF16};
     char what[192];
