@@ -228,20 +228,13 @@ static dec_time measure(dec_run *x, const call *c)
     return t;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The median over rd's rounds of call i's time over call j's. */
 static double paired(const rounds *rd, int i, int j)
 {
     double q[ROUNDS_MAX];
     for (int r = 0; r < rd->n; ++r)
         q[r] = rd->t[i][r] / rd->t[j][r];
-    qsort(q, (size_t)rd->n, sizeof *q, cmp_double);
-    return rd->n % 2 ? q[rd->n / 2] : 0.5 * (q[rd->n / 2 - 1] + q[rd->n / 2]);
+    return speed_median(q, rd->n);
 }
 
 /* Bytes of memory available now: /proc/meminfo's MemAvailable, else half

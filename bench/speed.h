@@ -117,6 +117,8 @@ int speed_time_group(const speed_run *x, size_t n, double (*rep)(void *),
                      double times[][SPEED_ROUNDS + 1]);
 speed_load speed_load_now(void);
 double speed_others(const speed_load *a, const speed_load *b); /* -1: ? */
+/* The median of v[0, n), n >= 1 (v is sorted in place). */
+double speed_median(double *v /* (n) */, int n);
 double speed_rss(int peak);         /* bytes, peak or now; -1 unknown */
 void *speed_alloc(size_t bytes);    /* exits when out of memory */
 

@@ -15,6 +15,18 @@ double speed_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static int by_value(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double speed_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, by_value);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 /* The best repeat counts: on a shared machine noise only ever adds time.
  * The warm-up faults in pages, starts thread pools and fills caches. */
 void speed_time(const speed_run *x, double (*rep)(void *), void *ctx,

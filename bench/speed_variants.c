@@ -57,12 +57,6 @@ static size_t specs(const speed_run *x, int64_t total, spec s[3])
     return 3;
 }
 
-static int by_value(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The median over rounds of member i's rate over the reference's rate in
  * the same round (its warm-up's when it had no timed repeat). */
 static double paired(double times[][SPEED_ROUNDS + 1], int filled,
@@ -75,8 +69,7 @@ static double paired(double times[][SPEED_ROUNDS + 1], int filled,
             r[n++] = flop[i] / times[i][k] / (flop[0] / times[0][k]);
     if (n == 0)
         r[n++] = flop[i] / times[i][0] / (flop[0] / times[0][0]);
-    qsort(r, (size_t)n, sizeof *r, by_value);
-    return n % 2 ? r[n / 2] : 0.5 * (r[n / 2 - 1] + r[n / 2]);
+    return speed_median(r, n);
 }
 
 static void measure(speed_run *x, const spec *s, int pass, float *m,
